@@ -1,0 +1,37 @@
+"""create_app(settings) — wires services, blueprints and middleware, nothing else."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .clock import Clock
+from .idp.keys import KeyRing
+from .services import Services
+from .settings import Settings
+from .store import Database
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    db = Database(settings.resolved_database_url)
+    db.create_schema()
+    services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db))
+    app.extensions["egov_sim"] = services
+
+    from .world import ensure_world
+
+    ensure_world(services)
+
+    from .filing import api as filing_api
+    from .idp import egov_auth
+    from .ops import admin
+
+    app.register_blueprint(egov_auth.bp)
+    app.register_blueprint(filing_api.bp)
+    app.register_blueprint(admin.bp)
+    return app

@@ -1,0 +1,66 @@
+"""One typed settings object, read from EGOV_SIM_* environment variables or CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("EGOV_SIM_DATA_DIR") or user_data_dir("egov-sim", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    # persistence: SQLite file in the data dir by default; "sqlite://" is in-memory (tests)
+    database_url: str = ""
+    data_dir: Path = field(default_factory=default_data_dir)
+    # virtual clock: applied when the clock row is first created (or by --clock-speed at start)
+    clock_speed: float | None = None
+    # public base URL for links in responses (defaults to the request's own host URL)
+    public_url: str = ""
+    # largest accepted request body (bytes); e-Gov refuses with 413 above it
+    max_request_bytes: int = 200 * 1024 * 1024
+    # per-file size limit inside a package (seed 001: 50 MB)
+    max_file_bytes: int = 50 * 1024 * 1024
+    # admin API token; required when the server is not bound to loopback
+    admin_token: str = ""
+    # create the demo world when the database is empty
+    demo_world: bool = True
+    # deterministic seed for Faker and scenario choices
+    seed: int = 20240401
+    # GビズID settings (uncertain real behaviour made configurable)
+    gbizid_issuer_trailing_slash: bool = True
+    gbizid_refresh_rotation: bool = False
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'egov-sim.sqlite'}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {}
+        if "EGOV_SIM_DATABASE_URL" in env:
+            values["database_url"] = env["EGOV_SIM_DATABASE_URL"]
+        if "EGOV_SIM_CLOCK_SPEED" in env:
+            values["clock_speed"] = float(env["EGOV_SIM_CLOCK_SPEED"])
+        if "EGOV_SIM_PUBLIC_URL" in env:
+            values["public_url"] = env["EGOV_SIM_PUBLIC_URL"]
+        if "EGOV_SIM_ADMIN_TOKEN" in env:
+            values["admin_token"] = env["EGOV_SIM_ADMIN_TOKEN"]
+        if "EGOV_SIM_SEED" in env:
+            values["seed"] = int(env["EGOV_SIM_SEED"])
+        if env.get("EGOV_SIM_DEMO_WORLD", "1") in ("0", "false", "no"):
+            values["demo_world"] = False
+        names = {f.name for f in fields(cls)}
+        values.update({k: v for k, v in overrides.items() if k in names and v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,167 @@
+"""Tables. State only — the rules that act on them live in idp/, filing/ and ops/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ClockRow(Base):
+    """The virtual clock (a single row, id=1)."""
+
+    __tablename__ = "clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    anchor_real: Mapped[float] = mapped_column(Float)
+    anchor_virtual: Mapped[datetime] = mapped_column(DateTime)
+    speed: Mapped[float] = mapped_column(Float, default=1.0)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class KeyPair(Base):
+    """Signing keys generated per installation (purpose: egov-auth, gbizid, government-cert, ca...)."""
+
+    __tablename__ = "key_pairs"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32), index=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    certificate_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Setting(Base):
+    """Small key/value facts about this installation (e.g. demo world created, secrets)."""
+
+    __tablename__ = "settings_kv"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Software(Base):
+    """A registered API-capable software: client_id = software ID, client_secret = API key."""
+
+    __tablename__ = "software"
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_secret: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256))
+    redirect_uris: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Account(Base):
+    """An e-Gov account (login ID is an e-mail address); may be backed by a GビズID account."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sub: Mapped[str] = mapped_column(String(64), unique=True)  # stable subject identifier (uuid)
+    username: Mapped[str] = mapped_column(String(256), unique=True)  # e-mail address
+    password_hash: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(256))
+    name_kana: Mapped[str] = mapped_column(String(256), default="")
+    corporation_name: Mapped[str] = mapped_column(String(256), default="")
+    idp: Mapped[str] = mapped_column(String(32), default="egov")  # egov | gbizid
+    gbizid_account_type: Mapped[str | None] = mapped_column(String(1), nullable=True)  # 1 entry, 2 prime, 3 member
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Certificate(Base):
+    """A signing certificate known to the simulator (demo-world certificates, registered ones)."""
+
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label: Mapped[str] = mapped_column(String(64), unique=True)  # valid | expired | revoked | unregistered ...
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    serial_hex: Mapped[str] = mapped_column(String(64), index=True)
+    issuer: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(512))
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[datetime] = mapped_column(DateTime)
+    not_after: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    p12_path: Mapped[str] = mapped_column(String(1024), default="")
+    p12_password: Mapped[str] = mapped_column(String(128), default="")
+
+
+class AuthCode(Base):
+    __tablename__ = "auth_codes"
+    code: Mapped[str] = mapped_column(String(128), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(16), default="egov")  # egov | gbizid
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    session_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(512), default="")
+    nonce: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    code_challenge: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuthSession(Base):
+    """A login session (Keycloak's session_state). Tokens belong to one; logout revokes it."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(16), default="egov")
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    auth_time: Mapped[datetime] = mapped_column(DateTime)
+    idp: Mapped[str] = mapped_column(String(32), default="egov")
+    extidp_auth_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("auth_sessions.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Application(Base):
+    """An accepted submission (申請案件). Status is derived from `timeline` + actions + the clock."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    arrive_id: Mapped[str] = mapped_column(String(18), unique=True)
+    send_number: Mapped[str] = mapped_column(String(18), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    proc_id: Mapped[str] = mapped_column(String(16), index=True)
+    apply_type: Mapped[str] = mapped_column(String(8))  # 新規申請 | 再提出
+    first_arrive_id: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    send_at: Mapped[datetime] = mapped_column(DateTime)
+    arrive_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    proc_name: Mapped[str] = mapped_column(String(1024))
+    ministry_name: Mapped[str] = mapped_column(String(64))
+    submission_destination: Mapped[str] = mapped_column(String(256))
+    corporation_name: Mapped[str] = mapped_column(String(256))
+    applicant_name: Mapped[str] = mapped_column(String(256))
+    forms: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{form_id, form_name, file_name}]
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{name, file_name}]
+    scenario: Mapped[str] = mapped_column(String(64), default="default")
+    timeline: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{at, kind, ...}]
+    signer_serial: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    package: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_applications_account_trial_arrive", "account_id", "trial", "arrive_at"),)
+
+
+class ApplicationAction(Base):
+    """Something a user or the agency did to a case after arrival (withdraw, amend, complete...)."""
+
+    __tablename__ = "application_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
