@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .catalogue import Catalogue
 from .clock import Clock
 from .idp.keys import KeyRing
 from .services import Services
@@ -20,7 +21,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     db = Database(settings.resolved_database_url)
     db.create_schema()
-    services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db))
+    services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),
+                        catalogue=Catalogue.load())
     app.extensions["egov_sim"] = services
 
     from .world import ensure_world

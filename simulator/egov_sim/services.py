@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .catalogue import Catalogue
 from .clock import Clock
 from .idp.keys import KeyRing
 from .settings import Settings
@@ -18,6 +19,7 @@ class Services:
     db: Database
     clock: Clock
     keys: KeyRing
+    catalogue: Catalogue
 
 
 def services() -> Services:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012 - SQLAlchemy's API
 
 
 class ClockRow(Base):
@@ -84,7 +84,7 @@ class Certificate(Base):
     not_before: Mapped[datetime] = mapped_column(DateTime)
     not_after: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    p12_path: Mapped[str] = mapped_column(String(1024), default="")
+    p12: Mapped[bytes] = mapped_column(LargeBinary, default=b"")  # PKCS#12 (key + certificate)
     p12_password: Mapped[str] = mapped_column(String(128), default="")
 
 

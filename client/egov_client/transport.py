@@ -1,0 +1,261 @@
+"""One place for sending: bearer tokens and refresh, retries with Retry-After, error mapping.
+
+An API operation is described once as a `Call` (what to send and how to read the answer);
+`SyncTransport` and `AsyncTransport` execute the same description with httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from .errors import (
+    ApiError,
+    EgovError,
+    MaintenanceError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """A request to make and how to parse a successful answer."""
+
+    method: str
+    url: str
+    parse: Callable[[httpx.Response], T]
+    params: dict[str, Any] | None = None
+    json: Any = None
+    data: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    bearer: bool = True  # send the access token
+    idempotent: bool = False  # safe to resend when the outcome is unknown
+    timeout: float | None = None
+    ok_status: tuple[int, ...] = (200,)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and jitter, honouring Retry-After."""
+
+    attempts: int = 3
+    backoff: float = 0.5
+    max_delay: float = 30.0
+    retry_status: tuple[int, ...] = (502, 503, 504)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        return min(self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4), self.max_delay)
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+DEFAULT_RETRY = RetryPolicy()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _www_authenticate_description(header: str) -> str:
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.strip() == "error_description":
+            return value.strip().strip('"')
+    return ""
+
+
+def raise_for_api_error(resp: httpx.Response) -> None:
+    """Map an e-Gov error answer to an exception carrying title, detail and report_list."""
+    status = resp.status_code
+    if status == 401:
+        raise UnauthorizedError(_www_authenticate_description(resp.headers.get("WWW-Authenticate", "")))
+    if status == 404:
+        raise NotFoundError(str(resp.request.url))
+    body: dict[str, Any] = {}
+    try:
+        parsed = resp.json()
+        body = parsed if isinstance(parsed, dict) else {}
+    except ValueError:
+        pass
+    kwargs = {"status": status, "title": body.get("title") or resp.reason_phrase, "detail": body.get("detail", ""),
+              "report_list": body.get("report_list") or body.get("error") or [], "body": body}
+    if status == 503:
+        raise MaintenanceError(**kwargs, retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+    if status == 413:
+        raise PayloadTooLargeError(**kwargs)
+    raise ApiError(**kwargs)
+
+
+class TokenSource:
+    """Supplies access tokens; the API client plugs its token manager in here."""
+
+    def access_token(self) -> str | None:  # pragma: no cover - interface
+        return None
+
+    def refresh_call(self, force: bool) -> Call[Any] | None:
+        """A call that refreshes the tokens (or None if not needed / not possible)."""
+        return None
+
+    def accept(self, result: Any) -> None:
+        """Store what the refresh call returned."""
+
+
+class _Base:
+    def __init__(self, api_base: str, tokens: TokenSource, retry: RetryPolicy, trial: bool = False) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.tokens = tokens
+        self.retry = retry
+        self.trial = trial
+
+    def _request_args(self, call: Call[Any]) -> dict[str, Any]:
+        url = call.url if call.url.startswith("http") else f"{self.api_base}{call.url}"
+        headers = dict(call.headers)
+        if call.bearer:
+            token = self.tokens.access_token()
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            if self.trial:
+                headers.setdefault("X-eGovAPI-Trial", "true")
+        args: dict[str, Any] = {"method": call.method, "url": url, "headers": headers, "params": call.params}
+        if call.json is not None:
+            args["json"] = call.json
+        if call.data is not None:
+            args["data"] = call.data
+        if call.timeout is not None:
+            args["timeout"] = call.timeout
+        return args
+
+    def _should_retry(self, call: Call[Any], attempt: int, resp: httpx.Response | None,
+                      exc: Exception | None) -> float | None:
+        """Seconds to wait before the next attempt, or None to stop."""
+        if attempt >= self.retry.attempts:
+            return None
+        if exc is not None:
+            # A connection never made cannot have delivered the request; anything else might have.
+            if isinstance(exc, httpx.ConnectError) or call.idempotent:
+                return self.retry.delay(attempt, None)
+            return None
+        assert resp is not None
+        if resp.status_code in self.retry.retry_status and (call.idempotent or resp.status_code == 503):
+            return self.retry.delay(attempt, parse_retry_after(resp.headers.get("Retry-After")))
+        return None
+
+    @staticmethod
+    def _finish(call: Call[T], resp: httpx.Response) -> T:
+        if resp.status_code not in call.ok_status:
+            raise_for_api_error(resp)
+        return call.parse(resp)
+
+
+class SyncTransport(_Base):
+    def __init__(self, http: httpx.Client, api_base: str, tokens: TokenSource,
+                 retry: RetryPolicy = DEFAULT_RETRY, trial: bool = False) -> None:
+        super().__init__(api_base, tokens, retry, trial)
+        self.http = http
+
+    def _refresh(self, force: bool) -> None:
+        refresh = self.tokens.refresh_call(force)
+        if refresh is not None:
+            self.tokens.accept(self.execute(refresh))
+
+    def _try_forced_refresh(self) -> bool:
+        """After a 401: refresh once; False when there is nothing to refresh with or it was refused."""
+        if self.tokens.refresh_call(True) is None:
+            return False
+        try:
+            self._refresh(True)
+        except EgovError:
+            return False
+        return True
+
+    def execute(self, call: Call[T]) -> T:
+        if call.bearer:
+            self._refresh(False)
+        attempt, refreshed = 0, False
+        while True:
+            attempt += 1
+            resp, error = None, None
+            try:
+                resp = self.http.request(**self._request_args(call))
+            except httpx.TransportError as exc:
+                error = exc
+            if resp is not None and resp.status_code == 401 and call.bearer and not refreshed:
+                refreshed = True
+                if self._try_forced_refresh():
+                    attempt -= 1
+                    continue
+            wait = self._should_retry(call, attempt, resp, error)
+            if wait is None:
+                if error is not None:
+                    raise error
+                assert resp is not None
+                return self._finish(call, resp)
+            time.sleep(wait)
+
+
+class AsyncTransport(_Base):
+    def __init__(self, http: httpx.AsyncClient, api_base: str, tokens: TokenSource,
+                 retry: RetryPolicy = DEFAULT_RETRY, trial: bool = False) -> None:
+        super().__init__(api_base, tokens, retry, trial)
+        self.http = http
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, force: bool) -> None:
+        async with self._lock:
+            refresh = self.tokens.refresh_call(force)
+            if refresh is not None:
+                self.tokens.accept(await self.execute(refresh))
+
+    async def _try_forced_refresh(self) -> bool:
+        if self.tokens.refresh_call(True) is None:
+            return False
+        try:
+            await self._refresh(True)
+        except EgovError:
+            return False
+        return True
+
+    async def execute(self, call: Call[T]) -> T:
+        if call.bearer:
+            await self._refresh(False)
+        attempt, refreshed = 0, False
+        while True:
+            attempt += 1
+            resp, error = None, None
+            try:
+                resp = await self.http.request(**self._request_args(call))
+            except httpx.TransportError as exc:
+                error = exc
+            if resp is not None and resp.status_code == 401 and call.bearer and not refreshed:
+                refreshed = True
+                if await self._try_forced_refresh():
+                    attempt -= 1
+                    continue
+            wait = self._should_retry(call, attempt, resp, error)
+            if wait is None:
+                if error is not None:
+                    raise error
+                assert resp is not None
+                return self._finish(call, resp)
+            await asyncio.sleep(wait)

@@ -1,0 +1,165 @@
+"""Load the procedure catalogue (TOML files) and describe each procedure."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+from ..clock import parse_duration
+
+KOUSEI_FORM_ID = "999000000000000001"
+WITHDRAWAL_PROC_ID = "9990000000000003"
+
+
+@dataclass(frozen=True)
+class RequiredItem:
+    path: str  # element path below the form's data element, '/'-separated
+    label: str  # the name e-Gov prints in its report
+    example: str = ""  # a plausible value (demo packages, load tests)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    form_id: str
+    version: int
+    name: str
+    data_element: str
+    required: tuple[RequiredItem, ...] = ()
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.form_id}_01.xml"
+
+    @property
+    def xsl_file_name(self) -> str:
+        return f"{self.form_id}.xsl"
+
+    @property
+    def check_file_name(self) -> str:
+        return f"{self.form_id}_check.xml"
+
+    @property
+    def schema_file_name(self) -> str:
+        return f"{self.form_id}.xsd"
+
+
+@dataclass(frozen=True)
+class ScenarioStep:
+    after: timedelta
+    status: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # notices, documents, payments (later steps)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    steps: tuple[ScenarioStep, ...]
+
+
+@dataclass(frozen=True)
+class Procedure:
+    proc_id: str
+    name: str
+    agency_id: str
+    ministry_name: str
+    destination_id: str
+    destination_name: str
+    signature_required: bool
+    fee: int
+    forms: tuple[FormSpec, ...]
+    scenarios: dict[str, Scenario]
+    preprint: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def arrive_prefix(self) -> str:
+        """e-Gov arrival numbers start with the procedure family (900…, 950…) then the year."""
+        return self.proc_id[:3] if self.proc_id[:3].isdigit() else "900"
+
+    @property
+    def destination_display(self) -> str:
+        """提出先 as shown in results: the last comma-separated part of 提出先名称."""
+        return self.destination_name.split(",")[-1]
+
+    def form(self, form_id: str) -> FormSpec | None:
+        return next((f for f in self.forms if f.form_id == form_id), None)
+
+    def scenario(self, name: str | None) -> Scenario:
+        return self.scenarios.get(name or "default") or self.scenarios["default"]
+
+
+def _parse_procedure(data: dict[str, Any]) -> Procedure:
+    forms = tuple(
+        FormSpec(
+            form_id=f["form_id"],
+            version=int(f.get("version", 1)),
+            name=f["name"],
+            data_element=f["data_element"],
+            required=tuple(RequiredItem(r["path"], r["label"], r.get("example", "")) for r in f.get("required", [])),
+        )
+        for f in data.get("forms", [])
+    )
+    scenarios = {
+        name: Scenario(
+            name=name,
+            description=s.get("description", ""),
+            steps=tuple(
+                ScenarioStep(
+                    after=parse_duration(step["after"]),
+                    status=step.get("status"),
+                    extra={k: v for k, v in step.items() if k not in ("after", "status")},
+                )
+                for step in s.get("steps", [])
+            ),
+        )
+        for name, s in data.get("scenarios", {}).items()
+    }
+    if "default" not in scenarios:
+        raise ValueError(f"procedure {data['proc_id']} has no default scenario")
+    return Procedure(
+        proc_id=data["proc_id"],
+        name=data["name"],
+        agency_id=str(data.get("agency_id", "")),
+        ministry_name=data["ministry_name"],
+        destination_id=data.get("destination_id", ""),
+        destination_name=data.get("destination_name", ""),
+        signature_required=bool(data.get("signature_required", True)),
+        fee=int(data.get("fee", 0)),
+        forms=forms,
+        scenarios=scenarios,
+        preprint=bool(data.get("preprint", False)),
+        raw=data,
+    )
+
+
+class Catalogue:
+    """All procedures the simulator knows, loaded from the package's TOML files."""
+
+    def __init__(self, procedures: dict[str, Procedure]) -> None:
+        self.procedures = procedures
+
+    @classmethod
+    def load(cls) -> Catalogue:
+        folder = resources.files(__package__) / "procedures"
+        procs = {}
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".toml"):
+                proc = _parse_procedure(tomllib.loads(entry.read_text(encoding="utf-8")))
+                procs[proc.proc_id] = proc
+        return cls(procs)
+
+    def get(self, proc_id: str) -> Procedure | None:
+        return self.procedures.get(proc_id)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.procedures.values())
+
+    @cached_property
+    def form_templates(self) -> dict[str, bytes]:
+        folder = resources.files(__package__) / "forms"
+        return {e.name.removesuffix(".xml"): e.read_bytes() for e in folder.iterdir() if e.name.endswith(".xml")}

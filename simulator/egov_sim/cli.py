@@ -1,0 +1,121 @@
+"""egov-sim — run the simulator and work with its demo world."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .settings import Settings
+
+
+def _settings(database: str | None, clock_speed: float | None, data_dir: str | None = None) -> Settings:
+    overrides: dict[str, object] = {"database_url": database, "clock_speed": clock_speed}
+    if data_dir:
+        overrides["data_dir"] = Path(data_dir)
+    return Settings.from_env(**overrides)
+
+
+def print_world(world: dict, base_url: str) -> None:
+    out = click.echo
+    out("")
+    out("  e-Gov 電子申請API シミュレーター (egov-sandbox)")
+    out(f"    API          {base_url}/shinsei/v2")
+    out(f"    認証サーバー   {base_url}/auth")
+    out(f"    管理API       {base_url}/__admin   (clock, world, reset)")
+    out("")
+    out("  デモ用ソフトウェア (software ID / API key)")
+    out(f"    EGOV_CLIENT_ID={world['client_id']}")
+    out(f"    EGOV_CLIENT_SECRET={world['client_secret']}")
+    out(f"    redirect URIs: {', '.join(world['redirect_uris'])}")
+    out("")
+    out("  e-Govアカウント (alias  login ID  password  name / company)")
+    for a in world["accounts"]:
+        out(f"    {a['alias']:<6} {a['username']:<24} {a['password']:<18} {a['name']} / {a['corporation_name']}"
+            + ("  [GビズID]" if a.get("idp") == "gbizid" else ""))
+    out("")
+    out("  テスト用電子証明書 (PKCS#12)")
+    for c in world["certificates"]:
+        out(f"    {c['label']:<13} password {c['password']:<18} {c.get('path', '')}")
+    out("")
+
+
+@click.group()
+def main() -> None:
+    """e-Gov 電子申請API v2 / GビズID simulator."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--database", envvar="EGOV_SIM_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)")
+@click.option("--clock-speed", type=float, envvar="EGOV_SIM_CLOCK_SPEED", help="virtual seconds per real second")
+@click.option("--data-dir", envvar="EGOV_SIM_DATA_DIR", help="where the SQLite file and certificates live")
+def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None) -> None:
+    """Serve /shinsei/v2, /auth and /__admin on one port and print the demo world."""
+    from werkzeug.serving import run_simple
+
+    from .app import create_app
+    from .world.demo import load_world
+
+    app = create_app(_settings(database, clock_speed, data_dir))
+    world = load_world(app.extensions["egov_sim"])
+    if world:
+        print_world(world.as_dict(), f"http://{host}:{port}")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--account", "account", default="demo", show_default=True, help="alias or login ID")
+@click.option("--database", envvar="EGOV_SIM_DATABASE_URL")
+@click.option("--data-dir", envvar="EGOV_SIM_DATA_DIR")
+@click.option("--issuer", default="http://127.0.0.1:8080/auth", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the whole token response")
+def token(account: str, database: str | None, data_dir: str | None, issuer: str, as_json: bool) -> None:
+    """Print an access token for a demo account (scripts, load tests)."""
+    from sqlalchemy import select
+
+    from .app import create_app
+    from .idp.egov_tokens import issue_tokens_for
+    from .store.models import Account
+    from .world.demo import load_world
+
+    app = create_app(_settings(database, None, data_dir))
+    svc = app.extensions["egov_sim"]
+    world = load_world(svc)
+    if world is None:
+        raise click.ClickException("no demo world in this database")
+    try:
+        username = world.account(account)["username"]
+    except KeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    with svc.db.session() as s:
+        account_id = s.scalars(select(Account.id).where(Account.username == username)).one()
+    tokens = issue_tokens_for(svc, account_id, world.client_id, issuer)
+    click.echo(json.dumps(tokens, ensure_ascii=False, indent=2) if as_json else tokens["access_token"])
+
+
+@main.command()
+@click.option("--database", envvar="EGOV_SIM_DATABASE_URL")
+@click.option("--data-dir", envvar="EGOV_SIM_DATA_DIR")
+@click.option("--json", "as_json", is_flag=True)
+def world(database: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Show the demo world (software credentials, accounts, certificates)."""
+    from .app import create_app
+    from .world.demo import load_world
+
+    app = create_app(_settings(database, None, data_dir))
+    w = load_world(app.extensions["egov_sim"])
+    if w is None:
+        raise click.ClickException("no demo world in this database")
+    if as_json:
+        json.dump(w.as_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        click.echo("")
+    else:
+        print_world(w.as_dict(), "http://127.0.0.1:8080")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The e-Gov API v2 (/shinsei/v2): filing state and rules (no Flask) and the HTTP layer (api.py)."""

@@ -1,0 +1,167 @@
+"""/shinsei/v2 — filing (procedure, apply) and inquiry (apply/lists, apply/{arrive_id})."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import date
+from importlib import resources
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..catalogue.skeleton import skeleton_zip
+from ..services import services
+from .errors import FilingError, NotFound, bad_request
+from .http import api_url, error_body, filing, ok, register_error_handlers
+from .http import authenticated as _auth
+from .submission import PackageChecker, decode_request
+
+bp = Blueprint("shinsei", __name__, url_prefix="/shinsei/v2")
+register_error_handlers(bp, withdraw_paths=("/apply/withdraw",))
+
+ARRIVE_ID = re.compile(r"^\d{16,18}$")
+SEND_NUMBER = re.compile(r"^\d{18}$")
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    """Routing and protocol errors below /shinsei/v2 in the spec's shapes (404: status only)."""
+    if not request.path.startswith(bp.url_prefix or ""):
+        return exc
+    if exc.code == 404:
+        return Response(status=404)
+    if exc.code == 413:
+        return jsonify(error_body(FilingError(413, "アップロードサイズファイル上限オーバー"))), 413
+    if exc.code == 400:
+        return jsonify(error_body(bad_request("リクエストの形式に誤りがあります。"))), 400
+    return exc
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    data = (resources.files("egov_sim") / "data" / "egov-shinsei-api-v2.openapi.json").read_bytes()
+    return Response(data, mimetype="application/json")
+
+
+# --- 手続選択 -------------------------------------------------------------------------------------------
+
+@bp.get("/procedure/<proc_id>")
+@_auth
+def get_procedure(proc_id: str) -> Any:
+    if len(proc_id) != 16:
+        raise bad_request("手続識別子は半角英数字16桁で指定してください。")
+    catalogue = services().catalogue
+    proc = catalogue.get(proc_id)
+    if proc is None:
+        raise NotFound(proc_id)
+    results = {
+        "file_data": base64.b64encode(skeleton_zip(catalogue, proc)).decode(),
+        "configuration_file_name": ["kousei.xml"],
+        "file_info": [
+            {
+                "form_id": f.form_id,
+                "form_version": f.version,
+                "form_name": f.name,
+                "apply_file_name": f.file_name,
+                "xsl_file_name": f.xsl_file_name,
+                "server_check_file_name": f.check_file_name,
+                "schema_file_name": f.schema_file_name,
+            }
+            for f in proc.forms
+        ],
+    }
+    return ok("手続選択", results)
+
+
+# --- 申請データ送信 -----------------------------------------------------------------------------------------
+
+def _json_body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise bad_request("リクエストの形式に誤りがあります。JSON形式で指定してください。")
+    return body
+
+
+@bp.post("/apply")
+@_auth
+def apply() -> Any:
+    svc = services()
+    proc_id, file_name, raw = decode_request(_json_body(), max_bytes=svc.settings.max_request_bytes)
+    with filing() as f:
+        checker = PackageChecker(svc.catalogue, f.session, f.now, max_file_bytes=svc.settings.max_file_bytes)
+        checked = checker.check(proc_id, file_name, raw)
+        f.check_first_arrive_id(g.caller, checked)
+        app = f.accept(g.caller, checked, scenario=request.headers.get("X-Sandbox-Scenario"))
+        results = f.apply_result(app)
+        links = {"self": api_url("/apply"), "status": api_url(f"/apply/{app.arrive_id}")}
+    return ok("申請データ送信", results, _links=links)
+
+
+# --- 申請案件一覧取得 / 申請案件取得 ---------------------------------------------------------------------------
+
+def _date(name: str) -> date:
+    value = request.args.get(name, "")
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"{name}はYYYY-MM-DD形式で指定してください。") from None
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise bad_request(f"{name}は{low}から{high}までの数値で指定してください。")
+    return int(value)
+
+
+@bp.get("/apply/lists")
+@_auth
+def apply_lists() -> Any:
+    send_number = request.args.get("send_number")
+    has_dates = any(request.args.get(k) for k in ("date_from", "date_to", "limit", "offset"))
+    if send_number is not None:
+        if has_dates:
+            raise bad_request("送信番号と取得対象期間は同時に指定できません。")
+        if not SEND_NUMBER.match(send_number):
+            raise bad_request("送信番号は半角数字18桁で指定してください。")
+        with filing() as f:
+            apps = f.list_by_send_number(g.caller, send_number)
+            items = [f.list_item(i, a, g.caller) for i, a in enumerate(apps, 1)]
+        resultset = {"all_count": len(items), "limit": max(len(items), 1), "offset": 0, "count": len(items)}
+        return ok("申請案件一覧取得", {"apply_list": items}, resultset=resultset,
+                  _links={"self": request.url})
+    if not request.args.get("date_from") or not request.args.get("date_to"):
+        raise bad_request("送信番号、または取得対象期間（date_from, date_to）を指定してください。")
+    date_from, date_to = _date("date_from"), _date("date_to")
+    if date_from > date_to:
+        raise bad_request("取得対象期間開始日は終了日以前の日付を指定してください。")
+    limit = _int("limit", 50, 1, 50)
+    offset = _int("offset", 0, 0, 9999)
+    with filing() as f:
+        total, apps = f.list_by_dates(g.caller, date_from, date_to, limit, offset)
+        items = [f.list_item(offset + i, a, g.caller) for i, a in enumerate(apps, 1)]
+    links = {"self": request.url}
+    page = f"/apply/lists?date_from={date_from}&date_to={date_to}&limit={limit}&offset="
+    if offset > 0:
+        links["previous"] = api_url(page + str(max(offset - limit, 0)))
+    if offset + len(items) < total:
+        links["next"] = api_url(page + str(offset + limit))
+    resultset = {"all_count": min(total, 9999), "limit": limit, "offset": offset, "count": len(items)}
+    return ok("申請案件一覧取得", {"apply_list": items}, resultset=resultset, _links=links)
+
+
+@bp.get("/apply/<arrive_id>")
+@_auth
+def apply_detail(arrive_id: str) -> Any:
+    if not ARRIVE_ID.match(arrive_id):
+        raise bad_request("到達番号は半角数字16桁から18桁で指定してください。")
+    with filing() as f:
+        app = f.get(g.caller, arrive_id)
+        results = f.detail(app, g.caller)
+    return ok("申請案件取得", results)

@@ -1,0 +1,174 @@
+"""Filing state and rules: accepting submissions and answering inquiries. Knows nothing of Flask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..catalogue import Catalogue
+from ..clock import format_datetime
+from ..store.models import Application, ApplicationAction
+from . import lifecycle, reports
+from .errors import NotFound, bad_request
+from .reports import ReportItem
+from .submission import CheckedPackage
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling and how: the account behind the token, and trial mode."""
+
+    account_id: int
+    username: str
+    trial: bool = False
+
+
+def _corporation(c: CheckedPackage) -> str:
+    return (c.package.applicant.get("法人団体名") or "").strip() or "-"
+
+
+def _applicant(c: CheckedPackage) -> str:
+    name = (c.package.applicant.get("氏名") or "").strip()
+    return name if len(name) >= 3 else (name + "　" * 3)[:3]
+
+
+class FilingService:
+    def __init__(self, session: Session, catalogue: Catalogue, now: datetime) -> None:
+        self.session = session
+        self.catalogue = catalogue
+        self.now = now
+
+    # --- submission -------------------------------------------------------------------------------
+
+    def check_first_arrive_id(self, caller: Caller, checked: CheckedPackage) -> None:
+        """再提出 must name the original arrival of the same account and procedure."""
+        if checked.package.apply_type != "再提出":
+            return
+        first = (checked.package.first_arrive_id or "").strip()
+        original = self._find(caller, first) if first else None
+        if original is None or original.proc_id != checked.proc.proc_id:
+            checked.report.append(ReportItem(content=reports.WRONG_FIRST_ARRIVE_ID, file_name="kousei.xml",
+                                             item="初回受付番号"))
+
+    def accept(self, caller: Caller, checked: CheckedPackage, *, scenario: str | None = None,
+               send_number: str | None = None) -> Application:
+        """Store an application whose checks passed; returns it with arrive_id and send_number."""
+        if checked.report:
+            raise bad_request("申請データに誤りがあります。", checked.report)
+        proc = checked.proc
+        scenario_def = proc.scenario(scenario)
+        p = checked.package
+        app = Application(
+            arrive_id="", send_number="", account_id=caller.account_id, trial=caller.trial,
+            proc_id=proc.proc_id, apply_type=p.apply_type or "新規申請",
+            first_arrive_id=(p.first_arrive_id or "").strip() or None,
+            send_at=self.now, arrive_at=self.now, proc_name=proc.name, ministry_name=proc.ministry_name,
+            submission_destination=(p.destination.get("提出先名称") or proc.destination_name).split(",")[-1],
+            corporation_name=_corporation(checked), applicant_name=_applicant(checked),
+            forms=[{"form_id": f["form_id"], "form_name": f.get("name") or "-", "file_name": f["file_name"]}
+                   for f in p.forms],
+            attachments=[{"name": a.get("name") or a.get("file_name"), "file_name": a.get("file_name")}
+                         for a in p.attachments],
+            scenario=scenario_def.name, timeline=lifecycle.build_timeline(scenario_def, self.now),
+            signer_serial=checked.signer_serial, package=checked.raw,
+        )
+        self.session.add(app)
+        self.session.flush()  # the autoincrement id makes arrive_id unique across processes
+        app.arrive_id = f"{proc.arrive_prefix}{self.now.year}{app.id:09d}"
+        app.send_number = send_number or f"{self.now:%Y%m%d%H%M%S}{app.id % 10000:04d}"
+        self.session.execute(update(Application).where(Application.id == app.id)
+                             .values(arrive_id=app.arrive_id, send_number=app.send_number))
+        return app
+
+    # --- inquiry ----------------------------------------------------------------------------------
+
+    def _visible(self, caller: Caller):  # type: ignore[no-untyped-def]
+        return select(Application).where(Application.account_id == caller.account_id,
+                                         Application.trial == caller.trial,
+                                         Application.arrive_at <= self.now)
+
+    def _find(self, caller: Caller, arrive_id: str) -> Application | None:
+        return self.session.scalars(self._visible(caller).where(Application.arrive_id == arrive_id)).first()
+
+    def get(self, caller: Caller, arrive_id: str) -> Application:
+        app = self._find(caller, arrive_id)
+        if app is None:
+            raise NotFound(arrive_id)
+        return app
+
+    def actions(self, app: Application) -> list[ApplicationAction]:
+        return list(self.session.scalars(select(ApplicationAction).where(ApplicationAction.application_id == app.id)
+                                         .order_by(ApplicationAction.at, ApplicationAction.id)))
+
+    def view(self, app: Application) -> lifecycle.CaseView:
+        return lifecycle.view(app, self.actions(app), self.catalogue.get(app.proc_id), self.now)
+
+    def list_by_send_number(self, caller: Caller, send_number: str) -> list[Application]:
+        q = self._visible(caller).where(Application.send_number == send_number).order_by(Application.id)
+        return list(self.session.scalars(q))
+
+    def list_by_dates(self, caller: Caller, date_from: date, date_to: date, limit: int,
+                      offset: int) -> tuple[int, list[Application]]:
+        start = datetime.combine(date_from, datetime.min.time())
+        end = datetime.combine(date_to, datetime.min.time()) + timedelta(days=1)
+        q = self._visible(caller).where(Application.arrive_at >= start, Application.arrive_at < end)
+        total = self.session.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = self.session.scalars(q.order_by(Application.arrive_at.desc(), Application.id.desc())
+                                    .limit(limit).offset(offset))
+        return total, list(rows)
+
+    # --- presentation (spec field names) ---------------------------------------------------------------
+
+    def detail(self, app: Application, caller: Caller) -> dict[str, Any]:
+        v = self.view(app)
+        result: dict[str, Any] = {
+            "status": v.status,
+            "arrive_id": app.arrive_id,
+            "arrive_date": format_datetime(app.arrive_at),
+            "corporation_name": app.corporation_name,
+            "applicant_name": app.applicant_name,
+            "proc_name": app.proc_name,
+            "submission_destination": app.submission_destination,
+            "withdraw_flag": v.withdraw_flag,
+            "pay_status": v.pay_status,
+            "notice_count": len(v.notice_list),
+            "doc_count": len(v.official_list),
+            "apply_pay_count": len(v.apply_pay_list),
+        }
+        if v.notice_list:
+            result["notice_list"] = v.notice_list
+        if v.official_list:
+            result["official_list"] = v.official_list
+        if v.apply_pay_list:
+            result["apply_pay_list"] = v.apply_pay_list
+        result["applied_account"] = caller.username
+        return result
+
+    def list_item(self, no: int, app: Application, caller: Caller) -> dict[str, Any]:
+        d = self.detail(app, caller)
+        return {"no": no, "send_number": app.send_number, "send_date": format_datetime(app.send_at), **d}
+
+    def apply_result(self, app: Application) -> dict[str, Any]:
+        v = self.view(app)
+        result: dict[str, Any] = {
+            "arrive_id": app.arrive_id,
+            "arrive_date": format_datetime(app.arrive_at),
+            "corporation_name": app.corporation_name,
+            "applicant_name": app.applicant_name,
+            "apply_type": app.apply_type,
+            "proc_name": app.proc_name,
+            "ministry_name": app.ministry_name[:12],
+            "submission_destination": app.submission_destination,
+            "apply_form": {
+                "form": [{"form_name": f["form_name"]} for f in app.forms],
+                **({"attached_file": [{"attached_file_name": a["name"]} for a in app.attachments]}
+                   if app.attachments else {}),
+            },
+        }
+        if v.apply_pay_list:
+            result["apply_pay_list"] = v.apply_pay_list
+        return result

@@ -1,0 +1,99 @@
+"""HTTP plumbing shared by every /shinsei/v2 resource family: bearer auth, envelopes, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy.orm import Session
+
+from ..idp.egov_tokens import InvalidTokenError, authenticate_bearer
+from ..services import services
+from .cases import Caller, FilingService
+from .errors import FilingError, NotFound
+
+API_PREFIX = "/shinsei/v2"
+REALM = "egov"
+
+
+def api_url(path: str) -> str:
+    base = services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    return f"{base}{API_PREFIX}{path}"
+
+
+def metadata(title: str, detail: str = "正常に終了しました。") -> dict[str, str]:
+    return {"title": title, "detail": detail, "type": api_url("/openapi.json"), "instance": request.path}
+
+
+def ok(title: str, results: Any, *, status: int = 200, **extra: Any) -> tuple[Response, int]:
+    body = {"metadata": metadata(title), **{k: v for k, v in extra.items() if k == "resultset"}, "results": results}
+    body.update({k: v for k, v in extra.items() if k != "resultset"})
+    return jsonify(body), status
+
+
+def error_body(exc: FilingError, *, withdraw: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"title": exc.title, "detail": exc.detail, "type": api_url("/openapi.json"),
+                            "instance": request.path}
+    if exc.report:
+        body["report_list"] = [r.as_withdraw_dict() if withdraw else r.as_dict() for r in exc.report]
+    return body
+
+
+def unauthorized(description: str | None) -> Response:
+    challenge = f'Bearer realm="{REALM}"'
+    if description:
+        challenge += f', error="invalid_token", error_description="{description}"'
+    return Response(status=401, headers={"WWW-Authenticate": challenge})
+
+
+def is_trial() -> bool:
+    return request.headers.get("X-eGovAPI-Trial", "").strip().lower() == "true"
+
+
+def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Require `Authorization: Bearer <token>`; 401 with no body otherwise (as the spec says)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return unauthorized(None)
+        try:
+            ctx = authenticate_bearer(services(), token.strip())
+        except InvalidTokenError as exc:
+            return unauthorized(str(exc))
+        g.access = ctx
+        g.caller = Caller(account_id=ctx.account_id, username=ctx.username, trial=is_trial())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def filing() -> Iterator[FilingService]:
+    """A filing unit of work at the virtual "now" of this request."""
+    svc = services()
+    with svc.db.session() as session:
+        yield FilingService(session, svc.catalogue, svc.clock.now())
+
+
+def session_scope() -> Any:
+    return services().db.session()
+
+
+def register_error_handlers(bp: Blueprint, *, withdraw_paths: tuple[str, ...] = ()) -> None:
+    @bp.errorhandler(FilingError)
+    def _filing_error(exc: FilingError) -> tuple[Response, int]:
+        withdraw = request.path.endswith(withdraw_paths) if withdraw_paths else False
+        return jsonify(error_body(exc, withdraw=withdraw)), exc.status
+
+    @bp.errorhandler(NotFound)
+    def _not_found(_exc: NotFound) -> Response:
+        return Response(status=404)
+
+
+__all__ = ["Session", "authenticated", "filing", "ok", "register_error_handlers"]

@@ -1,0 +1,34 @@
+"""report_list items in e-Gov's shape and wording (自動返戻 / 形式チェック)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# Wording as e-Gov's sandbox and the seed manuals show it.
+MISSING_REQUIRED = "未入力のままになっている必須入力項目があります。入力内容を確認してください。"
+MISSING_DESTINATION = "提出先情報を設定しなければなりません"
+WRONG_FIRST_ARRIVE_ID = "構成管理XML.初回受付番号に誤りがあります"
+CERT_EXPIRED = "証明書の有効期限が切れています"
+CERT_REVOKED = "アクセス許可できません。再度、利用者認証を行ってください。"
+CERT_UNREGISTERED = "利用者認証でエラーが発生しました"
+CERT_UNTRUSTED = "署名に使用された証明書を検証できません。信頼された認証局が発行した証明書で署名してください。"
+SIGNATURE_MISSING = "申請書に電子署名が付与されていません。"
+
+
+def missing_attachment(file_name: str) -> str:
+    return f"添付必須のファイル({file_name})が添付されていません"
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    content: str
+    form_name: str = "-"
+    attached_file_name: str = "-"
+    file_name: str = "-"
+    item: str = "-"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def as_withdraw_dict(self) -> dict[str, str]:
+        return {"file_name": self.file_name, "item": self.item, "content": self.content}

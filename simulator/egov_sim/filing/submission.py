@@ -1,0 +1,171 @@
+"""Checks a submitted package against the catalogue, its signature and its signer certificate.
+
+Every problem found becomes a report item in e-Gov's wording; nothing is stored when any exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from egov_client.errors import PackageError, PackageTooLargeError
+from egov_client.package import ParsedPackage, parse_package
+from egov_client.signing import SignatureError, SignatureInfo, verify_kousei
+from lxml import etree
+from sqlalchemy.orm import Session
+
+from ..catalogue import Catalogue, Procedure
+from . import reports
+from .errors import FilingError, bad_request
+from .reports import ReportItem
+from .trust import TrustStore, certificate_problem
+
+PROC_ID = re.compile(r"^[0-9A-Za-z]{16}$")
+APPLY_TYPES_FOR_APPLY = ("新規申請", "再提出")
+
+
+@dataclass
+class CheckedPackage:
+    proc: Procedure
+    package: ParsedPackage
+    raw: bytes
+    file_name: str
+    signatures: list[SignatureInfo] = field(default_factory=list)
+    report: list[ReportItem] = field(default_factory=list)
+
+    @property
+    def signer_serial(self) -> str | None:
+        return self.signatures[0].serial_hex if self.signatures else None
+
+
+def decode_request(body: Any, *, max_bytes: int) -> tuple[str, str, bytes]:
+    """Validate `{proc_id, send_file: {file_name, file_data}}` and decode the zip."""
+    if not isinstance(body, dict):
+        raise bad_request("リクエストの形式に誤りがあります。JSON形式で指定してください。")
+    proc_id = body.get("proc_id")
+    send_file = body.get("send_file")
+    if not isinstance(proc_id, str) or not PROC_ID.match(proc_id):
+        raise bad_request("手続識別子（proc_id）は半角英数字16桁で指定してください。")
+    if not isinstance(send_file, dict):
+        raise bad_request("申請データ（send_file）を指定してください。")
+    file_name, file_data = send_file.get("file_name"), send_file.get("file_data")
+    if not isinstance(file_name, str) or not 1 <= len(file_name) <= 256:
+        raise bad_request("ファイル名（file_name）は1文字以上256文字以内で指定してください。")
+    if not isinstance(file_data, str) or not file_data:
+        raise bad_request("ファイルデータ（file_data）を指定してください。")
+    if len(file_data) * 3 // 4 > max_bytes:
+        raise FilingError(413, "アップロードサイズファイル上限オーバー")
+    try:
+        raw = base64.b64decode(file_data, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request("ファイルデータ（file_data）のBase64形式に誤りがあります。") from None
+    return proc_id, file_name, raw
+
+
+def _report_from(exc: PackageError) -> ReportItem:
+    r = exc.to_report()
+    return ReportItem(content=r["content"], form_name=r["form_name"], attached_file_name=r["attached_file_name"],
+                      file_name=r["file_name"], item=r["item"])
+
+
+def _value(root: etree._Element, data_element: str, path: str) -> str | None:
+    data = root.find(data_element)
+    if data is None:
+        return None
+    el = data.find(path)
+    return None if el is None else (el.text or "").strip()
+
+
+class PackageChecker:
+    """The shared checks of apply, apply/check, amend and bulk folders."""
+
+    def __init__(self, catalogue: Catalogue, session: Session, now: datetime, *, max_file_bytes: int) -> None:
+        self.catalogue = catalogue
+        self.session = session
+        self.now = now
+        self.max_file_bytes = max_file_bytes
+
+    def check(self, proc_id: str, file_name: str, raw: bytes,
+              allowed_apply_types: tuple[str, ...] = APPLY_TYPES_FOR_APPLY) -> CheckedPackage:
+        proc = self.catalogue.get(proc_id)
+        if proc is None:
+            raise bad_request("指定された手続識別子の手続は存在しないか、API対象外です。",
+                              [ReportItem(content=f"手続識別子({proc_id})に誤りがあります", item="proc_id")])
+        try:
+            package = parse_package(raw, max_file_bytes=self.max_file_bytes)
+        except PackageTooLargeError as exc:
+            raise FilingError(413, "アップロードサイズファイル上限オーバー", [_report_from(exc)]) from None
+        except PackageError as exc:
+            raise bad_request("申請データの形式に誤りがあります。", [_report_from(exc)]) from None
+        checked = CheckedPackage(proc=proc, package=package, raw=raw, file_name=file_name)
+        self._check_structure(checked, allowed_apply_types)
+        self._check_forms(checked)
+        self._check_attachments(checked)
+        self._check_signature(checked)
+        return checked
+
+    def _check_structure(self, c: CheckedPackage, allowed: tuple[str, ...]) -> None:
+        p, proc = c.package, c.proc
+        if p.folder != proc.proc_id or p.proc_id != proc.proc_id:
+            c.report.append(ReportItem(content=f"構成管理XML.手続IDが送信した手続識別子({proc.proc_id})と一致しません",
+                                       file_name="kousei.xml", item="手続ID"))
+        if p.apply_type not in allowed:
+            c.report.append(ReportItem(content=f"構成管理XML.申請種別に誤りがあります（{p.apply_type or '未設定'}）",
+                                       file_name="kousei.xml", item="申請種別"))
+        if not (p.destination.get("提出先識別子") or "").strip():
+            c.report.append(ReportItem(content=reports.MISSING_DESTINATION, file_name="kousei.xml", item="提出先情報"))
+        if not (p.applicant.get("氏名") or "").strip():
+            c.report.append(ReportItem(content=reports.MISSING_REQUIRED, file_name="kousei.xml", item="申請者情報.氏名"))
+
+    def _check_forms(self, c: CheckedPackage) -> None:
+        listed = {f["form_id"]: f for f in c.package.forms}
+        for spec in c.proc.forms:
+            entry = listed.get(spec.form_id)
+            if entry is None:
+                c.report.append(ReportItem(content=f"申請書({spec.name})が構成管理XMLに設定されていません",
+                                           form_name=spec.name, file_name="kousei.xml", item="申請書属性情報"))
+                continue
+            root = c.package.form_roots.get(entry["file_name"])
+            if root is None:
+                continue
+            form_id_el = root.find("様式ID")
+            if form_id_el is None or (form_id_el.text or "").strip() != spec.form_id:
+                c.report.append(ReportItem(content="申請書XMLの様式IDが構成管理XMLと一致しません",
+                                           form_name=spec.name, file_name=entry["file_name"], item="様式ID"))
+            for item in spec.required:
+                if not _value(root, spec.data_element, item.path):
+                    c.report.append(ReportItem(content=reports.MISSING_REQUIRED, form_name=spec.name,
+                                               file_name=entry["file_name"], item=item.label))
+        for form_id, entry in listed.items():
+            if c.proc.form(form_id) is None:
+                c.report.append(ReportItem(content=f"様式ID({form_id})はこの手続の様式ではありません",
+                                           form_name=entry.get("name") or "-", file_name="kousei.xml",
+                                           item="申請書様式ID"))
+
+    def _check_attachments(self, c: CheckedPackage) -> None:
+        for att in c.package.attachments:
+            name = att.get("file_name") or ""
+            if name not in c.package.files:
+                c.report.append(ReportItem(content=reports.missing_attachment(name or att.get("name") or "-"),
+                                           attached_file_name=att.get("name") or "-", file_name="kousei.xml",
+                                           item="添付書類ファイル名称"))
+
+    def _check_signature(self, c: CheckedPackage) -> None:
+        try:
+            c.signatures = verify_kousei(c.package.kousei, c.package.files)
+        except SignatureError as exc:
+            c.report.append(ReportItem(content=exc.message, file_name="kousei.xml", item="署名情報"))
+            return
+        if not c.signatures:
+            if c.proc.signature_required:
+                c.report.append(ReportItem(content=reports.SIGNATURE_MISSING, file_name="kousei.xml", item="署名情報"))
+            return
+        trust = TrustStore.load(self.session)
+        for sig in c.signatures:
+            problem = certificate_problem(self.session, trust, sig.certificate, self.now)
+            if problem:
+                c.report.append(ReportItem(content=problem, file_name="kousei.xml", item="署名情報"))

@@ -1,0 +1,73 @@
+"""Which signer certificates the simulator accepts, and in what state they are on the virtual clock.
+
+Trusted: certificates issued by the simulator's own test CA, and e-Gov's publicly distributed
+test certificates (e-GovEE01…), which 検証環境 clients sign with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..store.models import Certificate, KeyPair
+from . import reports
+
+# e-Gov registers a newly issued certificate with a delay (seed 002: 1–2 days).
+REGISTRATION_DELAY = timedelta(days=1)
+JST_OFFSET = timedelta(hours=9)
+TEST_CA_PURPOSE = "test-ca"
+
+
+def _bundled_egov_certificates() -> list[x509.Certificate]:
+    folder = resources.files("egov_sim") / "data"
+    return [x509.load_pem_x509_certificate(e.read_bytes()) for e in folder.iterdir() if e.name.endswith(".crt.pem")]
+
+
+@dataclass
+class TrustStore:
+    authorities: list[x509.Certificate]
+    trusted_leaves: set[bytes]  # SHA-256 fingerprints
+
+    @classmethod
+    def load(cls, session: Session) -> TrustStore:
+        cas = [
+            x509.load_pem_x509_certificate(row.certificate_pem.encode())
+            for row in session.scalars(select(KeyPair).where(KeyPair.purpose == TEST_CA_PURPOSE))
+            if row.certificate_pem
+        ]
+        leaves = {c.fingerprint(hashes.SHA256()) for c in _bundled_egov_certificates()}
+        return cls(cas, leaves)
+
+    def is_trusted(self, cert: x509.Certificate) -> bool:
+        if cert.fingerprint(hashes.SHA256()) in self.trusted_leaves:
+            return True
+        for ca in self.authorities:
+            try:
+                cert.verify_directly_issued_by(ca)
+                return True
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+        return False
+
+
+def certificate_problem(session: Session, trust: TrustStore, cert: x509.Certificate, now_jst: datetime) -> str | None:
+    """The e-Gov message for a signer certificate that cannot be used now, or None if it can."""
+    if not trust.is_trusted(cert):
+        return reports.CERT_UNTRUSTED
+    now_utc = now_jst - JST_OFFSET
+    if cert.not_valid_after_utc.replace(tzinfo=None) < now_utc:
+        return reports.CERT_EXPIRED
+    serial = format(cert.serial_number, "x")
+    known = session.scalars(select(Certificate).where(Certificate.serial_hex == serial)).first()
+    if known is not None and known.revoked_at is not None and known.revoked_at <= now_jst:
+        return reports.CERT_REVOKED
+    if cert.not_valid_before_utc.replace(tzinfo=None) > now_utc - REGISTRATION_DELAY:
+        return reports.CERT_UNREGISTERED
+    return None

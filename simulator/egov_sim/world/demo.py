@@ -1,0 +1,196 @@
+"""Create the demo world on first start; describe it for `egov-sim serve` and tests.
+
+Secrets (API key, passwords, PKCS#12 passwords) are generated per installation and kept in the
+database, never in the repository.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from ..certs import cert_to_pem, issue_certificate, make_ca, to_pkcs12
+from ..clock import Clock
+from ..filing.trust import TEST_CA_PURPOSE
+from ..idp.keys import KeyRing
+from ..services import Services
+from ..store.models import Account, Certificate, KeyPair, Setting, Software
+from .people import PeopleFactory
+
+WORLD_KEY = "demo_world"
+DEMO_CLIENT_ID = "egov-sandbox-demo"
+DEMO_REDIRECT_URIS = ["http://127.0.0.1:8765/callback", "http://localhost:8765/callback"]
+JST_OFFSET = timedelta(hours=9)
+
+# alias → (role, idp, gbizid account type)
+DEMO_ACCOUNTS = [
+    ("demo", "社会保険労務士事務所の担当者", "egov", None),
+    ("hr", "企業の人事担当者", "egov", None),
+    ("gbiz", "GビズIDプライムでログインする事業者", "gbizid", "2"),
+]
+
+# label → (not_before offset, not_after offset, revoked) relative to world creation (virtual time)
+DEMO_CERTIFICATES = {
+    "valid": (timedelta(days=-365), timedelta(days=730), False),
+    "expired": (timedelta(days=-1125), timedelta(days=-30), False),
+    "revoked": (timedelta(days=-200), timedelta(days=530), True),
+    "unregistered": (timedelta(minutes=-5), timedelta(days=1095), False),  # e-Gov has not registered it yet
+}
+
+
+@dataclass
+class DemoWorld:
+    """What a newcomer needs to use the simulator; stored as JSON in the settings table."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+
+    def account(self, name: str) -> dict[str, Any]:
+        for acc in self.accounts:
+            if name in (acc["alias"], acc["username"]):
+                return acc
+        raise KeyError(f"no demo account {name!r} (known: {', '.join(a['alias'] for a in self.accounts)})")
+
+    def certificate(self, label: str) -> dict[str, Any]:
+        for cert in self.certificates:
+            if cert["label"] == label:
+                return cert
+        raise KeyError(f"no demo certificate {label!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "client_secret": self.client_secret,
+                "redirect_uris": self.redirect_uris, "accounts": self.accounts, "certificates": self.certificates}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DemoWorld:
+        return cls(d["client_id"], d["client_secret"], d["redirect_uris"], d["accounts"], d["certificates"])
+
+
+def load_world(services: Services) -> DemoWorld | None:
+    with services.db.session() as s:
+        row = s.get(Setting, WORLD_KEY)
+        return DemoWorld.from_dict(row.value) if row else None
+
+
+def ensure_world(services: Services) -> DemoWorld | None:
+    """Create the demo world if the database has none (and demo_world is enabled)."""
+    world = load_world(services)
+    if world is None and services.settings.demo_world:
+        world = _create(services)
+    if world is not None:
+        _write_certificate_files(services, world)
+    return world
+
+
+def reset_world(services: Services) -> DemoWorld | None:
+    """Drop all state and create the demo world again (the admin API's reset)."""
+    services.db.drop_schema()
+    services.db.create_schema()
+    services.clock = Clock(services.db, services.settings.clock_speed)
+    services.keys = KeyRing(services.db)
+    return ensure_world(services)
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _create(services: Services) -> DemoWorld:
+    now = services.clock.now()
+    people = PeopleFactory(services.settings.seed)
+    world = DemoWorld(DEMO_CLIENT_ID, secrets.token_urlsafe(24), list(DEMO_REDIRECT_URIS))
+    with services.db.session() as s:
+        s.add(Software(client_id=world.client_id, client_secret=world.client_secret,
+                       name="egov-sandbox デモ用ソフトウェア", redirect_uris=world.redirect_uris))
+        accounts = {}
+        for alias, role, idp, gbiz_type in DEMO_ACCOUNTS:
+            person, company = people.person(), people.company()
+            username = f"{alias}@{'gbiz' if idp == 'gbizid' else 'egov'}.example.jp"
+            password = _password()
+            acc = Account(sub=str(uuid.uuid4()), username=username, password_hash=generate_password_hash(password),
+                          display_name=person.name, name_kana=person.name_kana, corporation_name=company.name,
+                          idp=idp, gbizid_account_type=gbiz_type,
+                          profile={"alias": alias, "role": role, "person": person.__dict__,
+                                   "company": {**company.__dict__, "representative": company.representative.__dict__,
+                                               "address": company.address}})
+            s.add(acc)
+            s.flush()
+            accounts[alias] = acc
+            world.accounts.append({"alias": alias, "username": username, "password": password, "role": role,
+                                   "name": person.name, "corporation_name": company.name, "idp": idp,
+                                   "corporate_number": company.corporate_number})
+        _create_certificates(services, s, world, accounts["demo"], now)
+        s.add(Setting(key=WORLD_KEY, value=world.as_dict()))
+    return world
+
+
+def _create_certificates(services: Services, s: Any, world: DemoWorld, owner: Account, now_jst: datetime) -> None:
+    now_utc = now_jst - JST_OFFSET
+    ca_cert, ca_key = make_ca("egov-sandbox Test CA", not_before=now_utc - timedelta(days=3650),
+                              not_after=now_utc + timedelta(days=3650))
+    s.add(KeyPair(kid=f"test-ca-{ca_cert.serial_number:x}"[:64], purpose=TEST_CA_PURPOSE,
+                  private_pem=ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()).decode(),
+                  certificate_pem=cert_to_pem(ca_cert), created_at=now_jst))
+    person = owner.profile["person"]
+    for label, (start, end, revoked) in DEMO_CERTIFICATES.items():
+        cert, key = issue_certificate(ca_cert, ca_key, subject_cn=f"{person['last_name']} {person['first_name']}",
+                                      organization=owner.corporation_name, not_before=now_utc + start,
+                                      not_after=now_utc + end)
+        password = _password()
+        p12 = to_pkcs12(cert, key, [ca_cert], password, f"egov-sandbox {label}")
+        s.add(Certificate(label=label, account_id=owner.id, serial_hex=format(cert.serial_number, "x"),
+                          issuer=cert.issuer.rfc4514_string(), subject=cert.subject.rfc4514_string(),
+                          certificate_pem=cert_to_pem(cert), not_before=cert.not_valid_before_utc.replace(tzinfo=None),
+                          not_after=cert.not_valid_after_utc.replace(tzinfo=None),
+                          revoked_at=now_jst if revoked else None, p12=p12, p12_password=password))
+        world.certificates.append({"label": label, "password": password, "subject": cert.subject.rfc4514_string(),
+                                   "not_before": _iso(cert.not_valid_before_utc),
+                                   "not_after": _iso(cert.not_valid_after_utc), "revoked": revoked})
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+def certificate_dir(services: Services) -> Path:
+    return services.settings.data_dir / "certs"
+
+
+def _write_certificate_files(services: Services, world: DemoWorld) -> None:
+    """Put each demo PKCS#12 beside the database so people (and `egov submit`) can use it."""
+    folder = certificate_dir(services)
+    with services.db.session() as s:
+        rows = list(s.scalars(select(Certificate)))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    for row in rows:
+        path = folder / f"{row.label}.p12"
+        if not path.exists() or path.read_bytes() != row.p12:
+            path.write_bytes(row.p12)
+            path.chmod(0o600)
+        for cert in world.certificates:
+            if cert["label"] == row.label:
+                cert["path"] = str(path)
+
+
+def certificate_for(services: Services, label: str) -> tuple[bytes, str, x509.Certificate]:
+    with services.db.session() as s:
+        row = s.scalars(select(Certificate).where(Certificate.label == label)).first()
+        if row is None:
+            raise KeyError(label)
+        return row.p12, row.p12_password, x509.load_pem_x509_certificate(row.certificate_pem.encode())

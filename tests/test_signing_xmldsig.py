@@ -1,0 +1,278 @@
+"""XMLDSig as e-Gov uses it: structure, interoperability and the attacks verification must stop."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import textwrap
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from egov_client.errors import PackageError, SignatureError
+from egov_client.safexml import parse_xml, serialize_xml
+from egov_client.signing import DS_NS, Signer, sign_kousei, verify_kousei
+from egov_sim import certs
+from lxml import etree
+
+DATA = Path(__file__).resolve().parents[1] / "simulator" / "egov_sim" / "data"
+SAMPLES = DATA / "samples"
+FORM = "900A01020000100001_01.xml"
+C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+
+
+def ds(tag: str) -> str:
+    return f"{{{DS_NS}}}{tag}"
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return certs.make_ca("署名テストCA", not_before=datetime(2024, 1, 1), not_after=datetime(2034, 1, 1))
+
+
+def make_signer(ca, cn: str) -> Signer:
+    cert, key = certs.issue_certificate(
+        ca[0],
+        ca[1],
+        subject_cn=cn,
+        organization="テスト商事",
+        not_before=datetime(2024, 10, 18),
+        not_after=datetime(2029, 10, 17),
+        serial=0x1A2B3C,
+    )
+    return Signer(key, cert, [ca[0]])
+
+
+@pytest.fixture(scope="module")
+def signer(ca) -> Signer:
+    return make_signer(ca, "署名 一郎")
+
+
+@pytest.fixture(scope="module")
+def other(ca) -> Signer:
+    return make_signer(ca, "別人 二郎")
+
+
+@pytest.fixture
+def files() -> dict[str, bytes]:
+    return {FORM: (SAMPLES / FORM).read_bytes()}
+
+
+@pytest.fixture
+def kousei() -> etree._Element:
+    return parse_xml((SAMPLES / "900A010200001000_base_kousei.xml").read_bytes())
+
+
+def reparse(root: etree._Element) -> etree._Element:
+    return parse_xml(serialize_xml(root))
+
+
+def test_signature_structure(kousei, files, signer):
+    signature = sign_kousei(kousei, files, signer)
+    children = [child.tag for child in kousei if isinstance(child.tag, str)]
+    assert children[-2:] == ["構成情報", "署名情報"]
+    assert signature.getparent().tag == "署名情報"
+    assert signature.prefix is None and signature.nsmap == {None: DS_NS}
+    assert b"ds:" not in etree.tostring(signature) and b'<Signature xmlns="' in etree.tostring(signature)
+    signed_info = signature.find(ds("SignedInfo"))
+    assert signed_info.find(ds("CanonicalizationMethod")).get("Algorithm") == C14N
+    assert (
+        signed_info.find(ds("SignatureMethod")).get("Algorithm")
+        == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    )
+    refs = signed_info.findall(ds("Reference"))
+    assert [r.get("URI") for r in refs] == ["#構成情報", FORM]
+    assert [t.get("Algorithm") for t in refs[0].iter(ds("Transform"))] == [C14N]
+    assert refs[1].find(ds("Transforms")) is None
+    assert {r.find(ds("DigestMethod")).get("Algorithm") for r in refs} == {
+        "http://www.w3.org/2001/04/xmlenc#sha256"
+    }
+    # digests computed independently here
+    info = kousei.find("構成情報")
+    c14n = etree.tostring(info, method="c14n", with_comments=False)
+    assert refs[0].findtext(ds("DigestValue")) == base64.b64encode(hashlib.sha256(c14n).digest()).decode()
+    assert (
+        refs[1].findtext(ds("DigestValue")) == base64.b64encode(hashlib.sha256(files[FORM]).digest()).decode()
+    )
+    der = base64.b64decode(signature.findtext(f"{ds('KeyInfo')}/{ds('X509Data')}/{ds('X509Certificate')}"))
+    assert x509.load_der_x509_certificate(der) == signer.certificate
+    # SignatureValue: RSA PKCS#1 v1.5 SHA-256 over the C14N of SignedInfo as it sits in the serialized document
+    reparsed_si = reparse(kousei).find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}")
+    si_c14n = etree.tostring(reparsed_si, method="c14n", with_comments=False)
+    assert si_c14n.startswith(b'<SignedInfo xmlns="http://www.w3.org/2000/09/xmldsig#">')
+    value = base64.b64decode(signature.findtext(ds("SignatureValue")))
+    signer.certificate.public_key().verify(value, si_c14n, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_round_trip_through_bytes(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    [info] = verify_kousei(reparse(kousei), files)
+    assert info.subject == "C=JP, O=テスト商事, CN=署名 一郎"
+    assert info.issuer == "C=JP, CN=署名テストCA"
+    assert info.serial_hex == "1a2b3c"
+    assert (info.not_before, info.not_after) == (datetime(2024, 10, 18), datetime(2029, 10, 17))
+    assert info.referenced_files == [FORM]
+    assert info.certificate == signer.certificate
+
+
+def test_explicit_form_files_and_missing_form(kousei, files, signer):
+    with pytest.raises(PackageError, match="存在しません"):
+        sign_kousei(kousei, {}, signer)
+    assert kousei.find("署名情報") is None  # nothing half-written
+    sign_kousei(kousei, {**files, "extra.xml": b"<x/>"}, signer, form_files=[FORM, "extra.xml"])
+    [info] = verify_kousei(reparse(kousei), {**files, "extra.xml": b"<x/>"})
+    assert info.referenced_files == [FORM, "extra.xml"]
+
+
+def test_form_left_out_of_the_signature_is_detected(kousei, files, signer):
+    sign_kousei(kousei, files, signer, form_files=[])
+    with pytest.raises(SignatureError, match="署名されていません") as exc:
+        verify_kousei(reparse(kousei), files)
+    assert exc.value.file_name == FORM
+
+
+def test_tampered_signed_info_digest_fails_signature_value(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    tampered = {FORM: files[FORM].replace("えーぴーあい".encode(), "かいざん".encode())}
+    root = reparse(kousei)
+    digest = root.find(
+        f"署名情報/{ds('Signature')}/{ds('SignedInfo')}/{ds('Reference')}[@URI='{FORM}']/{ds('DigestValue')}"
+    )
+    digest.text = base64.b64encode(hashlib.sha256(tampered[FORM]).digest()).decode()
+    with pytest.raises(SignatureError, match="署名情報が改ざん"):
+        verify_kousei(root, tampered)
+
+
+def test_swapped_certificate_fails(kousei, files, signer, other):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    cert_el = root.find(
+        f"署名情報/{ds('Signature')}/{ds('KeyInfo')}/{ds('X509Data')}/{ds('X509Certificate')}"
+    )
+    cert_el.text = base64.b64encode(other.certificate.public_bytes(serialization.Encoding.DER)).decode()
+    with pytest.raises(SignatureError):
+        verify_kousei(root, files)
+
+
+def test_duplicate_id_wrapping_attack_is_refused(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    decoy = copy.deepcopy(root.find("構成情報"))
+    decoy.find("管理情報/申請者連絡先情報/申請者情報/氏名").text = "攻撃者"
+    root.append(decoy)
+    with pytest.raises(SignatureError, match="重複"):
+        verify_kousei(root, files)
+
+
+def test_one_bad_cosigner_fails_the_package(kousei, files, signer, other):
+    sign_kousei(kousei, files, signer)
+    sign_kousei(kousei, files, other)
+    root = reparse(kousei)
+    assert [i.subject.rsplit("CN=", 1)[1] for i in verify_kousei(root, files)] == ["署名 一郎", "別人 二郎"]
+    second = root.findall(f"署名情報/{ds('Signature')}")[1]
+    value = second.find(ds("SignatureValue"))
+    raw = bytearray(base64.b64decode(value.text))
+    raw[10] ^= 0xFF
+    value.text = base64.b64encode(bytes(raw)).decode()
+    with pytest.raises(SignatureError):
+        verify_kousei(root, files)
+
+
+def test_unsigned_and_malformed_holders(kousei, files):
+    assert verify_kousei(kousei, files) == []
+    with pytest.raises(SignatureError, match="署名情報が存在しません"):
+        verify_kousei(kousei, files, required=True)
+    holder = etree.SubElement(kousei, "署名情報")
+    assert verify_kousei(kousei, files) == []
+    etree.SubElement(holder, "Signature")  # no namespace, as in kousei-template.xml
+    with pytest.raises(SignatureError, match="形式"):
+        verify_kousei(kousei, files)
+
+
+def test_unknown_algorithm_is_refused(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    method = root.find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}/{ds('SignatureMethod')}")
+    method.set("Algorithm", "http://www.w3.org/2000/09/xmldsig#hmac-sha1")
+    with pytest.raises(SignatureError, match="サポートされていません"):
+        verify_kousei(root, files)
+
+
+def foreign_signature(kousei: etree._Element, files: dict[str, bytes], signer: Signer) -> bytes:
+    """A signature as another tool might write it: ds: prefix, RSA-SHA1/SHA-1, percent-encoded
+    file URI, wrapped base64 and indentation — built here independently of egov_client.signing."""
+
+    def b64(data: bytes) -> str:
+        return "\n" + "\n".join(textwrap.wrap(base64.b64encode(data).decode(), 64)) + "\n"
+
+    info_c14n = etree.tostring(kousei.find("構成情報"), method="c14n", with_comments=False)
+    holder = etree.SubElement(kousei, "署名情報")
+    sig = etree.SubElement(holder, ds("Signature"), nsmap={"ds": DS_NS})
+    sig.text = "\n  "
+    si = etree.SubElement(sig, ds("SignedInfo"))
+    etree.SubElement(si, ds("CanonicalizationMethod"), Algorithm=C14N)
+    etree.SubElement(si, ds("SignatureMethod"), Algorithm=DS_NS + "rsa-sha1")
+    for uri, data, transform in (
+        ("#構成情報", info_c14n, True),
+        ("900A01020000100001%5F01.xml", files[FORM], False),
+    ):
+        ref = etree.SubElement(si, ds("Reference"), URI=uri)
+        if transform:
+            etree.SubElement(etree.SubElement(ref, ds("Transforms")), ds("Transform"), Algorithm=C14N)
+        etree.SubElement(ref, ds("DigestMethod"), Algorithm=DS_NS + "sha1")
+        etree.SubElement(ref, ds("DigestValue")).text = base64.b64encode(hashlib.sha1(data).digest()).decode()
+    etree.SubElement(sig, ds("SignatureValue"))
+    x509_data = etree.SubElement(etree.SubElement(sig, ds("KeyInfo")), ds("X509Data"))
+    for cert in (signer.chain[0], signer.certificate):  # chain first: verification must find the signer
+        etree.SubElement(x509_data, ds("X509Certificate")).text = b64(
+            cert.public_bytes(serialization.Encoding.DER)
+        )
+    document = etree.tostring(kousei.getroottree(), encoding="UTF-8")
+    root = etree.fromstring(document)
+    si_c14n = etree.tostring(
+        root.find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}"), method="c14n", with_comments=False
+    )
+    assert si_c14n.startswith(b'<ds:SignedInfo xmlns:ds="')
+    value_text = b64(signer.private_key.sign(si_c14n, padding.PKCS1v15(), hashes.SHA1()))
+    root.find(f"署名情報/{ds('Signature')}/{ds('SignatureValue')}").text = value_text
+    return etree.tostring(root.getroottree(), encoding="UTF-8")
+
+
+def test_foreign_signature_with_prefix_and_sha1_verifies(kousei, files, signer):
+    document = foreign_signature(kousei, files, signer)
+    [info] = verify_kousei(parse_xml(document), files)
+    assert info.certificate == signer.certificate
+    assert info.referenced_files == [FORM]
+
+
+def test_foreign_signature_detects_tampering(kousei, files, signer):
+    document = foreign_signature(kousei, files, signer)
+    with pytest.raises(SignatureError, match="改ざん"):
+        verify_kousei(parse_xml(document.replace("ほげ　ほげ".encode(), "ふが　ふが".encode())), files)
+
+
+def test_egov_test_certificate_loads_and_formats(kousei):
+    cert = certs.load_pem((DATA / "e-GovEE01_sha2.crt.pem").read_bytes())
+    assert cert.not_valid_before_utc.year == 2024 and cert.not_valid_after_utc.year == 2029
+    assert certs.load_pem(certs.cert_to_pem(cert)) == cert
+
+
+def test_test_pki_extensions(ca, signer):
+    ca_cert = ca[0]
+    assert ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    usage = signer.certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
+    assert signer.certificate.issuer == ca_cert.subject
+    ca_cert.public_key().verify(
+        signer.certificate.signature,
+        signer.certificate.tbs_certificate_bytes,
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    assert signer.certificate.not_valid_after_utc - signer.certificate.not_valid_before_utc > timedelta(
+        days=365
+    )
