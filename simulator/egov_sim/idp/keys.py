@@ -49,22 +49,27 @@ class KeyRing:
             return self._cache[purpose]
 
     def _load_or_create(self, purpose: str) -> SigningKey:
+        query = select(KeyPair).where(KeyPair.purpose == purpose).order_by(KeyPair.created_at, KeyPair.kid)
         with self._db.session() as s:
-            row = s.scalars(select(KeyPair).where(KeyPair.purpose == purpose).order_by(KeyPair.created_at)).first()
-            if row is None:
-                private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                pem = private.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                ).decode()
-                der = private.public_key().public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-                kid = hashlib.sha256(der).hexdigest()[:32]
-                row = KeyPair(kid=kid, purpose=purpose, private_pem=pem, created_at=real_now_jst())
-                s.add(row)
+            if s.scalars(query).first() is None:
+                s.add(self._new_key(purpose))
+        # Several processes may have raced to create one: all of them use the earliest.
+        with self._db.session() as s:
+            row = s.scalars(query).first()
+            assert row is not None
             key = serialization.load_pem_private_key(row.private_pem.encode(), password=None)
             assert isinstance(key, rsa.RSAPrivateKey)
             return SigningKey(row.kid, key)
+
+    @staticmethod
+    def _new_key(purpose: str) -> KeyPair:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return KeyPair(kid=hashlib.sha256(der).hexdigest()[:32], purpose=purpose, private_pem=pem,
+                       created_at=real_now_jst())
 
     def jwks(self, purpose: str) -> dict[str, Any]:
         return {"keys": [self.get(purpose).public_jwk()]}

@@ -16,6 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from ..certs import cert_to_pem, issue_certificate, make_ca, to_pkcs12
@@ -81,14 +82,21 @@ class DemoWorld:
 def load_world(services: Services) -> DemoWorld | None:
     with services.db.session() as s:
         row = s.get(Setting, WORLD_KEY)
-        return DemoWorld.from_dict(row.value) if row else None
+        world = DemoWorld.from_dict(row.value) if row else None
+    if world is not None:
+        for cert in world.certificates:
+            cert["path"] = str(certificate_dir(services) / f"{cert['label']}.p12")
+    return world
 
 
 def ensure_world(services: Services) -> DemoWorld | None:
     """Create the demo world if the database has none (and demo_world is enabled)."""
     world = load_world(services)
     if world is None and services.settings.demo_world:
-        world = _create(services)
+        try:
+            world = _create(services)
+        except IntegrityError:  # another process created it at the same moment
+            world = load_world(services)
     if world is not None:
         _write_certificate_files(services, world)
     return world
@@ -183,9 +191,6 @@ def _write_certificate_files(services: Services, world: DemoWorld) -> None:
         if not path.exists() or path.read_bytes() != row.p12:
             path.write_bytes(row.p12)
             path.chmod(0o600)
-        for cert in world.certificates:
-            if cert["label"] == row.label:
-                cert["path"] = str(path)
 
 
 def certificate_for(services: Services, label: str) -> tuple[bytes, str, x509.Certificate]:
