@@ -252,7 +252,7 @@ def test_batch_of_25_stops_at_item_7_and_resumes_without_duplicates(logged_in: E
     assert _server_count(services) == 6
     items = logged_in.json("queue", "list")["items"]
     assert [i["state"] for i in items] == ["sent"] * 6 + ["failed"] + ["queued"] * 18
-    assert all("項番7" in i["note"] for i in items[7:])
+    assert all("項番7（ID:7）のエラーで中断" in i["note"] for i in items[7:])
     assert all(i["arrive_id"] for i in items[:6]) and items[6]["arrive_id"] is None
 
     second = logged_in.json("batch", "send")

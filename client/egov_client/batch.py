@@ -35,7 +35,7 @@ UNKNOWN_MESSAGE = ("e-Gov からの応答がありませんでした。送信結
                    "確認します。")
 NOT_SENT_MESSAGE = "e-Gov に接続できませんでした。申請データは送信されていません。"
 LOGIN_MESSAGE = "アクセストークンが無効です。`egov login` で再度ログインしてください。"
-STOPPED_NOTE = "項番{position}（ID {item_id}）でエラーが発生したため送信を中断しました。"
+STOPPED_NOTE = "項番{position}（ID:{item_id}）のエラーで中断したため未送信です。"
 
 
 def package_facts(data: bytes, file_name: str = "") -> PackageFacts:
@@ -228,7 +228,7 @@ class Sender:
         report = BatchReport()
         emit(BatchEvent("start", total=len(items)))
         for position, item in enumerate(items, 1):
-            label = f"{item.proc_name or item.proc_id} {item.applicant_name}".strip()
+            label = f"{(item.proc_name or item.proc_id).split('／')[0]} {item.applicant_name}".strip()
             try:
                 data = Path(item.path).read_bytes()
                 if digest_of(data) != item.digest:

@@ -695,7 +695,7 @@ def queue_list(app: App, waiting: bool) -> None:
     table = Table(title=f"申請データリスト（{prof.name}）", title_justify="left")
     for col, kw in (("ID", {"justify": "right"}), ("送信", {}), ("作成日", {}), ("申請日", {}),
                     ("手続名", {"max_width": 30, "overflow": "ellipsis"}), ("申請者", {}), ("到達番号", {}),
-                    ("備考", {"max_width": 40})):
+                    ("備考", {"max_width": 50})):
         table.add_column(col, **kw)
     for i in items:
         style = {"failed": "red", "sent": "dim"}.get(i.state)
@@ -820,9 +820,10 @@ def doctor(app: App, p12: str | None, pin: str | None) -> None:
         app.out_json({"profile": prof.name, "checks": [c.to_json() for c in checks],
                       "ok": all(c.level != FAIL for c in checks)})
     else:
+        grid = Table.grid(padding=(0, 2))
         for c in checks:
-            style = LEVEL_STYLE[c.level]
-            app.console.print(f"[{style}]{LEVEL_LABELS[c.level]:<4}[/] {c.name:<10} {escape(c.message)}")
+            grid.add_row(f"[{LEVEL_STYLE[c.level]}]{LEVEL_LABELS[c.level]}[/]", c.name, escape(c.message))
+        app.console.print(grid)
     if any(c.level == FAIL for c in checks):
         sys.exit(1)
 
