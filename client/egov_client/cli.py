@@ -1,0 +1,851 @@
+"""egov — e-Gov 電子申請 from a terminal: profiles, login, submit, status, the progress ledger
+(申請データ進捗管理), the send list (申請リスト) with batch sending, and doctor.
+
+Works against the simulator, e-Gov's 検証環境 and production alike. `--json` on any command prints
+machine-readable output for scripts. The rules live in profiles.py, ledger.py, batch.py,
+compose.py, loopback.py and doctor.py; this module only parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .api import EgovClient
+from .auth import AuthError, login_with_form
+from .batch import MAX_PER_RUN, BatchEvent, Sender, package_facts
+from .compose import compose, load_values, package_from_dir, package_from_skeleton
+from .doctor import (
+    FAIL,
+    LEVEL_LABELS,
+    OK,
+    WARN,
+    Check,
+    certificate_dates,
+    check_certificate,
+    check_reachable,
+    check_tokens,
+)
+from .errors import ApiError, EgovError, NotFoundError, PackageError, UnauthorizedError
+from .ledger import STATUS_GROUPS, Ledger, SendRow, jst_now, months_before
+from .loopback import login_with_browser
+from .models import Application
+from .package import ApplicationPackage
+from .profiles import Home, Profile, ProfileError, ProfileStore, new_profile
+from .signing import Signer, load_pkcs12_file
+
+OUTCOME_MARK = {"sent": "[green]✔[/]", "already": "[cyan]＝[/]", "refused": "[red]✘[/]", "unknown": "[yellow]？[/]",
+                "not_sent": "[red]✘[/]"}
+LEVEL_STYLE = {OK: "green", WARN: "yellow", FAIL: "red"}
+
+
+# ---------------------------------------------------------------------------- context and output
+
+@dataclass
+class App:
+    """What every command needs; tests inject `http` (an httpx.Client on the in-process simulator)."""
+
+    home: Home = field(default_factory=Home.default)
+    http: httpx.Client | None = None
+    open_browser: Callable[[str], object] | None = None
+    clock: Callable[[], datetime] = jst_now
+    profile_name: str | None = None
+    json: bool = False
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    @property
+    def profiles(self) -> ProfileStore:
+        return ProfileStore(self.home)
+
+    def profile(self) -> Profile:
+        return self.profiles.get(self.profile_name)
+
+    @contextlib.contextmanager
+    def client(self, profile: Profile | None = None) -> Iterator[EgovClient]:
+        profile = profile or self.profile()
+        client = EgovClient(profile.endpoint, self.home.token_store(profile.name), http=self.http)
+        try:
+            yield client
+        finally:
+            client.close()
+
+    @contextlib.contextmanager
+    def http_client(self) -> Iterator[httpx.Client]:
+        if self.http is not None:
+            yield self.http
+        else:
+            with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0)) as http:
+                yield http
+
+    @contextlib.contextmanager
+    def ledger(self) -> Iterator[Ledger]:
+        ledger = Ledger(self.home.ledger_file)
+        try:
+            yield ledger
+        finally:
+            ledger.close()
+
+    def out_json(self, data: Any) -> None:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+    def say(self, message: str) -> None:
+        if not self.json:
+            self.console.print(message)
+
+
+class CliError(click.ClickException):
+    """An error shown in Japanese (with e-Gov's report_list when there is one)."""
+
+    def __init__(self, message: str, report_list: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.report_list = report_list or []
+
+    def show(self, file: Any = None) -> None:
+        console = Console(stderr=True, highlight=False)
+        console.print(f"[red]エラー:[/] {escape(self.message)}")
+        for r in self.report_list:
+            where = " / ".join(str(r.get(k)) for k in ("form_name", "file_name", "item") if r.get(k) not in (None, "", "-"))
+            console.print(f"  ・{escape(where + '：') if where else ''}{escape(str(r.get('content', '')))}")
+
+
+def _api_message(exc: ApiError) -> str:
+    return f"{exc.status} {exc.title}" + (f"：{exc.detail}" if exc.detail else "")
+
+
+class EgovGroup(click.Group):
+    """Turns the library's exceptions into one-line Japanese errors and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApiError as exc:
+            raise CliError(_api_message(exc), exc.report_list) from None
+        except UnauthorizedError:
+            raise CliError("アクセストークンが無効です。`egov login` で再度ログインしてください。") from None
+        except AuthError as exc:
+            if exc.error == "login_required":
+                raise CliError("ログインしていません（またはトークンの有効期限切れです）。`egov login` でログインしてください。") from None
+            raise CliError(f"認証エラー: {exc.error}" + (f"（{exc.error_description}）" if exc.error_description else "")) from None
+        except NotFoundError as exc:
+            raise CliError(f"見つかりません（404）: {exc.url}") from None
+        except PackageError as exc:
+            raise CliError(exc.message, [exc.to_report()] if exc.item != "-" or exc.file_name != "-" else []) from None
+        except (ProfileError, EgovError) as exc:
+            raise CliError(str(exc)) from None
+        except httpx.TimeoutException as exc:
+            raise CliError(f"e-Gov からの応答がありませんでした（タイムアウト: {exc}）。") from None
+        except httpx.TransportError as exc:
+            raise CliError(f"e-Gov に接続できません: {exc}") from None
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(App).json = True  # type: ignore[union-attr]
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, expose_value=False, callback=_set_json,
+                        help="結果を JSON で出力します（スクリプト用）")(f)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(cls=EgovGroup)
+@click.option("--profile", "-p", "profile_name", envvar="EGOV_PROFILE", help="使うプロファイル（既定: 現在のプロファイル）")
+@click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力します（スクリプト用）")
+@click.version_option(package_name="egov-sandbox", prog_name="egov")
+@click.pass_context
+def main(ctx: click.Context, profile_name: str | None, as_json: bool) -> None:
+    """e-Gov 電子申請（API v2）のコマンドラインクライアント。
+
+    シミュレーター・検証環境・本番環境のどれにも同じ操作で申請できます。
+    """
+    app = ctx.ensure_object(App)
+    app.profile_name = profile_name
+    app.json = as_json
+
+
+# ---------------------------------------------------------------------------- profiles
+
+@main.group(cls=EgovGroup)
+def profile() -> None:
+    """接続先プロファイル（シミュレーター / 検証環境 / 本番環境）の管理。"""
+
+
+@profile.command("add")
+@click.argument("name")
+@click.option("--simulator", "simulator_url", metavar="URL", help="シミュレーターのURL（例 http://127.0.0.1:8080）")
+@click.option("--sandbox", is_flag=True, help="e-Gov 検証環境")
+@click.option("--production", is_flag=True, help="e-Gov 本番環境")
+@click.option("--api-base", default="", help="API のベースURL（既定はプリセット）")
+@click.option("--auth-base", default="", help="認証サーバーのベースURL（既定はプリセット）")
+@click.option("--client-id", default="", help="ソフトウェアID")
+@click.option("--client-secret", default="", help="APIキー（省略時は入力を求めます）")
+@click.option("--redirect-uri", default="", help="登録済みのリダイレクトURI（例 http://127.0.0.1:8765/callback）")
+@click.option("--certificate", type=click.Path(dir_okay=False), default="", help="署名に使う PKCS#12 ファイル")
+@click.option("--from-world", is_flag=True, help="シミュレーターのデモ環境からソフトウェアID・APIキー等を取得します")
+@click.option("--use/--no-use", default=True, help="作成したプロファイルを現在のプロファイルにします")
+@json_option
+@pass_app
+def profile_add(app: App, name: str, simulator_url: str | None, sandbox: bool, production: bool, api_base: str,
+                auth_base: str, client_id: str, client_secret: str, redirect_uri: str, certificate: str,
+                from_world: bool, use: bool) -> None:
+    """プロファイルを作成（または上書き）します。"""
+    kinds = [k for k, on in (("simulator", bool(simulator_url)), ("sandbox", sandbox), ("production", production)) if on]
+    if len(kinds) != 1:
+        raise CliError("--simulator URL、--sandbox、--production のいずれか一つを指定してください。")
+    kind = kinds[0]
+    fields: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret, "redirect_uri": redirect_uri,
+                              "certificate": str(Path(certificate).resolve()) if certificate else ""}
+    if from_world:
+        if kind != "simulator":
+            raise CliError("--from-world はシミュレーターでのみ使えます。")
+        fields.update({k: v for k, v in _world_fields(app, simulator_url or "").items() if not fields.get(k)})
+    if kind != "simulator" and not fields["client_secret"] and sys.stdin.isatty():
+        fields["client_secret"] = click.prompt("APIキー", hide_input=True)
+    prof = new_profile(name, kind, base_url=simulator_url or "", api_base=api_base, auth_base=auth_base, **fields)
+    app.profiles.save(prof, make_current=use)
+    if app.json:
+        app.out_json(prof.public_dict())
+        return
+    app.say(f"プロファイル [bold]{escape(name)}[/]（{prof.label}）を保存しました: {escape(str(app.home.profiles_file))}")
+    if not prof.client_id:
+        app.say("[yellow]注意:[/] ソフトウェアIDが未設定です（--client-id）。")
+
+
+def _world_fields(app: App, base_url: str) -> dict[str, Any]:
+    with app.http_client() as http:
+        resp = http.get(f"{base_url.rstrip('/')}/__admin/world")
+    if resp.status_code != 200:
+        raise CliError(f"シミュレーターのデモ環境を取得できません（{resp.status_code}）。")
+    world = resp.json()
+    cert = next((c for c in world.get("certificates", []) if c.get("label") == "valid"), {})
+    account = next(iter(world.get("accounts", [])), {})
+    return {"client_id": world["client_id"], "client_secret": world["client_secret"],
+            "redirect_uri": world["redirect_uris"][0], "certificate": cert.get("path", ""),
+            "username": account.get("username", "")}
+
+
+@profile.command("list")
+@json_option
+@pass_app
+def profile_list(app: App) -> None:
+    """プロファイルの一覧。"""
+    store = app.profiles
+    profiles, current = store.all(), store.current_name
+    if app.json:
+        app.out_json({"current": current, "profiles": [p.public_dict() for p in profiles]})
+        return
+    table = Table(title="プロファイル")
+    for col in ("", "名前", "種類", "API", "ソフトウェアID", "ログインID", "ログイン"):
+        table.add_column(col)
+    for p in profiles:
+        logged_in = "済" if app.home.token_store(p.name).load() else "未"
+        table.add_row("*" if p.name == current else "", p.name, p.label, p.api_base, p.client_id, p.username, logged_in)
+    app.console.print(table)
+
+
+@profile.command("use")
+@click.argument("name")
+@pass_app
+def profile_use(app: App, name: str) -> None:
+    """現在のプロファイルを切り替えます。"""
+    app.profiles.use(name)
+    app.say(f"現在のプロファイルを [bold]{escape(name)}[/] にしました。")
+
+
+@profile.command("show")
+@click.argument("name", required=False)
+@json_option
+@pass_app
+def profile_show(app: App, name: str | None) -> None:
+    """プロファイルの設定（APIキーは伏せ字）。"""
+    prof = app.profiles.get(name or app.profile_name)
+    data = prof.public_dict()
+    if app.json:
+        app.out_json(data)
+        return
+    for key, value in data.items():
+        app.console.print(f"{key:<18} {escape(str(value))}")
+
+
+@profile.command("remove")
+@click.argument("name")
+@pass_app
+def profile_remove(app: App, name: str) -> None:
+    """プロファイルとそのトークンを削除します。"""
+    app.profiles.remove(name)
+    app.say(f"プロファイル {escape(name)} を削除しました。")
+
+
+# ---------------------------------------------------------------------------- login / logout
+
+@main.command()
+@click.option("--username", "-u", default="", help="ログインID（シミュレーターのログインフォーム用）")
+@click.option("--password-stdin", is_flag=True, help="パスワードを標準入力から読みます")
+@click.option("--browser/--form", "use_browser", default=None,
+              help="ブラウザーでログイン（実環境の既定）／ログインフォームを直接使う（シミュレーターの既定）")
+@click.option("--no-open", is_flag=True, help="ブラウザーを開かず、URLを表示だけします（SSH 等）")
+@json_option
+@pass_app
+def login(app: App, username: str, password_stdin: bool, use_browser: bool | None, no_open: bool) -> None:
+    """e-Gov にログインし、トークンをプロファイルごとに保存します（0600）。"""
+    prof = app.profile()
+    if not prof.client_id:
+        raise CliError(f"プロファイル {prof.name} にソフトウェアIDが設定されていません。")
+    store = app.home.token_store(prof.name)
+    browser = use_browser if use_browser is not None else prof.kind != "simulator"
+    with app.http_client() as http:
+        if browser:
+            opener = (lambda url: None) if no_open else app.open_browser
+            tokens = login_with_browser(prof.endpoint, http=http, open_browser=opener,
+                                        on_url=lambda url: app.err.print(f"ブラウザーでログインしてください:\n{url}",
+                                                                         soft_wrap=True))
+        else:
+            username = username or prof.username or click.prompt("ログインID")
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = os.environ.get("EGOV_PASSWORD") or click.prompt("パスワード", hide_input=True)
+            tokens = login_with_form(prof.endpoint, username, password, http=http)
+        store.save(tokens)
+        info = {}
+        with contextlib.suppress(AuthError, httpx.HTTPError), app.client(prof) as client:
+            info = client.introspect()
+    name = str(info.get("username") or username)
+    if name and name != prof.username:
+        app.profiles.update(prof.name, username=name)
+    if app.json:
+        app.out_json({"profile": prof.name, "username": name, "expires_at": tokens.expires_at.isoformat(),
+                      "refresh_expires_at": tokens.refresh_expires_at.isoformat() if tokens.refresh_expires_at else None,
+                      "token_file": str(store.path)})
+        return
+    app.say(f"ログインしました（{escape(name)}、{prof.label}）。トークンを保存しました: {escape(str(store.path))}")
+
+
+@main.command()
+@pass_app
+def logout(app: App) -> None:
+    """ログアウトし（トークンを無効化）、保存したトークンを削除します。"""
+    prof = app.profile()
+    with app.client(prof) as client:
+        try:
+            client.logout()
+        except (AuthError, httpx.HTTPError):
+            client.store.clear()
+    app.say("ログアウトしました。")
+
+
+# ---------------------------------------------------------------------------- submit / status
+
+def _signer(app: App, prof: Profile, p12: str | None, pin: str | None) -> Signer | None:
+    path = p12 or prof.certificate
+    if not path:
+        return None
+    password = pin if pin is not None else os.environ.get("EGOV_P12_PASSWORD")
+    if password is None:
+        password = click.prompt(f"電子証明書 {Path(path).name} のパスワード（PIN）", hide_input=True)
+    signer = load_pkcs12_file(path, password)
+    cert = signer.certificate
+    info = {"path": str(path), "subject": cert.subject.rfc4514_string(),
+            "not_before": cert.not_valid_before_utc.isoformat(), "not_after": cert.not_valid_after_utc.isoformat()}
+    if prof.name != "env" and prof.certificate_info != info:
+        app.profiles.update(prof.name, certificate_info=info)
+    return signer
+
+
+@main.command()
+@click.argument("package", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--dir", "folder", type=click.Path(exists=True, file_okay=False), help="展開した雛形／申請データのフォルダ")
+@click.option("--proc", "proc_id", help="手続識別子（雛形を e-Gov から取得して作成します）")
+@click.option("--values", type=click.Path(exists=True, dir_okay=False), help="入力値ファイル（JSON / TOML）")
+@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
+@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@click.option("--save", "save_to", type=click.Path(dir_okay=False), help="作成した申請データ（zip）の保存先")
+@click.option("--queue", "to_queue", is_flag=True, help="送信せず申請リストに保存します（後でまとめて送信）")
+@json_option
+@pass_app
+def submit(app: App, package: str | None, folder: str | None, proc_id: str | None, values: str | None, p12: str | None,
+           pin: str | None, save_to: str | None, to_queue: bool) -> None:
+    """申請データを送信します（署名済み zip、またはフォルダ／雛形＋入力値＋証明書から作成）。"""
+    if sum(x is not None for x in (package, folder, proc_id)) != 1:
+        raise CliError("PACKAGE（zip）、--dir、--proc のいずれか一つを指定してください。")
+    prof = app.profile()
+    vals = load_values(values) if values else None
+    if package:
+        data = Path(package).read_bytes()
+        if vals or p12:
+            data = compose(ApplicationPackage.from_zip(data), vals, _signer(app, prof, p12, pin))
+        file_name = Path(package).name
+    else:
+        if folder:
+            pkg = package_from_dir(folder)
+        else:
+            with app.client(prof) as client:
+                pkg = package_from_skeleton(client.get_procedure(str(proc_id)).file_data)
+        data = compose(pkg, vals, _signer(app, prof, p12, pin))
+        file_name = f"{pkg.proc_id}.zip"
+    if save_to:
+        Path(save_to).write_bytes(data)
+        app.say(f"申請データを保存しました: {escape(save_to)}")
+    if to_queue:
+        _enqueue(app, prof, [(data, save_to or file_name)])
+        return
+    with app.client(prof) as client, app.ledger() as ledger:
+        facts = package_facts(data, file_name)
+        result = Sender(client, ledger, prof.name, clock=app.clock).send(data, facts=facts)
+        row = ledger.send(result.send_id) if result.send_id else None
+    if app.json:
+        app.out_json({**result.to_json(), "send": row.to_json() if row else None})
+    elif result.ok:
+        app.say(f"{OUTCOME_MARK[result.outcome]} {escape(result.message)}")
+        if row:
+            app.say(f"  ID {row.id}　到達番号 [bold]{row.arrive_id}[/]　{escape(row.proc_name)}")
+    if not result.ok:
+        raise CliError(result.message if app.json else f"送信できませんでした。{result.message}", result.report_list)
+
+
+def _show_application(app: App, a: Application, row: SendRow | None) -> None:
+    table = Table(show_header=False, box=None, title=a.corporation_name if a.corporation_name not in ("", "-") else None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in (("ID", row.id if row else "-"), ("ステータス", a.status), ("到達番号", a.arrive_id),
+                       ("到達日時", a.arrive_date), ("申請者名", a.applicant_name), ("手続名", a.proc_name),
+                       ("提出先", a.submission_destination), ("取下げ", "可" if a.withdraw_flag else "不可"),
+                       ("納付状況", a.pay_status), ("通知件数", f"{a.notice_count}件"), ("公文書件数", f"{a.doc_count}件"),
+                       ("摘要", row.memo if row else "")):
+        table.add_row(key, escape(str(value if value is not None else "")))
+    app.console.print(table)
+    if a.notices:
+        notices = Table(title="通知")
+        for col in ("通知通番", "発行日時", "種別", "件名", "補正期限"):
+            notices.add_column(col)
+        for n in a.notices:
+            notices.add_row(str(n.notice_sub_id), str(n.issue_date or ""), n.notice_data_type, escape(n.notice_title),
+                            str(n.correct_expired_date or ""))
+        app.console.print(notices)
+    if a.official_documents:
+        docs = Table(title="公文書")
+        for col in ("通知通番", "発行日時", "件名", "取得期限", "取得完了日時", "署名"):
+            docs.add_column(col)
+        for d in a.official_documents:
+            docs.add_row(str(d.notice_sub_id), str(d.allowed_date or ""), escape(d.doc_title),
+                         str(d.doc_download_expired_date or ""), str(d.doc_download_date or ""), d.sign or "")
+        app.console.print(docs)
+
+
+def _show_refusal(app: App, row: SendRow) -> None:
+    app.console.print(f"ID {row.id}　{escape(row.proc_name)}　[red]{row.display_status}[/]")
+    error = row.error or {}
+    app.console.print(f"  {escape(str(error.get('title') or ''))} {escape(str(error.get('detail') or ''))}".rstrip())
+    for r in error.get("report_list") or []:
+        where = " / ".join(str(r.get(k)) for k in ("form_name", "file_name", "item") if r.get(k) not in (None, "", "-"))
+        app.console.print(f"  ・{escape(where + '：') if where else ''}{escape(str(r.get('content', '')))}")
+
+
+@main.command()
+@click.argument("target")
+@json_option
+@pass_app
+def status(app: App, target: str) -> None:
+    """申請案件の状況（TARGET は台帳の ID または到達番号）。台帳も更新します。"""
+    prof = app.profile()
+    with app.client(prof) as client, app.ledger() as ledger:
+        row = ledger.find(prof.name, target)
+        if row is None and not (target.isdigit() and 16 <= len(target) <= 18):
+            raise CliError(f"ID {target} の申請は台帳にありません。`egov list --all` で確認してください。")
+        if row is not None and row.outcome in ("sending", "unknown"):
+            found = Sender(client, ledger, prof.name, clock=app.clock).reconcile(row)
+            if found is None:
+                if app.json:
+                    app.out_json({"send": row.to_json(), "application": None})
+                else:
+                    app.say(f"ID {row.id}: 到達状況確認中（e-Gov 側で到達を確認できません）。")
+                return
+            row = ledger.send(row.id)
+        if row is not None and row.outcome == "refused":
+            if app.json:
+                app.out_json({"send": row.to_json(), "application": None})
+            else:
+                _show_refusal(app, row)
+            return
+        arrive_id = row.arrive_id if row else target
+        detail = client.get_application(str(arrive_id))
+        if row is not None:
+            ledger.record_detail(row.id, detail, app.clock())
+            row = ledger.send(row.id)
+    if app.json:
+        app.out_json({"send": row.to_json() if row else None, "application": detail.raw})
+    else:
+        _show_application(app, detail, row)
+
+
+# ---------------------------------------------------------------------------- the progress ledger
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.replace("/", "-"))
+    except ValueError:
+        raise click.BadParameter("YYYY-MM-DD で指定してください。") from None
+
+
+@main.command("list")
+@click.option("--from", "date_from", help="送信日の開始（YYYY-MM-DD、既定: 3か月前）")
+@click.option("--to", "date_to", help="送信日の終了（YYYY-MM-DD、既定: 今日）")
+@click.option("--status", "group", type=click.Choice(STATUS_GROUPS), default="全て", show_default=True,
+              help="到達状況で絞り込み")
+@click.option("--all", "show_all", is_flag=True, help="非表示にした申請も表示します（全表示）")
+@json_option
+@pass_app
+def list_(app: App, date_from: str | None, date_to: str | None, group: str, show_all: bool) -> None:
+    """申請データ進捗管理: 送信した申請の一覧（新しい順）。"""
+    prof = app.profile()
+    today = app.clock().date()
+    start, end = _parse_date(date_from) or months_before(today, 3), _parse_date(date_to) or today
+    with app.ledger() as ledger:
+        rows = ledger.sends(prof.name, date_from=start, date_to=end, group=group, include_hidden=show_all)
+    if app.json:
+        app.out_json({"profile": prof.name, "date_from": start.isoformat(), "date_to": end.isoformat(),
+                      "status_group": group, "include_hidden": show_all, "sends": [r.to_json() for r in rows]})
+        return
+    title = (f"申請データ進捗管理（{prof.label} {prof.name}）　送信日時 {start:%Y/%m/%d} ～ {end:%Y/%m/%d}　"
+             f"到達状況: {group}{'　全表示' if show_all else ''}")
+    table = Table(title=title, title_justify="left")
+    for col, kw in (("ID", {"justify": "right"}), ("送信日時", {}), ("手続名称", {"max_width": 36, "overflow": "ellipsis"}),
+                    ("到達番号", {}), ("到達状況", {}), ("通知", {"justify": "right"}), ("公文書", {"justify": "right"}),
+                    ("納付", {}), ("取下げ", {}), ("摘要", {"max_width": 24})):
+        table.add_column(col, **kw)
+    for r in rows:
+        style = "red" if r.outcome == "refused" else ("yellow" if r.outcome in ("sending", "unknown") else None)
+        name = r.proc_name.split("／")[0] if r.proc_name else r.proc_id
+        table.add_row(str(r.id), r.sent_at.replace("-", "/"), escape(name), r.arrive_id or "", r.display_status,
+                      str(len(r.notices) or ""), str(len(r.documents) or ""),
+                      r.pay_status if r.pay_status not in ("", "なし") else "", "可" if r.withdraw_flag else "",
+                      escape(r.memo) + ("　[dim](非表示)[/]" if r.hidden else ""), style=style)
+    app.console.print(table)
+    app.console.print(f"{len(rows)} 件")
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@json_option
+@pass_app
+def refresh(app: App, ids: tuple[str, ...]) -> None:
+    """確認: 申請状況を e-Gov から取得して台帳を更新します（既定: 終了していない全件）。"""
+    prof = app.profile()
+    changes: list[dict[str, Any]] = []
+    with app.client(prof) as client, app.ledger() as ledger:
+        sender = Sender(client, ledger, prof.name, clock=app.clock)
+        rows = [_row(ledger, prof, i) for i in ids] if ids else ledger.open_sends(prof.name)
+        for row in rows:
+            before = row.display_status
+            note = ""
+            if row.outcome in ("sending", "unknown"):
+                found = sender.reconcile(row)
+                note = found.message if found else "e-Gov 側で到達を確認できません。"
+                row = ledger.send(row.id) or row
+            if row.outcome == "sent" and row.arrive_id:
+                try:
+                    ledger.record_detail(row.id, client.get_application(row.arrive_id), app.clock())
+                except NotFoundError:
+                    note = "e-Gov で見つかりません（404）。"
+                row = ledger.send(row.id) or row
+            changes.append({"id": row.id, "arrive_id": row.arrive_id, "before": before, "after": row.display_status,
+                            "notices": len(row.notices), "documents": len(row.documents), "note": note})
+    if app.json:
+        app.out_json({"profile": prof.name, "refreshed": changes})
+        return
+    table = Table(title="確認（申請状況の更新）", title_justify="left")
+    for col in ("ID", "到達番号", "到達状況", "通知", "公文書", "備考"):
+        table.add_column(col)
+    for c in changes:
+        moved = c["after"] if c["before"] == c["after"] else f"{c['before']} → [bold]{c['after']}[/]"
+        table.add_row(str(c["id"]), c["arrive_id"] or "", moved, str(c["notices"] or ""), str(c["documents"] or ""),
+                      escape(c["note"]))
+    app.console.print(table)
+    app.console.print(f"{len(changes)} 件を確認しました。")
+
+
+def _row(ledger: Ledger, prof: Profile, key: str) -> SendRow:
+    row = ledger.find(prof.name, key)
+    if row is None:
+        raise CliError(f"ID {key} の申請は台帳にありません。")
+    return row
+
+
+@main.command()
+@click.argument("send_id")
+@click.argument("text", nargs=-1)
+@json_option
+@pass_app
+def memo(app: App, send_id: str, text: tuple[str, ...]) -> None:
+    """摘要欄の登録（例: egov memo 12 林物産 山田太郎 社保取得）。空にすると削除します。"""
+    prof = app.profile()
+    with app.ledger() as ledger:
+        row = _row(ledger, prof, send_id)
+        ledger.set_memo(row.id, " ".join(text).strip())
+        row = ledger.send(row.id)
+    assert row is not None
+    app.out_json(row.to_json()) if app.json else app.say(f"ID {row.id} の摘要を登録しました: {escape(row.memo)}")
+
+
+def _visibility(app: App, send_id: str, hidden: bool) -> None:
+    prof = app.profile()
+    with app.ledger() as ledger:
+        row = _row(ledger, prof, send_id)
+        ledger.set_hidden(row.id, hidden)
+    if app.json:
+        app.out_json({"id": row.id, "hidden": hidden})
+    else:
+        app.say(f"ID {row.id} を{'非表示にしました（egov list --all で表示されます）' if hidden else '表示に戻しました'}。")
+
+
+@main.command()
+@click.argument("send_id")
+@json_option
+@pass_app
+def hide(app: App, send_id: str) -> None:
+    """申請を一覧で非表示にします（非表示にする）。"""
+    _visibility(app, send_id, True)
+
+
+@main.command()
+@click.argument("send_id")
+@json_option
+@pass_app
+def show(app: App, send_id: str) -> None:
+    """非表示にした申請を表示に戻します（表示する）。"""
+    _visibility(app, send_id, False)
+
+
+# ---------------------------------------------------------------------------- the send list and batch sending
+
+def _enqueue(app: App, prof: Profile, packages: list[tuple[bytes, str]]) -> None:
+    added: list[dict[str, Any]] = []
+    with app.ledger() as ledger:
+        for data, source in packages:
+            facts = package_facts(data, Path(source).name)
+            sent = [r for r in ledger.sends_for_digest(prof.name, facts.digest) if r.outcome == "sent"]
+            if sent:
+                raise CliError(f"{source}: この申請データは送信済みです（ID {sent[0].id}、到達番号 {sent[0].arrive_id}）。")
+            queued = ledger.queued_with_digest(prof.name, facts.digest)
+            if queued:
+                raise CliError(f"{source}: この申請データは既に申請リストにあります（ID {queued.id}）。")
+            app.home.queue_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            stored = app.home.queue_dir / f"{facts.digest}.zip"
+            stored.write_bytes(data)
+            stored.chmod(0o600)
+            item_id = ledger.enqueue(prof.name, facts, stored, str(source), app.clock())
+            signed = ApplicationPackage.from_zip(data).is_signed
+            added.append({"id": item_id, "source": str(source), "proc_id": facts.proc_id, "signed": signed})
+    if app.json:
+        app.out_json({"added": added})
+        return
+    for a in added:
+        warn = "" if a["signed"] else "　[yellow]（電子署名がありません）[/]"
+        app.say(f"申請リストに保存しました: ID {a['id']}　{escape(a['source'])}{warn}")
+
+
+@main.group(cls=EgovGroup)
+def queue() -> None:
+    """申請リスト（後でまとめて送信）。"""
+
+
+@queue.command("add")
+@click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@json_option
+@pass_app
+def queue_add(app: App, packages: tuple[str, ...]) -> None:
+    """申請データ（zip）を申請リストに保存します（追加した順に送信されます）。"""
+    _enqueue(app, app.profile(), [(Path(p).read_bytes(), p) for p in packages])
+
+
+@queue.command("list")
+@click.option("--waiting", is_flag=True, help="未送信のものだけ表示します")
+@json_option
+@pass_app
+def queue_list(app: App, waiting: bool) -> None:
+    """申請データリスト（送信済みは「済」と申請日を表示）。"""
+    prof = app.profile()
+    with app.ledger() as ledger:
+        items = ledger.waiting(prof.name) if waiting else ledger.queue(prof.name)
+        arrivals = {i.id: (ledger.send(i.send_id).arrive_id if i.send_id and ledger.send(i.send_id) else None)
+                    for i in items}
+    if app.json:
+        app.out_json({"profile": prof.name, "items": [{**i.to_json(), "arrive_id": arrivals[i.id]} for i in items]})
+        return
+    table = Table(title=f"申請データリスト（{prof.name}）", title_justify="left")
+    for col, kw in (("ID", {"justify": "right"}), ("送信", {}), ("作成日", {}), ("申請日", {}),
+                    ("手続名", {"max_width": 30, "overflow": "ellipsis"}), ("申請者", {}), ("到達番号", {}),
+                    ("備考", {"max_width": 50})):
+        table.add_column(col, **kw)
+    for i in items:
+        style = {"failed": "red", "sent": "dim"}.get(i.state)
+        name = i.proc_name.split("／")[0] if i.proc_name else i.proc_id
+        table.add_row(str(i.id), i.state_label, i.added_at.replace("-", "/"), (i.sent_at or "").replace("-", "/"),
+                      escape(name), escape(i.applicant_name), arrivals[i.id] or "", escape(i.note), style=style)
+    app.console.print(table)
+    app.console.print(f"{len(items)} 件（未送信 {sum(1 for i in items if i.state in ('queued', 'sending'))} 件）")
+
+
+@queue.command("remove")
+@click.argument("item_id", type=int)
+@pass_app
+def queue_remove(app: App, item_id: int) -> None:
+    """申請リストから削除します（APIデータ削除）。送信済みの記録は台帳に残ります。"""
+    prof = app.profile()
+    with app.ledger() as ledger:
+        item = ledger.queue_item(item_id)
+        if item is None or item.profile != prof.name:
+            raise CliError(f"申請リストに ID {item_id} はありません。")
+        if item.state == "sending":
+            raise CliError(f"ID {item_id} は送信中（または送信結果が不明）です。`egov batch send` で確認してから削除してください。")
+        ledger.dequeue(item_id)
+        others = [i for i in ledger.queue(prof.name) if i.digest == item.digest]
+    if not others:
+        with contextlib.suppress(FileNotFoundError):
+            Path(item.path).unlink()
+    app.say(f"申請リストから ID {item_id} を削除しました。")
+
+
+@queue.command("retry")
+@click.argument("item_id", type=int)
+@pass_app
+def queue_retry(app: App, item_id: int) -> None:
+    """エラーになった申請データを、もう一度送信待ちに戻します。"""
+    with app.ledger() as ledger:
+        item = ledger.queue_item(item_id)
+        if item is None or item.state != "failed":
+            raise CliError(f"ID {item_id} はエラーの申請データではありません。")
+        ledger.requeue(item_id)
+    app.say(f"ID {item_id} を送信待ちに戻しました。")
+
+
+@main.group(cls=EgovGroup)
+def batch() -> None:
+    """まとめて送信。"""
+
+
+@batch.command("send")
+@click.option("--limit", default=MAX_PER_RUN, show_default=True, type=click.IntRange(1, MAX_PER_RUN),
+              help="一度に送信する件数（20 件まで）")
+@json_option
+@pass_app
+def batch_send(app: App, limit: int) -> None:
+    """申請リストを順に送信します。20 件まで、エラーまたは応答がない場合はその時点で中断します（再実行で続きから）。"""
+    from .batch import exclusive
+
+    prof = app.profile()
+    with exclusive(app.home.data_dir / "batch.lock"), app.client(prof) as client, app.ledger() as ledger:
+        sender = Sender(client, ledger, prof.name, clock=app.clock)
+        if app.json:
+            report = sender.run_batch(limit)
+        else:
+            report = _batch_with_progress(app, sender, limit)
+    if app.json:
+        app.out_json(report.to_json())
+    if report.stopped_at is not None:
+        failed = next(r for i, r in report.results if i == report.stopped_at)
+        raise CliError(f"ID {report.stopped_at} で中断しました: {failed.message}", failed.report_list)
+
+
+def _batch_with_progress(app: App, sender: Sender, limit: int) -> Any:
+    progress = Progress(TextColumn("[bold]まとめて送信[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=app.console)
+    task = progress.add_task("send", total=None)
+    sent = 0
+
+    def on_event(e: BatchEvent) -> None:
+        nonlocal sent
+        if e.kind == "start":
+            if e.total == 0:
+                progress.console.print("送信待ちの申請データはありません。")
+            progress.update(task, total=e.total)
+        elif e.kind == "item" and e.result is not None:
+            r = e.result
+            sent += r.outcome == "sent"
+            arrive = f"到達番号 {r.arrive_id}　" if r.arrive_id else ""
+            progress.console.print(f"{OUTCOME_MARK[r.outcome]} [{e.position}/{e.total}] ID {e.item_id}　"
+                                   f"{escape(e.label)}　{arrive}{escape(r.message)}")
+            progress.advance(task)
+        elif e.kind == "stop":
+            progress.console.print(f"[red]中断:[/] {escape(e.message)} 残りの申請データは送信されていません。")
+        elif e.kind == "done":
+            progress.console.print(f"送信 {sent} 件　{e.message}")
+
+    with progress:
+        return sender.run_batch(limit, on_event=on_event)
+
+
+# ---------------------------------------------------------------------------- doctor
+
+@main.command()
+@click.option("--p12", type=click.Path(dir_okay=False), help="確認する PKCS#12（既定: プロファイルの証明書）")
+@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD）")
+@json_option
+@pass_app
+def doctor(app: App, p12: str | None, pin: str | None) -> None:
+    """接続先・アクセストークン・電子証明書（期限 30 日前から警告）を点検します。"""
+    prof = app.profile()
+    checks: list[Check] = [Check("プロファイル", OK, f"{prof.name}（{prof.label}）{prof.api_base}")]
+    with app.http_client() as http:
+        checks.append(check_reachable("API サーバー", f"{prof.api_base}/apply/lists", http))
+        checks.append(check_reachable("認証サーバー", f"{prof.auth_base}/token/introspect", http))
+        checks.append(check_tokens(app.home.token_store(prof.name), prof.endpoint, http))
+    checks.append(_certificate_check(prof, p12, pin))
+    with app.ledger() as ledger:
+        pending = [r for r in ledger.open_sends(prof.name) if r.outcome in ("sending", "unknown")]
+    if pending:
+        checks.append(Check("送信結果", WARN, f"送信結果が不明な申請が {len(pending)} 件あります（ID "
+                            f"{', '.join(str(r.id) for r in pending[:10])}）。`egov refresh` で到達状況を確認してください。"))
+    if app.json:
+        app.out_json({"profile": prof.name, "checks": [c.to_json() for c in checks],
+                      "ok": all(c.level != FAIL for c in checks)})
+    else:
+        grid = Table.grid(padding=(0, 2))
+        for c in checks:
+            grid.add_row(f"[{LEVEL_STYLE[c.level]}]{LEVEL_LABELS[c.level]}[/]", c.name, escape(c.message))
+        app.console.print(grid)
+    if any(c.level == FAIL for c in checks):
+        sys.exit(1)
+
+
+def _certificate_check(prof: Profile, p12: str | None, pin: str | None) -> Check:
+    path = p12 or prof.certificate
+    password = pin if pin is not None else os.environ.get("EGOV_P12_PASSWORD")
+    now = datetime.now(UTC)
+    if path and password is not None:
+        try:
+            return check_certificate(load_pkcs12_file(path, password).certificate, now)
+        except (OSError, PackageError) as exc:
+            return Check("電子証明書", FAIL, f"{path}: {exc}")
+    info = prof.certificate_info
+    if info and (not path or info.get("path") == str(path)):
+        return certificate_dates("電子証明書", datetime.fromisoformat(info["not_before"]),
+                                 datetime.fromisoformat(info["not_after"]), now,
+                                 {"subject": info.get("subject"), "source": "前回読み込んだ時の情報"})
+    if path:
+        return Check("電子証明書", WARN, f"{path} を確認するにはパスワードが必要です（--pin または EGOV_P12_PASSWORD）。")
+    return Check("電子証明書", WARN, "電子証明書が設定されていません（egov profile add --certificate、または --p12）。")
+
+
+if __name__ == "__main__":
+    main()

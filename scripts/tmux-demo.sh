@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A real terminal session with the `egov` command against a running simulator, recorded with tmux
+# (send-keys / capture-pane): profile, login, a send list of 25 with item 7 unsigned, batch send
+# (stops at 7), resume, list, refresh after the review moves, memo/hide, status, doctor.
+#
+#   scripts/tmux-demo.sh [OUTPUT]      (default: scripts/tmux-demo.txt)
+#
+# Needs tmux, curl and a Python with the project's dependencies (PYTHON, default .venv/bin/python).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+OUT=${1:-$ROOT/scripts/tmux-demo.txt}
+PORT=${PORT:-8089}
+URL=http://127.0.0.1:$PORT
+WORK=$(mktemp -d)
+SESSION=egov-demo-$$
+export PYTHONPATH=$ROOT/client:$ROOT/simulator
+
+"$PY" -m egov_sim.cli serve --port "$PORT" --data-dir "$WORK/sim" >"$WORK/sim.log" 2>&1 &
+SIM=$!
+cleanup() { tmux kill-session -t "$SESSION" 2>/dev/null || true; kill "$SIM" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+for _ in $(seq 100); do curl -sf "$URL/__admin/clock" >/dev/null && break; sleep 0.2; done
+
+"$PY" "$ROOT/scripts/demo_packages.py" "$URL" "$WORK/pkgs" 25 --p12 "$WORK/sim/certs/valid.p12" --unsigned 7 >/dev/null
+WORLD=$(curl -sf "$URL/__admin/world")
+PASSWORD=$(printf '%s' "$WORLD" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["accounts"][0]["password"])')
+PIN=$(printf '%s' "$WORLD" | "$PY" -c 'import json,sys; print(next(c["password"] for c in json.load(sys.stdin)["certificates"] if c["label"] == "valid"))')
+
+tmux new-session -d -s "$SESSION" -x 170 -y 60 "env -i HOME=$WORK TERM=xterm-256color PATH=$PATH bash --norc --noprofile"
+tmux send-keys -t "$SESSION" "export PS1='$ ' EGOV_HOME=$WORK/home PYTHONPATH=$PYTHONPATH EGOV_PASSWORD=$PASSWORD EGOV_P12_PASSWORD=$PIN LANG=C.UTF-8; egov() { $PY -m egov_client.cli \"\$@\"; }; cd $WORK" Enter
+sleep 1
+: >"$OUT"
+
+step() {  # type one command into the session, wait for the prompt, append what the screen shows
+  tmux send-keys -t "$SESSION" "clear" Enter
+  sleep 0.3
+  tmux clear-history -t "$SESSION"
+  tmux send-keys -t "$SESSION" "$1" Enter
+  sleep "${2:-1}"
+  local waited=0
+  until tmux capture-pane -p -t "$SESSION" | grep -v '^$' | tail -n 1 | grep -qx '\$ *' || [ $waited -ge 120 ]; do
+    sleep 0.5; waited=$((waited + 1))
+  done
+  { tmux capture-pane -p -J -S - -t "$SESSION" | grep -v '^$' | sed '$d'; printf '\n'; } >>"$OUT"
+}
+
+step "egov profile add sim --simulator $URL --from-world --certificate $WORK/sim/certs/valid.p12"
+step "egov login"
+step "egov queue add pkgs/*.zip" 3
+step "egov batch send" 4
+step "egov queue list"
+step "egov batch send" 6
+step "egov list"
+step "curl -s -XPOST $URL/__admin/clock -H 'Content-Type: application/json' -d '{\"advance\": \"PT3H\"}' >/dev/null; egov refresh" 4
+step "egov memo 1 林物産 山田太郎 社保取得; egov hide 2; egov list --status 審査中"
+step "egov status 1"
+step "curl -s -XPOST $URL/__admin/clock -H 'Content-Type: application/json' -d '{\"advance\": \"P3DT1H\"}' >/dev/null; egov refresh 1 3 5"
+step "egov list --all --status 終了"
+step "egov doctor"
+echo "captured to $OUT"
