@@ -84,5 +84,8 @@ def get_world() -> Any:
 
 @bp.post("/reset")
 def post_reset() -> Any:
-    world = reset_world(services())
+    world = reset_world(services())  # drops every table, the ops room's too
+    from .middleware import ops_state
+
+    ops_state().journal.clear()
     return jsonify({"reset": True, "world": world.as_dict() if world else None})
