@@ -11,7 +11,7 @@ A rule as posted to /__admin/faults:
      "when": "before" | "after",          # reset/hang after the request was processed (outcome unknown)
      "times": 1, "probability": 0.5, "from": "2024-03-31T00:00:00", "until": "2024-04-01T00:00:00"}
 
-`latency` may be combined with one other action. Paths are globs (`/shinsei/v2/apply/*`) or, starting
+`latency` and `arrival_check` may be combined with each other and with one other action. Paths are globs (`/shinsei/v2/apply/*`) or, starting
 with `^`, regular expressions. `account` is a login ID (aliases are resolved by the admin API).
 """
 
@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 from ..clock import parse_duration
 from ..store.ops_tables import FaultRule
 
-TERMINAL = ("status", "reset", "hang", "arrival_check", "auto_return", "report_list")
+TERMINAL = ("status", "reset", "hang", "auto_return", "report_list")  # decide the answer; at most one fires
+MODIFIERS = ("latency", "arrival_check")  # change timing or visibility; combine with anything
 MAX_LATENCY = 900.0  # seconds: no single injected delay is longer than this
 MAX_HANG = 3600.0
 
@@ -121,10 +122,11 @@ class Action:
 
     @property
     def kind(self) -> str:
+        """The terminal action's name, or "modifier" when the rule only changes timing or visibility."""
         for name in TERMINAL:
             if getattr(self, name):
                 return name
-        return "latency"
+        return "modifier"
 
 
 @dataclass(frozen=True)
@@ -180,13 +182,13 @@ def _report_item(item: Any) -> dict[str, str]:
 def parse_action(spec: Any) -> Action:
     if not isinstance(spec, dict) or not spec:
         raise FaultError("action を指定してください。")
-    unknown = set(spec) - {"latency", "when", "title", "detail", "retry_after", *TERMINAL, "seconds"}
+    unknown = set(spec) - {"when", "title", "detail", "retry_after", "seconds", *TERMINAL, *MODIFIERS}
     if unknown:
         raise FaultError(f"action に不明な項目があります: {', '.join(sorted(unknown))}")
     kinds = [k for k in TERMINAL if spec.get(k)]
     if len(kinds) > 1:
-        raise FaultError("action には latency と、ほかに1種類までを指定できます。")
-    if not kinds and "latency" not in spec:
+        raise FaultError("action には status / reset / hang / auto_return / report_list のうち1種類までを指定できます。")
+    if not kinds and not any(spec.get(k) for k in MODIFIERS):
         raise FaultError("action の種類がありません (status, latency, reset, hang, arrival_check, auto_return)。")
     status = spec.get("status")
     if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
@@ -282,7 +284,7 @@ def select_firing(session: Session, rules: list[Rule], req: RequestInfo, now: da
     for rule in rules:
         if not rule.matches(req, now):
             continue
-        is_terminal = rule.action.kind != "latency"
+        is_terminal = rule.action.kind != "modifier"
         if is_terminal and terminal:
             continue
         if rule.probability < 1 and rng.random() >= rule.probability:

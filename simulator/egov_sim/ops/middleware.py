@@ -243,12 +243,9 @@ def _fire_before(ops: RequestOps, kind: str, rule: Rule) -> Response | None:
         delay = a.latency.sample(ops_state().rng)
         ops.notes.append(f"{label}: latency {delay:.3f}s")
         time.sleep(delay)
-    if a.kind == "latency":
-        if a.when == "after":
-            ops.after.append(rule)
-        return None
-    if a.when == "after" or a.kind == "arrival_check":
-        ops.after.append(rule)
+    if a.kind == "modifier" or a.when == "after" or a.arrival_check is not None:
+        ops.after.append(rule)  # arrival checks, late latency and after-processing faults act on the answer
+    if a.kind == "modifier" or a.when == "after":
         return None
     ops.notes.append(f"{label}: {a.kind}")
     if a.kind == "reset":
@@ -293,10 +290,12 @@ def _after(response: Response) -> Response:
             delay = a.latency.sample(ops_state().rng)
             ops.notes.append(f"{label}: latency after {delay:.3f}s")
             time.sleep(delay)
-        if a.kind == "arrival_check" and a.arrival_check is not None and response.status_code == 200:
+        if a.arrival_check is not None and response.status_code == 200:
             held = _hold_arrival(response, ops.now + a.arrival_check)
             ops.notes.append(f"{label}: arrival {held} being checked until {format_datetime(ops.now + a.arrival_check)}")
-        elif a.kind == "reset":
+        if a.when != "after":
+            continue
+        if a.kind == "reset":
             ops.notes.append(f"{label}: reset after processing ({response.status_code})")
             _record(ops, response)
             return _drop(ops)
@@ -305,6 +304,10 @@ def _after(response: Response) -> Response:
             ops.notes.append(f"{label}: held {waited:.2f}s after processing ({response.status_code})")
             _record(ops, response)
             return _drop(ops)
+        else:  # an error answer although the request was processed (a 500 after storing: outcome unknown)
+            ops.notes.append(f"{label}: {a.kind} after processing ({response.status_code})")
+            response = _fault_response(ops.kind, rule)
+            break
     _record(ops, response)
     return response
 
