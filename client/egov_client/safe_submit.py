@@ -91,11 +91,25 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
         call = ops.list_applications.__wrapped__(client, date_from=start, date_to=end, limit=50, offset=0)
         return [dataclasses.replace(call, name="list_applications")]
 
+    def maintenance_wait(exc: MaintenanceError) -> float:
+        """Seconds to wait for the window to end, or re-raise when the policy does not wait."""
+        wait = exc.retry_after  # on the server's clock; the window end is informative
+        if wait is None and exc.window_end is not None:
+            wait = max((exc.window_end - datetime.now(JST)).total_seconds(), 0.0)
+        if not policy.wait_for_maintenance or wait is None or wait > policy.max_maintenance_wait:
+            raise exc
+        events.append(f"maintenance until {exc.window_end or '?'}: waiting {wait:.0f}s")
+        return wait + 1
+
     def arrivals() -> Generator[Step, Any, list[Application]]:
         found: list[Application] = []
         call = list_calls()[0]
         for _ in range(MAX_PAGES):
-            page: ApplicationPage = yield call
+            try:
+                page: ApplicationPage = yield call
+            except MaintenanceError as exc:
+                yield Wait(maintenance_wait(exc))
+                continue
             found.extend(page.applications)
             if not page.has_next:
                 break
@@ -115,14 +129,8 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
             events.append(f"send {sends}: arrived {result.arrive_id}")
             return SafeSubmitResult(result.arrive_id, result, None, sends, False, events)
         except MaintenanceError as exc:
-            events.append(f"send {sends}: maintenance until {exc.window_end or '?'}")
             sends -= 1  # refused by the maintenance gateway: nothing was processed
-            wait = exc.retry_after  # on the server's clock; the window end is informative
-            if wait is None and exc.window_end is not None:
-                wait = max((exc.window_end - datetime.now(JST)).total_seconds(), 0.0)
-            if not policy.wait_for_maintenance or wait is None or wait > policy.max_maintenance_wait:
-                raise
-            yield Wait(wait + 1)
+            yield Wait(maintenance_wait(exc))
             continue
         except CommunicationError as exc:
             if not exc.maybe_delivered:
