@@ -297,13 +297,15 @@ def _after(response: Response) -> Response:
             continue
         if a.kind == "reset":
             ops.notes.append(f"{label}: reset after processing ({response.status_code})")
+            dropped = _drop(ops)
             _record(ops, response)
-            return _drop(ops)
+            return dropped
         elif a.kind == "hang":
             waited = connection.hang(request.environ, a.hang or 0)
             ops.notes.append(f"{label}: held {waited:.2f}s after processing ({response.status_code})")
+            dropped = _drop(ops)
             _record(ops, response)
-            return _drop(ops)
+            return dropped
         else:  # an error answer although the request was processed (a 500 after storing: outcome unknown)
             ops.notes.append(f"{label}: {a.kind} after processing ({response.status_code})")
             response = _fault_response(ops.kind, rule)
