@@ -188,7 +188,7 @@ def parse_action(spec: Any) -> Action:
     kinds = [k for k in TERMINAL if spec.get(k)]
     if len(kinds) > 1:
         raise FaultError("action には status / reset / hang / auto_return / report_list のうち1種類までを指定できます。")
-    if not kinds and not any(spec.get(k) for k in MODIFIERS):
+    if not kinds and not any(k in spec for k in MODIFIERS):
         raise FaultError("action の種類がありません (status, latency, reset, hang, arrival_check, auto_return)。")
     status = spec.get("status")
     if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
