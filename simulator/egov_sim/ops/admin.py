@@ -88,4 +88,5 @@ def post_reset() -> Any:
     from .middleware import ops_state
 
     ops_state().journal.clear()
+    ops_state().invalidate()
     return jsonify({"reset": True, "world": world.as_dict() if world else None})

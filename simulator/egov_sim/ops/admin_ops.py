@@ -24,6 +24,15 @@ from .world_events import cut_sessions, find_account_id, revoke_certificate
 
 bp = Blueprint("admin_ops", __name__, url_prefix="/__admin")
 bp.before_request(_guard)
+
+
+@bp.after_request
+def _invalidate(response: Response) -> Response:
+    """Any change through the admin API is seen by this process's next request at once."""
+    if request.method != "GET":
+        ops_state().invalidate()
+    return response
+
 public = Blueprint("maintenance_notice", __name__)
 
 
