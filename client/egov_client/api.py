@@ -7,6 +7,7 @@ client's transport, which runs it synchronously (EgovClient) or asynchronously (
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -27,7 +28,16 @@ from .auth import (
 )
 from .config import Endpoint
 from .models import Application, ApplicationPage, ApplyResult, ProcedureSkeleton
-from .transport import DEFAULT_RETRY, AsyncTransport, Call, RetryPolicy, SyncTransport, TokenSource
+from .transport import (
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUTS,
+    AsyncTransport,
+    Call,
+    RetryPolicy,
+    SyncTransport,
+    TimeoutPolicy,
+    TokenSource,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,7 +48,8 @@ def operation(build: Callable[P, Call[T]]) -> Callable[P, Any]:
 
     @wraps(build)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._transport.execute(build(self, *args, **kwargs))
+        call = build(self, *args, **kwargs)
+        return self._transport.execute(call if call.name else dataclasses.replace(call, name=build.__name__))
 
     return method  # type: ignore[return-value]
 
@@ -138,7 +149,8 @@ class EgovClient(_ClientBase):
     """Synchronous e-Gov API v2 client (real e-Gov or the simulator)."""
 
     def __init__(self, endpoint: Endpoint, tokens: TokenSet | TokenStore | None = None, *,
-                 http: httpx.Client | None = None, trial: bool = False, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 http: httpx.Client | None = None, trial: bool = False, retry: RetryPolicy = DEFAULT_RETRY,
+                 timeouts: TimeoutPolicy = DEFAULT_TIMEOUTS) -> None:
         self.endpoint = endpoint
         self.store = _token_store(tokens)
         self.trial = trial
@@ -146,7 +158,7 @@ class EgovClient(_ClientBase):
         self.http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
         self.auth = AuthClient(endpoint, self.http)
         self._transport = SyncTransport(self.http, endpoint.api_base, _StoreTokens(self.auth.calls, self.store),
-                                        retry, trial)
+                                        retry, trial, timeouts)
 
     @classmethod
     def login(cls, endpoint: Endpoint, username: str, password: str, *, http: httpx.Client | None = None,
@@ -158,7 +170,8 @@ class EgovClient(_ClientBase):
 
     def trial_mode(self) -> EgovClient:
         """The same login in trial mode (`X-eGovAPI-Trial: true`): nothing sent counts."""
-        clone = EgovClient(self.endpoint, self.store, http=self.http, trial=True, retry=self._transport.retry)
+        clone = EgovClient(self.endpoint, self.store, http=self.http, trial=True, retry=self._transport.retry,
+                           timeouts=self._transport.timeouts)
         clone._own_http = False
         return clone
 
@@ -196,7 +209,7 @@ class AsyncEgovClient(_ClientBase):
 
     def __init__(self, endpoint: Endpoint, tokens: TokenSet | TokenStore | None = None, *,
                  http: httpx.AsyncClient | None = None, trial: bool = False,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, timeouts: TimeoutPolicy = DEFAULT_TIMEOUTS) -> None:
         self.endpoint = endpoint
         self.store = _token_store(tokens)
         self.trial = trial
@@ -204,7 +217,7 @@ class AsyncEgovClient(_ClientBase):
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
         self.auth = AsyncAuthClient(endpoint, self.http)
         self._transport = AsyncTransport(self.http, endpoint.api_base, _StoreTokens(self.auth.calls, self.store),
-                                         retry, trial)
+                                         retry, trial, timeouts)
 
     async def introspect(self, token: str | None = None) -> dict[str, Any]:
         tokens = self.store.load()

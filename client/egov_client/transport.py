@@ -19,10 +19,12 @@ import httpx
 
 from .errors import (
     ApiError,
+    CommunicationError,
     EgovError,
     MaintenanceError,
     NotFoundError,
     PayloadTooLargeError,
+    RequestTimeoutError,
     UnauthorizedError,
 )
 
@@ -44,25 +46,70 @@ class Call(Generic[T]):
     idempotent: bool = False  # safe to resend when the outcome is unknown
     timeout: float | None = None
     ok_status: tuple[int, ...] = (200,)
+    name: str = ""  # the operation (for the timeout policy and errors)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries with exponential backoff and jitter, honouring Retry-After."""
+    """Bounded retries with exponential backoff and jitter, honouring Retry-After.
+
+    A Retry-After longer than `max_delay` (a maintenance window of hours) is not waited out: the
+    error is raised at once, carrying the window end, so the caller can schedule the work."""
 
     attempts: int = 3
     backoff: float = 0.5
     max_delay: float = 30.0
     retry_status: tuple[int, ...] = (502, 503, 504)
 
-    def delay(self, attempt: int, retry_after: float | None) -> float:
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
         if retry_after is not None:
-            return min(retry_after, self.max_delay)
+            return retry_after if retry_after <= self.max_delay else None
         return min(self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4), self.max_delay)
 
 
 NO_RETRY = RetryPolicy(attempts=1)
 DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class TimeoutPolicy:
+    """Read timeouts per operation (seconds). A send takes 3 s – 5 min normally (seed 001) and longer in
+    busy periods, so `submit` waits longest; inquiries should answer quickly."""
+
+    default: float = 60.0
+    connect: float = 10.0
+    per_operation: dict[str, float] = field(default_factory=lambda: {
+        "submit": 330.0, "get_procedure": 60.0, "list_applications": 60.0, "get_application": 60.0})
+
+    def for_call(self, call: Call[Any]) -> httpx.Timeout:
+        seconds = self.per_operation.get(call.name)
+        if seconds is None:
+            seconds = call.timeout if call.timeout is not None else self.default
+        return httpx.Timeout(seconds, connect=min(self.connect, seconds))
+
+    def with_(self, **per_operation: float) -> TimeoutPolicy:
+        return TimeoutPolicy(self.default, self.connect, {**self.per_operation, **per_operation})
+
+
+DEFAULT_TIMEOUTS = TimeoutPolicy()
+MAINTENANCE_END_HEADER = "X-Egov-Sim-Maintenance-End"
+
+
+def parse_window_end(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return when if when.tzinfo else None
+
+
+def communication_error(call: Call[Any], exc: httpx.TransportError) -> CommunicationError:
+    """A transport failure as an EgovError: was the request possibly delivered?"""
+    delivered = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) and delivered else CommunicationError
+    return cls(f"{type(exc).__name__}: {exc}", maybe_delivered=delivered, operation=call.name)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -101,7 +148,8 @@ def raise_for_api_error(resp: httpx.Response) -> None:
     kwargs = {"status": status, "title": body.get("title") or resp.reason_phrase, "detail": body.get("detail", ""),
               "report_list": body.get("report_list") or body.get("error") or [], "body": body}
     if status == 503:
-        raise MaintenanceError(**kwargs, retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+        raise MaintenanceError(**kwargs, retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+                               window_end=parse_window_end(resp.headers.get(MAINTENANCE_END_HEADER)))
     if status == 413:
         raise PayloadTooLargeError(**kwargs)
     raise ApiError(**kwargs)
@@ -122,11 +170,13 @@ class TokenSource:
 
 
 class _Base:
-    def __init__(self, api_base: str, tokens: TokenSource, retry: RetryPolicy, trial: bool = False) -> None:
+    def __init__(self, api_base: str, tokens: TokenSource, retry: RetryPolicy, trial: bool = False,
+                 timeouts: TimeoutPolicy | None = None) -> None:
         self.api_base = api_base.rstrip("/")
         self.tokens = tokens
         self.retry = retry
         self.trial = trial
+        self.timeouts = timeouts
 
     def _request_args(self, call: Call[Any]) -> dict[str, Any]:
         url = call.url if call.url.startswith("http") else f"{self.api_base}{call.url}"
@@ -142,7 +192,9 @@ class _Base:
             args["json"] = call.json
         if call.data is not None:
             args["data"] = call.data
-        if call.timeout is not None:
+        if self.timeouts is not None and call.bearer:
+            args["timeout"] = self.timeouts.for_call(call)
+        elif call.timeout is not None:
             args["timeout"] = call.timeout
         return args
 
@@ -153,7 +205,7 @@ class _Base:
             return None
         if exc is not None:
             # A connection never made cannot have delivered the request; anything else might have.
-            if isinstance(exc, httpx.ConnectError) or call.idempotent:
+            if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) or call.idempotent:
                 return self.retry.delay(attempt, None)
             return None
         assert resp is not None
@@ -162,16 +214,21 @@ class _Base:
         return None
 
     @staticmethod
-    def _finish(call: Call[T], resp: httpx.Response) -> T:
+    def _finish(call: Call[T], resp: httpx.Response, refresh_refused: bool = False) -> T:
         if resp.status_code not in call.ok_status:
-            raise_for_api_error(resp)
+            try:
+                raise_for_api_error(resp)
+            except UnauthorizedError as exc:
+                exc.refresh_failed = refresh_refused
+                raise
         return call.parse(resp)
 
 
 class SyncTransport(_Base):
     def __init__(self, http: httpx.Client, api_base: str, tokens: TokenSource,
-                 retry: RetryPolicy = DEFAULT_RETRY, trial: bool = False) -> None:
-        super().__init__(api_base, tokens, retry, trial)
+                 retry: RetryPolicy = DEFAULT_RETRY, trial: bool = False,
+                 timeouts: TimeoutPolicy | None = None) -> None:
+        super().__init__(api_base, tokens, retry, trial, timeouts)
         self.http = http
 
     def _refresh(self, force: bool) -> None:
@@ -192,7 +249,7 @@ class SyncTransport(_Base):
     def execute(self, call: Call[T]) -> T:
         if call.bearer:
             self._refresh(False)
-        attempt, refreshed = 0, False
+        attempt, refreshed, refused = 0, False, False
         while True:
             attempt += 1
             resp, error = None, None
@@ -205,19 +262,21 @@ class SyncTransport(_Base):
                 if self._try_forced_refresh():
                     attempt -= 1
                     continue
+                refused = self.tokens.refresh_call(True) is not None
             wait = self._should_retry(call, attempt, resp, error)
             if wait is None:
                 if error is not None:
-                    raise error
+                    raise communication_error(call, error) from error
                 assert resp is not None
-                return self._finish(call, resp)
+                return self._finish(call, resp, refused)
             time.sleep(wait)
 
 
 class AsyncTransport(_Base):
     def __init__(self, http: httpx.AsyncClient, api_base: str, tokens: TokenSource,
-                 retry: RetryPolicy = DEFAULT_RETRY, trial: bool = False) -> None:
-        super().__init__(api_base, tokens, retry, trial)
+                 retry: RetryPolicy = DEFAULT_RETRY, trial: bool = False,
+                 timeouts: TimeoutPolicy | None = None) -> None:
+        super().__init__(api_base, tokens, retry, trial, timeouts)
         self.http = http
         self._lock = asyncio.Lock()
 
@@ -239,7 +298,7 @@ class AsyncTransport(_Base):
     async def execute(self, call: Call[T]) -> T:
         if call.bearer:
             await self._refresh(False)
-        attempt, refreshed = 0, False
+        attempt, refreshed, refused = 0, False, False
         while True:
             attempt += 1
             resp, error = None, None
@@ -252,10 +311,11 @@ class AsyncTransport(_Base):
                 if await self._try_forced_refresh():
                     attempt -= 1
                     continue
+                refused = self.tokens.refresh_call(True) is not None
             wait = self._should_retry(call, attempt, resp, error)
             if wait is None:
                 if error is not None:
-                    raise error
+                    raise communication_error(call, error) from error
                 assert resp is not None
-                return self._finish(call, resp)
+                return self._finish(call, resp, refused)
             await asyncio.sleep(wait)

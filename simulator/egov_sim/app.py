@@ -31,9 +31,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from .filing import api as filing_api
     from .idp import egov_auth
-    from .ops import admin
+    from .ops import admin, admin_ops, middleware
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_ops.bp)
+    app.register_blueprint(admin_ops.public)
+    middleware.install(app)
     return app

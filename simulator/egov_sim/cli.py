@@ -24,7 +24,8 @@ def print_world(world: dict, base_url: str) -> None:
     out("  e-Gov 電子申請API シミュレーター (egov-sandbox)")
     out(f"    API          {base_url}/shinsei/v2")
     out(f"    認証サーバー   {base_url}/auth")
-    out(f"    管理API       {base_url}/__admin   (clock, world, reset)")
+    out(f"    管理API       {base_url}/__admin   (clock, world, reset, maintenance, faults, requests)")
+    out(f"    メンテナンス情報 {base_url}/maintenance")
     out("")
     out("  デモ用ソフトウェア (software ID / API key)")
     out(f"    EGOV_CLIENT_ID={world['client_id']}")
@@ -60,11 +61,30 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     from .app import create_app
     from .world.demo import load_world
 
-    app = create_app(_settings(database, clock_speed, data_dir))
+    settings = _settings(database, clock_speed, data_dir)
+    if not settings.admin_token and not _is_loopback_host(host):
+        # listening beyond loopback: the admin API needs a token (one per start unless EGOV_SIM_ADMIN_TOKEN is set)
+        import secrets
+
+        settings = settings.with_(admin_token=secrets.token_urlsafe(24))
+        click.echo(f"  管理APIトークン (admin token): {settings.admin_token}  "
+                   "(send as 'Authorization: Bearer <token>' or X-Admin-Token)")
+    app = create_app(settings)
     world = load_world(app.extensions["egov_sim"])
     if world:
         print_world(world.as_dict(), f"http://{host}:{port}")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _is_loopback_host(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @main.command()

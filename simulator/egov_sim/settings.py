@@ -35,6 +35,11 @@ class Settings:
     # GビズID settings (uncertain real behaviour made configurable)
     gbizid_issuer_trailing_slash: bool = True
     gbizid_refresh_rotation: bool = False
+    # ops: busy-season latency profile (off | calm | busy-season | always-busy), its time scale
+    # (1.0 = the seeds' real seconds), and how many requests the journal keeps
+    latency_profile: str = "off"
+    latency_scale: float = 1.0
+    journal_size: int = 1000
 
     @property
     def resolved_database_url(self) -> str:
@@ -56,6 +61,12 @@ class Settings:
             values["admin_token"] = env["EGOV_SIM_ADMIN_TOKEN"]
         if "EGOV_SIM_SEED" in env:
             values["seed"] = int(env["EGOV_SIM_SEED"])
+        if "EGOV_SIM_LATENCY_PROFILE" in env:
+            values["latency_profile"] = env["EGOV_SIM_LATENCY_PROFILE"]
+        if "EGOV_SIM_LATENCY_SCALE" in env:
+            values["latency_scale"] = float(env["EGOV_SIM_LATENCY_SCALE"])
+        if "EGOV_SIM_JOURNAL_SIZE" in env:
+            values["journal_size"] = int(env["EGOV_SIM_JOURNAL_SIZE"])
         if env.get("EGOV_SIM_DEMO_WORLD", "1") in ("0", "false", "no"):
             values["demo_world"] = False
         names = {f.name for f in fields(cls)}

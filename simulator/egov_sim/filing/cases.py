@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..catalogue import Catalogue
 from ..clock import format_datetime
 from ..store.models import Application, ApplicationAction
+from ..store.ops_tables import ApplicationHold
 from . import lifecycle, reports
 from .errors import NotFound, bad_request
 from .reports import ReportItem
@@ -87,9 +88,13 @@ class FilingService:
     # --- inquiry ----------------------------------------------------------------------------------
 
     def _visible(self, caller: Caller):  # type: ignore[no-untyped-def]
+        # held back by ops (arrival still being checked, lost in a maintenance window): not shown
+        held = select(ApplicationHold.application_id).where(
+            (ApplicationHold.lost_reason.is_not(None)) | (ApplicationHold.hidden_until > self.now))
         return select(Application).where(Application.account_id == caller.account_id,
                                          Application.trial == caller.trial,
-                                         Application.arrive_at <= self.now)
+                                         Application.arrive_at <= self.now,
+                                         Application.id.not_in(held))
 
     def _find(self, caller: Caller, arrive_id: str) -> Application | None:
         return self.session.scalars(self._visible(caller).where(Application.arrive_id == arrive_id)).first()

@@ -15,7 +15,7 @@ class FilingError(Exception):
         self.detail = detail
         self.report = report or []
         self.title = title or {400: "Bad Request", 413: "Request Entity Too Large",
-                               500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
+                               500: "Internal Server Error", 503: "Service Unavaiable"}.get(status, "Error")
 
 
 class NotFound(Exception):

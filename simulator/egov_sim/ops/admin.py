@@ -84,5 +84,9 @@ def get_world() -> Any:
 
 @bp.post("/reset")
 def post_reset() -> Any:
-    world = reset_world(services())
+    world = reset_world(services())  # drops every table, the ops room's too
+    from .middleware import ops_state
+
+    ops_state().journal.clear()
+    ops_state().invalidate()
     return jsonify({"reset": True, "world": world.as_dict() if world else None})

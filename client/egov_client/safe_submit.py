@@ -1,0 +1,206 @@
+"""Sending without duplicates when the outcome of a send is unknown.
+
+The vendor manuals warn that a second send before the first completes loses the first
+(「申請が完了する前に次の申請を行うと、先に行った申請が送信されません」), that a send can take
+minutes in busy periods, and that data sent around a maintenance window may not have arrived.
+So after a timeout, a reset or a 5xx on `POST /apply`, this module does not resend blindly: it
+lists the applications by arrival date (e-Gov has no idempotency key) and looks for the one just
+sent — new since the send began, same applicant — waiting a while for arrival checks to finish.
+Only when it has not appeared does it send again. During maintenance it can wait for the window
+to end (the window end comes from the 503) and send then.
+
+The steps are described once as a generator of `Call`s and waits; `safe_submit` runs them with an
+EgovClient and `safe_submit_async` with an AsyncEgovClient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from .errors import ApiError, CommunicationError, MaintenanceError, OutcomeUnknownError
+from .models import Application, ApplicationPage, ApplyResult
+from .package import parse_package
+from .transport import Call
+
+JST = timezone(timedelta(hours=9), "JST")
+UNKNOWN_STATUSES = (500, 502, 504)  # the request may have been processed
+MAX_PAGES = 20
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SafeSubmitPolicy:
+    sends: int = 2  # at most this many POST /apply in total
+    checks: int = 4  # list checks after an unknown outcome before resending
+    check_interval: float = 60.0  # seconds between checks (arrival checks take minutes in busy periods)
+    wait_for_maintenance: bool = False  # sleep until a maintenance window ends, then send
+    max_maintenance_wait: float = 2 * 86400.0
+    days_back: int = 1  # list arrivals from this many days before "today" (a send near midnight)
+
+
+@dataclass
+class SafeSubmitResult:
+    arrive_id: str
+    result: ApplyResult | None  # the 200 answer, when one arrived
+    application: Application | None  # the list entry, when found by checking
+    sends: int
+    recovered: bool  # True when the application was found in the lists after an unknown outcome
+    events: list[str] = field(default_factory=list)
+
+
+def _norm(text: str | None) -> str:
+    return "".join((text or "").split()).replace("\u3000", "")
+
+
+def _same_person(app: Application, applicant: str, corporation: str) -> bool:
+    a, c = _norm(app.applicant_name), _norm(app.corporation_name)
+    ok_applicant = not applicant or a == applicant or (a and (applicant.startswith(a) or a.startswith(applicant)))
+    ok_corporation = not corporation or corporation == "-" or c == corporation
+    return bool(ok_applicant and ok_corporation)
+
+
+Step = Call[Any] | Wait
+Plan = Generator[Step, Any, SafeSubmitResult]
+
+
+def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
+         policy: SafeSubmitPolicy = SafeSubmitPolicy(),
+         today: Callable[[], date] = lambda: datetime.now(JST).date()) -> Plan:
+    """The safe-submit steps: yields Calls (answered with results, or thrown their exceptions) and Waits."""
+    parsed = parse_package(package_zip)
+    applicant = _norm(parsed.applicant.get("氏名"))
+    corporation = _norm(parsed.applicant.get("法人団体名"))
+    ops = type(client)
+    submit_call: Call[ApplyResult] = ops.submit.__wrapped__(client, proc_id, package_zip, file_name)
+    submit_call = dataclasses.replace(submit_call, name="submit")
+    events: list[str] = []
+
+    def list_calls() -> list[Call[ApplicationPage]]:
+        end = today()
+        start = end - timedelta(days=policy.days_back)
+        call = ops.list_applications.__wrapped__(client, date_from=start, date_to=end, limit=50, offset=0)
+        return [dataclasses.replace(call, name="list_applications")]
+
+    def maintenance_wait(exc: MaintenanceError) -> float:
+        """Seconds to wait for the window to end, or re-raise when the policy does not wait."""
+        wait = exc.retry_after  # on the server's clock; the window end is informative
+        if wait is None and exc.window_end is not None:
+            wait = max((exc.window_end - datetime.now(JST)).total_seconds(), 0.0)
+        if not policy.wait_for_maintenance or wait is None or wait > policy.max_maintenance_wait:
+            raise exc
+        events.append(f"maintenance until {exc.window_end or '?'}: waiting {wait:.0f}s")
+        return wait + 1
+
+    def arrivals() -> Generator[Step, Any, list[Application]]:
+        found: list[Application] = []
+        call = list_calls()[0]
+        for _ in range(MAX_PAGES):
+            try:
+                page: ApplicationPage = yield call
+            except MaintenanceError as exc:
+                yield Wait(maintenance_wait(exc))
+                continue
+            found.extend(page.applications)
+            if not page.has_next:
+                break
+            offset = (call.params or {}).get("offset", 0) + 50
+            call = dataclasses.replace(call, params={**(call.params or {}), "offset": offset})
+        return found
+
+    before = {a.arrive_id for a in (yield from arrivals())}
+    sends = 0
+    while True:
+        if sends >= policy.sends:
+            raise OutcomeUnknownError(f"not found in the lists after {sends} send(s); not sending again",
+                                      maybe_delivered=True, operation="submit")
+        sends += 1
+        try:
+            result: ApplyResult = yield submit_call
+            events.append(f"send {sends}: arrived {result.arrive_id}")
+            return SafeSubmitResult(result.arrive_id, result, None, sends, False, events)
+        except MaintenanceError as exc:
+            sends -= 1  # refused by the maintenance gateway: nothing was processed
+            yield Wait(maintenance_wait(exc))
+            continue
+        except CommunicationError as exc:
+            if not exc.maybe_delivered:
+                events.append(f"send {sends}: not delivered ({exc.reason})")
+                sends -= 1
+                yield Wait(policy.check_interval / 4)
+                continue
+            events.append(f"send {sends}: outcome unknown ({exc.reason})")
+        except ApiError as exc:
+            if exc.status not in UNKNOWN_STATUSES:
+                raise
+            events.append(f"send {sends}: outcome unknown ({exc.status})")
+        # the outcome is unknown: look before sending again
+        for check in range(policy.checks):
+            new = [a for a in (yield from arrivals())
+                   if a.arrive_id not in before and _same_person(a, applicant, corporation)]
+            if new:
+                found = sorted(new, key=lambda a: a.arrive_id)[0]
+                events.append(f"check {check + 1}: found {found.arrive_id}; not sending again")
+                return SafeSubmitResult(found.arrive_id, None, found, sends, True, events)
+            events.append(f"check {check + 1}: not in the lists yet")
+            if check + 1 < policy.checks:
+                yield Wait(policy.check_interval)
+
+
+def _run_sync(client: Any, steps: Plan, sleep: Callable[[float], None]) -> SafeSubmitResult:
+    send: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.throw(error) if error is not None else steps.send(send)
+        except StopIteration as stop:
+            return stop.value
+        send, error = None, None
+        if isinstance(step, Wait):
+            sleep(step.seconds)
+            continue
+        try:
+            send = client._transport.execute(step)
+        except Exception as exc:  # handed to the plan, which decides
+            error = exc
+
+
+def safe_submit(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
+                policy: SafeSubmitPolicy = SafeSubmitPolicy(), today: Callable[[], date] | None = None,
+                sleep: Callable[[float], None] = time.sleep) -> SafeSubmitResult:
+    """Send once, check the lists after an unknown outcome, and resend only if it did not arrive."""
+    steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy,
+                 **({"today": today} if today else {}))
+    return _run_sync(client, steps, sleep)
+
+
+async def safe_submit_async(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
+                            policy: SafeSubmitPolicy = SafeSubmitPolicy(), today: Callable[[], date] | None = None,
+                            sleep: Callable[[float], Any] = asyncio.sleep) -> SafeSubmitResult:
+    """The same as `safe_submit`, for an AsyncEgovClient."""
+    steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy,
+                 **({"today": today} if today else {}))
+    send: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.throw(error) if error is not None else steps.send(send)
+        except StopIteration as stop:
+            return stop.value
+        send, error = None, None
+        if isinstance(step, Wait):
+            await sleep(step.seconds)
+            continue
+        try:
+            send = await client._transport.execute(step)
+        except Exception as exc:
+            error = exc

@@ -1,0 +1,360 @@
+"""Before/after-request hooks for /shinsei/v2 and /auth: maintenance windows, fault rules,
+busy-season latency and the request journal. The rules live in maintenance.py, faults.py,
+latency.py and auto_return.py; this module only applies them to Flask requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from ..clock import format_datetime
+from ..idp.egov_tokens import from_epoch
+from ..services import services
+from ..store.models import Application, Setting
+from ..store.ops_tables import ApplicationHold
+from . import auto_return, connection, latency
+from .faults import RequestInfo as FaultRequest
+from .faults import Rule, load_rules, select_firing
+from .journal import Entry, Journal, truncate
+from .maintenance import DETAIL, Calendar, Occurrence, retry_after_seconds, settle
+
+OPS_KEY = "egov_sim_ops"
+API = "/shinsei/v2"
+AUTH = "/auth"
+LATENCY_KEY = "ops.latency"
+MAINTENANCE_END_HEADER = "X-Egov-Sim-Maintenance-End"  # the simulator's own: real e-Gov may not send it
+AUTH_JSON_PATHS = ("/auth/token", "/auth/token/introspect", "/auth/logout")
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
+          429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavaiable",
+          504: "Gateway Timeout"}
+DETAILS = {500: "サーバ内部でエラーが発生（システムエラー等）", 503: DETAIL, 502: "ゲートウェイでエラーが発生しました。",
+           504: "ゲートウェイでタイムアウトが発生しました。", 429: "リクエストが集中しています。時間をおいて再度お試しください。"}
+
+
+CACHE_SECONDS = 1.0  # other server processes see calendar/rule/profile changes within this time
+
+
+@dataclass
+class OpsRoom:
+    calendar: Calendar
+    rules: list[Rule]
+    latency: latency.LatencyConfig
+
+
+@dataclass
+class OpsState:
+    """Per-process state of the ops room (the database holds the rest): the journal, the random
+    source, and a short-lived copy of the calendar, rules and profile (invalidated by admin writes)."""
+
+    journal: Journal
+    rng: random.Random
+    _room: OpsRoom | None = None
+    _loaded_at: float = 0.0
+
+    def invalidate(self) -> None:
+        self._room = None
+
+    def room(self) -> OpsRoom:
+        if self._room is None or time.monotonic() - self._loaded_at > CACHE_SECONDS:
+            svc = services()
+            with svc.db.session() as s:
+                row = s.get(Setting, LATENCY_KEY)
+                config = latency.LatencyConfig(row.value["profile"], float(row.value["scale"])) if row else \
+                    latency.LatencyConfig(svc.settings.latency_profile, svc.settings.latency_scale)
+                self._room = OpsRoom(Calendar.load(s), load_rules(s), config)
+            self._loaded_at = time.monotonic()
+        return self._room
+
+
+@dataclass
+class RequestOps:
+    """What the hooks learned and decided about one request."""
+
+    t0: float
+    now: datetime
+    kind: str
+    account: str | None = None
+    maintenance: int | None = None
+    notes: list[str] = field(default_factory=list)
+    after: list[Rule] = field(default_factory=list)
+    dropped: bool = False
+
+
+def install(app: Flask) -> None:
+    settings = app.extensions["egov_sim"].settings
+    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed))
+    app.before_request(_before)
+    app.after_request(_after)
+
+
+def ops_state() -> OpsState:
+    return current_app.extensions[OPS_KEY]
+
+
+def _kind(path: str) -> str | None:
+    if path.startswith(API + "/") and not path.endswith("/openapi.json"):
+        return "api"
+    if path == AUTH or path.startswith(AUTH + "/"):
+        return "auth"
+    return None
+
+
+def _token_claims() -> dict[str, Any] | None:
+    """The bearer token's claims, unverified: only for matching and the journal (the API verifies it)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _proc_id() -> str | None:
+    parts = request.path.split("/")
+    if len(parts) >= 5 and parts[3] == "procedure":
+        return parts[4]
+    if request.method == "POST" and request.is_json:
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("proc_id"), str):
+            return body["proc_id"]
+    return None
+
+
+def latency_config() -> latency.LatencyConfig:
+    return ops_state().room().latency
+
+
+# ---------------------------------------------------------------------------- responses
+
+def _type_url() -> str:
+    base = services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    return f"{base}{API}/openapi.json"
+
+
+def api_error(status: int, *, title: str | None = None, detail: str | None = None,
+              report: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    """An error in the spec's shape for the current /shinsei/v2 path (401 and 404 without body)."""
+    if status == 401:
+        return Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="egov", error="invalid_token", '
+                                                                  'error_description="Token is not active"'})
+    if status == 404:
+        return Response(status=404)
+    body: dict[str, Any] = {"title": title or TITLES.get(status, "Error"),
+                            "detail": (detail or DETAILS.get(status) or "リクエストを処理できませんでした。")[:256],
+                            "type": _type_url(), "instance": request.path}
+    if request.path.endswith("/bulk-apply"):
+        body["error_count"] = max(len(report or []), 1)
+    elif report:
+        withdraw = request.path.endswith("/apply/withdraw")
+        body["report_list"] = [{k: r[k] for k in ("file_name", "item", "content")} if withdraw else r for r in report]
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.headers.update(headers or {})
+    return resp
+
+
+def auth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
+    """The auth server's answer: OAuth JSON on its JSON endpoints, a plain page on the browser ones."""
+    if request.path in AUTH_JSON_PATHS:
+        resp = jsonify({"error": error, "error_description": description})
+    else:
+        html = (f"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{status}</title></head>"
+                f"<body><h1>ただいまご利用いただけません</h1><p>{description}</p></body></html>")
+        resp = Response(html, mimetype="text/html")
+    resp.status_code = status
+    resp.headers.update(headers or {})
+    return resp
+
+
+def _maintenance_response(kind: str, occ: Occurrence, now: datetime) -> Response:
+    state = services().clock.state()
+    end = occ.end.isoformat(timespec="seconds") + "+09:00"
+    headers = {"Retry-After": str(retry_after_seconds(occ, now, state.speed, state.frozen)),
+               MAINTENANCE_END_HEADER: end}
+    detail = f"{DETAIL} メンテナンス終了予定: {format_datetime(occ.end)}"
+    if kind == "auth":
+        return auth_error(503, "temporarily_unavailable", f"e-Govはメンテナンス中です。終了予定: {format_datetime(occ.end)}",
+                          headers)
+    return api_error(503, title="Service Unavaiable", detail=detail, headers=headers)
+
+
+def _fault_response(kind: str, rule: Rule) -> Response:
+    a = rule.action
+    if a.auto_return or a.report_list:
+        report = list(a.report_list)
+        if a.auto_return:
+            case = auto_return.find(services().catalogue.get(_proc_id() or ""), a.auto_return)
+            if case is not None:
+                report = [r.as_dict() for r in case.report]
+        return api_error(a.status or 400, title=a.title, detail=a.detail or auto_return.DETAIL, report=report)
+    status = a.status or 500
+    headers = {"Retry-After": str(a.retry_after)} if a.retry_after is not None else {}
+    if kind == "auth":
+        error = "temporarily_unavailable" if status == 503 else "server_error"
+        return auth_error(status, error, a.detail or DETAILS.get(status, "error"), headers)
+    return api_error(status, title=a.title, detail=a.detail, headers=headers)
+
+
+def _drop(ops: RequestOps) -> Response:
+    ops.dropped = True
+    return Response(connection.dropping_body(request.environ), status=200)
+
+
+# ---------------------------------------------------------------------------- the hooks
+
+def _before() -> Response | None:
+    kind = _kind(request.path)
+    if kind is None:
+        return None
+    svc = services()
+    now = svc.clock.now()
+    claims = _token_claims()
+    ops = g.egov_ops = RequestOps(time.perf_counter(), now, kind)
+    ops.account = (claims or {}).get("preferred_username") or (claims or {}).get("email") \
+        or (request.form.get("username") if request.method == "POST" and request.mimetype ==
+            "application/x-www-form-urlencoded" and request.path.endswith("/authenticate") else None)
+    room = ops_state().room()
+    calendar, rules = room.calendar, room.rules
+    if calendar:
+        settle(svc.db, calendar, now)
+        occ = calendar.current(now)
+        if occ is not None and (kind == "api" or occ.window.auth_down):
+            ops.maintenance = occ.window.id
+            return _maintenance_response(kind, occ, now)
+        if kind == "api" and claims and isinstance(claims.get("iat"), int | float):
+            expired_by = calendar.expired_token(from_epoch(claims["iat"]), now)
+            if expired_by is not None:
+                ops.notes.append(f"token issued before maintenance #{expired_by.window.id}")
+                return Response(status=401, headers={
+                    "WWW-Authenticate": 'Bearer realm="egov", error="invalid_token", error_description="Token expired"'})
+    header_case = request.headers.get(auto_return.HEADER) if kind == "api" else None
+    proc_id = _proc_id() if kind == "api" and (header_case or any(r.proc_id for r in rules)) else None
+    if header_case and request.method == "POST" and request.path.rstrip("/").endswith("/apply"):
+        case = auto_return.find(svc.catalogue.get(proc_id or ""), header_case)
+        if case is not None:
+            ops.notes.append(f"auto return {case.name}")
+            return api_error(400, detail=auto_return.DETAIL, report=[r.as_dict() for r in case.report])
+    if rules:
+        req = FaultRequest(request.method, request.path, ops.account, proc_id)
+        with svc.db.session() as s:
+            fired = select_firing(s, rules, req, now, ops_state().rng)
+        for rule in fired:
+            answer = _fire_before(ops, kind, rule)
+            if answer is not None:
+                return answer
+    _profile_latency(ops, calendar, now)
+    return None
+
+
+def _fire_before(ops: RequestOps, kind: str, rule: Rule) -> Response | None:
+    a = rule.action
+    label = f"#{rule.id} {rule.name}"
+    if a.latency is not None and a.when == "before":
+        delay = a.latency.sample(ops_state().rng)
+        ops.notes.append(f"{label}: latency {delay:.3f}s")
+        time.sleep(delay)
+    if a.kind == "modifier" or a.when == "after" or a.arrival_check is not None:
+        ops.after.append(rule)  # arrival checks, late latency and after-processing faults act on the answer
+    if a.kind == "modifier" or a.when == "after":
+        return None
+    ops.notes.append(f"{label}: {a.kind}")
+    if a.kind == "reset":
+        return _drop(ops)
+    if a.kind == "hang":
+        waited = connection.hang(request.environ, a.hang or 0)
+        ops.notes.append(f"{label}: held {waited:.2f}s")
+        return _drop(ops)
+    return _fault_response(kind, rule)
+
+
+def _profile_latency(ops: RequestOps, calendar: Calendar, now: datetime) -> None:
+    config = ops_state().room().latency
+    dist, reason = latency.distribution(config, now, request.method, request.path, calendar)
+    if dist is None:
+        return
+    delay = dist.sample(ops_state().rng) * config.scale
+    ops.notes.append(f"profile {config.profile} ({reason}): latency {delay:.3f}s")
+    time.sleep(delay)
+
+
+def _hold_arrival(response: Response, until: datetime) -> str | None:
+    body = response.get_json(silent=True) if response.is_json else None
+    arrive_id = ((body or {}).get("results") or {}).get("arrive_id") if isinstance(body, dict) else None
+    if not arrive_id:
+        return None
+    with services().db.session() as s:
+        app_id = s.scalar(select(Application.id).where(Application.arrive_id == arrive_id))
+        if app_id is None:
+            return None
+        s.merge(ApplicationHold(application_id=app_id, hidden_until=until))
+    return arrive_id
+
+
+def _after(response: Response) -> Response:
+    ops: RequestOps | None = g.get("egov_ops")
+    if ops is None:
+        return response
+    for rule in ops.after:
+        a, label = rule.action, f"#{rule.id} {rule.name}"
+        if a.latency is not None and a.when == "after":
+            delay = a.latency.sample(ops_state().rng)
+            ops.notes.append(f"{label}: latency after {delay:.3f}s")
+            time.sleep(delay)
+        if a.arrival_check is not None and response.status_code == 200:
+            held = _hold_arrival(response, ops.now + a.arrival_check)
+            ops.notes.append(f"{label}: arrival {held} being checked until {format_datetime(ops.now + a.arrival_check)}")
+        if a.when != "after":
+            continue
+        if a.kind == "reset":
+            ops.notes.append(f"{label}: reset after processing ({response.status_code})")
+            dropped = _drop(ops)
+            _record(ops, response)
+            return dropped
+        elif a.kind == "hang":
+            waited = connection.hang(request.environ, a.hang or 0)
+            ops.notes.append(f"{label}: held {waited:.2f}s after processing ({response.status_code})")
+            dropped = _drop(ops)
+            _record(ops, response)
+            return dropped
+        else:  # an error answer although the request was processed (a 500 after storing: outcome unknown)
+            ops.notes.append(f"{label}: {a.kind} after processing ({response.status_code})")
+            response = _fault_response(ops.kind, rule)
+            break
+    _record(ops, response)
+    return response
+
+
+def _record(ops: RequestOps, response: Response) -> None:
+    state = ops_state()
+    body = None if response.is_streamed else response.get_data()
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("authorization", "cookie")}
+    raw = None
+    if request.content_length and request.content_length < 1_000_000:
+        try:
+            raw = request.get_data(cache=True)
+        except HTTPException:  # over MAX_CONTENT_LENGTH: the view already answered 413
+            raw = None
+    state.journal.add(Entry(
+        id=state.journal.next_id(), at=format_datetime(ops.now), method=request.method, path=request.path,
+        query=request.query_string.decode("latin-1"), account=ops.account,
+        status=0 if ops.dropped else response.status_code,
+        duration_ms=round((time.perf_counter() - ops.t0) * 1000, 3),
+        request_headers=headers, request_body=truncate(raw),
+        response_headers=dict(response.headers), response_body=truncate(body),
+        maintenance=ops.maintenance, faults=list(ops.notes)))
+
