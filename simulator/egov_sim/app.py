@@ -30,10 +30,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     ensure_world(services)
 
     from .filing import api as filing_api
-    from .idp import egov_auth
-    from .ops import admin
+    from .idp import egov_auth, egov_broker, gbizid_http
+    from .ops import admin, gbizid_admin
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(gbizid_http.bp)
+    app.register_blueprint(egov_broker.bp)
+    app.register_blueprint(gbizid_admin.bp)
     return app
