@@ -405,7 +405,7 @@ def test_client_rejects_bad_id_tokens(rp: GbizIdClient, world: DemoWorld) -> Non
                     {"now": now + timedelta(hours=2)}):
         with pytest.raises(IdTokenError):
             validate_id_token(tokens.id_token, jwks, **{**checks, **changes})
-    header, payload, signature = tokens.id_token.split(".")
+    header, _payload, signature = tokens.id_token.split(".")
     forged = base64.urlsafe_b64encode(b'{"sub":"x","aud":"gbizid-demo-rp"}').rstrip(b"=").decode()
     with pytest.raises(IdTokenError):
         validate_id_token(f"{header}.{forged}.{signature}", jwks, **checks)

@@ -402,8 +402,8 @@ def simulator_one_time_code(http: httpx.Client, simulator_base: str, account_id:
 
 def _otp_form(doc: Any) -> tuple[Any, str] | None:
     for form in doc.forms:
-        if "otp" in form.inputs.keys():
-            factor = form.inputs["factor"].value if "factor" in form.inputs.keys() else "sms"
+        if "otp" in form.inputs:
+            factor = form.inputs["factor"].value if "factor" in form.inputs else "sms"
             return form, factor
     return None
 

@@ -496,7 +496,7 @@ def register_app(services: Services, key: str | int) -> dict[str, Any]:
         _event(s, account, "app_registered", now)
     view = _with_account(services, key, change)
     view["totp_secret"] = secret
-    view["otpauth_uri"] = pyotp.TOTP(secret).provisioning_uri(view["account_id"], issuer_name="GビズID")
+    view["otpauth_uri"] = pyotp.TOTP(secret).provisioning_uri(name=view["account_id"], issuer_name="GビズID")
     return view
 
 
