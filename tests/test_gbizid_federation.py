@@ -144,3 +144,28 @@ def test_gbizid_cancel_returns_to_the_egov_login_page(endpoint: Endpoint, http: 
     back = http.get("/auth/broker/gbizid/endpoint", params={"error": "access_denied", "state": state})
     assert back.status_code == 200 and "GビズIDでのログインが完了しませんでした" in back.text
     assert "e-Govアカウントでログイン" in back.text
+
+
+def test_async_client_on_the_live_simulator(live_server: str, world: DemoWorld) -> None:
+    import asyncio
+
+    from egov_client.gbizid import AsyncGbizIdClient
+    from egov_client.gbizid import simulator as gbizid_simulator
+
+    rp = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
+    entry = account(world, "entry")
+    provider = gbizid_simulator(live_server).with_credentials(rp["client_id"], rp["client_secret"],
+                                                              rp["redirect_uris"][0])
+
+    async def run() -> tuple[Any, dict[str, Any], Any]:
+        async with AsyncGbizIdClient(provider) as client:
+            authorization = await client.authorization("openid email offline_access")
+            with httpx.Client() as browser:
+                callback = await asyncio.to_thread(login_with_gbizid_form, browser, authorization,
+                                                   entry["account_id"], entry["password"])
+            tokens = await client.callback(callback, authorization)
+            return tokens, await client.userinfo(tokens.access_token), await client.refresh(tokens.refresh_token)
+
+    tokens, info, renewed = asyncio.run(run())
+    assert tokens.id_claims["sub"] == info["sub"] == entry["sub"] == renewed.id_claims["sub"]
+    assert info["email"] == entry["account_id"] and renewed.refresh_token == tokens.refresh_token
