@@ -291,3 +291,22 @@ def test_rp_registration(http: httpx.Client) -> None:
     listed = [c["client_id"] for c in http.get(f"{ADMIN}/clients").json()["clients"]]
     assert rp["client_id"] in listed and "e-gov" in listed
     assert http.get(f"{ADMIN}/accounts/nobody@example.jp").status_code == 404
+
+
+def test_authenticator_codes_are_accepted_once(rp: GbizIdClient, world: DemoWorld, http: httpx.Client,
+                                               services: Services) -> None:
+    import pyotp
+
+    sole = account(world, "sole")
+    services.clock.update(frozen=True)  # one 30 s step for the whole test
+    used = http.get(f"{ADMIN}/accounts/{sole['account_id']}/app/code").json()["code"]
+    assert used == pyotp.TOTP(sole["totp_secret"]).at(services.clock.now().replace(tzinfo=JST).timestamp())
+    log_in(rp, sole["account_id"], sole["password"])
+    authorization = rp.authorization("openid", prompt="login")
+    with pytest.raises(AuthError) as caught:  # the same code again: refused (RFC 6238 §5.2)
+        login_with_gbizid_form(http, authorization, sole["account_id"], sole["password"], lambda _f: used)
+    assert caught.value.error_description == "ワンタイムパスワードが正しくありません。"
+    log_in(rp, sole["account_id"], sole["password"])  # the next step's code is still accepted
+    assert http.get(f"{ADMIN}/accounts/{sole['account_id']}/app/code").status_code == 409
+    advance(services, "PT30S")
+    log_in(rp, sole["account_id"], sole["password"])

@@ -338,9 +338,19 @@ def _as_local(jst_naive: datetime) -> datetime:
     return jst_naive.replace(tzinfo=JST)
 
 
-def totp_now(secret: str, when: datetime) -> str:
-    """The authenticator's current code at a virtual time (for the admin API and tests)."""
-    return pyotp.TOTP(secret).at(_as_local(when).timestamp())
+def totp_now(secret: str, when: datetime, last_step: int | None = None) -> tuple[str, int]:
+    """What an authenticator shows at a virtual time — or, when that code was already used, the next
+    step's (still accepted, one step ahead). Returns (code, seconds it stays usable); raises
+    ValueError when both are used up (wait for the next step)."""
+    totp = pyotp.TOTP(secret)
+    moment = _as_local(when)
+    step = totp.timecode(moment)
+    if last_step is not None and last_step >= step:
+        step = last_step + 1
+    if step > totp.timecode(moment) + 1:
+        raise ValueError("both usable codes were used; wait for the next one")
+    remaining = (step + 1) * totp.interval - int(moment.timestamp())
+    return totp.generate_otp(step), max(1, remaining)
 
 
 def start_session(services: Services, account_ref: int, amr: str) -> tuple[str, datetime]:

@@ -160,14 +160,19 @@ def deregister_app(key: str) -> Any:
 @bp.get("/gbizid/accounts/<key>/app/code")
 @_handled
 def app_code(key: str) -> Any:
-    """What the authenticator app shows now (virtual time) — for scripts that play the phone."""
+    """What the authenticator app shows now (virtual time) — for scripts that play the phone. A code is
+    accepted once, so after a login this gives the next step's code (accepted one step ahead)."""
     svc = services()
     now = svc.clock.now()
     with svc.db.session() as s:
         account = accounts.find_account(s, key)
         if not account.totp_secret:
             raise AccountError("認証アプリは登録されていません。", 409)
-        return jsonify({"code": gbizid_op.totp_now(account.totp_secret, now)})
+        try:
+            code, valid_for = gbizid_op.totp_now(account.totp_secret, now, account.totp_last_step)
+        except ValueError as exc:
+            raise AccountError(f"{exc} (30 s)", 409) from exc
+        return jsonify({"code": code, "valid_for_seconds": valid_for})
 
 
 @bp.put("/gbizid/accounts/<key>/mandates")
