@@ -188,7 +188,10 @@ def test_login_page_renders_at_the_authorization_url(http: httpx.Client) -> None
     assert form.inputs["login_request"].type == "hidden"
     assert doc.xpath("//label[@for='username']")[0].text_content() == "メールアドレス"
     assert doc.xpath("//label[@for='password']")[0].text_content() == "パスワード"
-    assert "GビズID" not in page.text
+    gbizid = doc.xpath("//form[@id='idp-gbizid']")[0]  # 「GビズIDでログイン」: a separate form, no password
+    assert gbizid.get("action") == "/auth/broker/gbizid/login"
+    assert "GビズIDでログイン" in gbizid.text_content()
+    assert set(gbizid.inputs.keys()) == {"login_request"}
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "EGOV_SIM_AUTH_SESSION" in page.headers["set-cookie"]
 

@@ -30,8 +30,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     ensure_world(services)
 
     from .filing import api as filing_api
-    from .idp import egov_auth
-    from .ops import admin, admin_ops, middleware
+    from .idp import egov_auth, egov_broker, gbizid_http
+    from .ops import admin, admin_ops, gbizid_admin, middleware
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_api.bp)
@@ -39,4 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(admin_ops.bp)
     app.register_blueprint(admin_ops.public)
     middleware.install(app)
+    app.register_blueprint(gbizid_http.bp)
+    app.register_blueprint(egov_broker.bp)
+    app.register_blueprint(gbizid_admin.bp)
     return app

@@ -26,6 +26,7 @@ def print_world(world: dict, base_url: str) -> None:
     out(f"    認証サーバー   {base_url}/auth")
     out(f"    管理API       {base_url}/__admin   (clock, world, reset, maintenance, faults, requests)")
     out(f"    メンテナンス情報 {base_url}/maintenance")
+    out(f"    GビズID       {base_url}/gbizid/oauth")
     out("")
     out("  デモ用ソフトウェア (software ID / API key)")
     out(f"    EGOV_CLIENT_ID={world['client_id']}")
@@ -41,6 +42,24 @@ def print_world(world: dict, base_url: str) -> None:
     for c in world["certificates"]:
         out(f"    {c['label']:<13} password {c['password']:<18} {c.get('path', '')}")
     out("")
+    print_gbizid(world.get("gbizid") or {}, base_url)
+
+
+def print_gbizid(gbizid: dict, base_url: str) -> None:
+    """The GビズID part of the demo world (accounts, second factors, RP registrations)."""
+    if not gbizid:
+        return
+    out = click.echo
+    out(f"  GビズID (OP {base_url}/gbizid/oauth, discovery …/.well-known/openid-configuration)")
+    out(f"    SMS one-time codes: {base_url}/__admin/outbox")
+    for a in gbizid.get("accounts", []):
+        factor = {"none": "ID+PW", "sms": "SMS", "app": f"app {a.get('totp_secret')}"}[a["second_factor"]]
+        out(f"    {a['alias']:<9} {a['account_id']:<26} {a['password']:<18} {factor:<10} {a['role']}")
+    out("  GビズID RP registrations (client_id / secret / approved scopes)")
+    for c in gbizid.get("clients", []):
+        out(f"    {c['client_id']:<15} {c['client_secret']}  {' '.join(c['approved_scopes']) or '-'}"
+            f"  {', '.join(c['redirect_uris'])}")
+    out("")
 
 
 @click.group()
@@ -55,7 +74,7 @@ def main() -> None:
 @click.option("--clock-speed", type=float, envvar="EGOV_SIM_CLOCK_SPEED", help="virtual seconds per real second")
 @click.option("--data-dir", envvar="EGOV_SIM_DATA_DIR", help="where the SQLite file and certificates live")
 def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None) -> None:
-    """Serve /shinsei/v2, /auth and /__admin on one port and print the demo world."""
+    """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
     from werkzeug.serving import run_simple
 
     from .app import create_app

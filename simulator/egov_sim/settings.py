@@ -40,6 +40,15 @@ class Settings:
     latency_profile: str = "off"
     latency_scale: float = 1.0
     journal_size: int = 1000
+    gbizid_refresh_format: str = "unsigned-jwt"  # observed: alg none JWT {exp, jti}; or "opaque"
+    gbizid_refresh_lifetime: str = "P30D"  # inferred, about 30 days
+    gbizid_omitted_scope: str = "all"  # no scope parameter: "all" base + approved scopes (deprecated), or "error"
+    gbizid_review_period: str = "P14D"  # prime application by post: reviewed within about two weeks
+    gbizid_deficiency_rate: float = 0.046  # seed 003: 4.6 % of prime applications were 不備
+    gbizid_session_lifetime: str = "PT30M"  # the OP's single sign-on session
+    gbizid_totp_real_time: bool = True  # also accept authenticator codes for real time (phones live there)
+    # the e-Gov form also takes a GビズID-backed account's password (a scripting shortcut; real e-Gov: no)
+    egov_form_gbizid_password: bool = False
 
     @property
     def resolved_database_url(self) -> str:
@@ -70,6 +79,11 @@ class Settings:
         if env.get("EGOV_SIM_DEMO_WORLD", "1") in ("0", "false", "no"):
             values["demo_world"] = False
         names = {f.name for f in fields(cls)}
+        for f in fields(cls):  # EGOV_SIM_GBIZID_* for the GビズID settings
+            raw = env.get(f"EGOV_SIM_{f.name.upper()}")
+            if f.name.startswith(("gbizid_", "egov_form_")) and raw is not None:
+                values[f.name] = raw.lower() in ("1", "true", "yes") if f.type in ("bool", bool) else (
+                    float(raw) if f.type in ("float", float) else raw)
         values.update({k: v for k, v in overrides.items() if k in names and v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -288,10 +288,11 @@ def _check_credentials(s: Session, username: str, password: str) -> Account:
     return account
 
 
-def _new_session(s: Session, account: Account, client_id: str, now: datetime) -> AuthSession:
+def _new_session(s: Session, account: Account, client_id: str, now: datetime,
+                 extidp_auth_time: datetime | None = None) -> AuthSession:
     session = AuthSession(id=str(uuid.uuid4()), issuer=ISSUER_KIND, account_id=account.id, client_id=client_id,
                           auth_time=now, idp=account.idp or "egov",
-                          extidp_auth_time=now if account.idp == "gbizid" else None)
+                          extidp_auth_time=(extidp_auth_time or now) if account.idp == "gbizid" else None)
     s.add(session)
     return session
 
@@ -301,13 +302,31 @@ def login(services: Services, request: AuthorizationRequest, username: str, pass
     now = services.clock.now()
     with services.db.session() as s:
         account = _check_credentials(s, username, password)
-        session = _new_session(s, account, request.client_id, now)
-        code = AuthCode(code=secrets.token_urlsafe(32), issuer=ISSUER_KIND, client_id=request.client_id,
-                        account_id=account.id, session_id=session.id, redirect_uri=request.redirect_uri,
-                        scope=request.scope, nonce=request.nonce, code_challenge=request.code_challenge,
-                        code_challenge_method=request.code_challenge_method, expires_at=now + CODE_LIFETIME)
-        s.add(code)
-        return LoginResult(code=code.code, session_state=session.id)
+        if account.idp == "gbizid" and not services.settings.egov_form_gbizid_password:
+            raise LoginError(MSG_BAD_CREDENTIALS)  # a GビズID-backed account logs in through GビズID
+        return _issue_code(s, request, account, now)
+
+
+def login_federated(services: Services, request: AuthorizationRequest, account_id: int,
+                    extidp_auth_time: datetime) -> LoginResult:
+    """Finish a login brokered by an external IdP (GビズID): session marked with the IdP, code issued."""
+    now = services.clock.now()
+    with services.db.session() as s:
+        account = s.get(Account, account_id)
+        if account is None or account.disabled:
+            raise LoginError(MSG_ACCOUNT_DISABLED)
+        return _issue_code(s, request, account, now, extidp_auth_time)
+
+
+def _issue_code(s: Session, request: AuthorizationRequest, account: Account, now: datetime,
+                extidp_auth_time: datetime | None = None) -> LoginResult:
+    session = _new_session(s, account, request.client_id, now, extidp_auth_time)
+    code = AuthCode(code=secrets.token_urlsafe(32), issuer=ISSUER_KIND, client_id=request.client_id,
+                    account_id=account.id, session_id=session.id, redirect_uri=request.redirect_uri,
+                    scope=request.scope, nonce=request.nonce, code_challenge=request.code_challenge,
+                    code_challenge_method=request.code_challenge_method, expires_at=now + CODE_LIFETIME)
+    s.add(code)
+    return LoginResult(code=code.code, session_state=session.id)
 
 
 # ---------------------------------------------------------------------------- client authentication

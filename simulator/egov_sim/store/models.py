@@ -165,3 +165,154 @@ class ApplicationAction(Base):
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(DateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# ---------------------------------------------------------------------------- GビズID (the OP's own data)
+
+class GbizAccount(Base):
+    """A GビズID account. account_type: "1" エントリー, "2" プライム, "3" メンバー; corp_type: "1" 法人,
+    "2" 個人事業主. A prime applied for by post is created at application time and becomes usable
+    once its review (GbizPrimeApplication) is approved."""
+
+    __tablename__ = "gbizid_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sub: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(String(256), unique=True)  # the login ID: an e-mail address (lower case)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    account_type: Mapped[str] = mapped_column(String(1))
+    corp_type: Mapped[str] = mapped_column(String(1), default="1")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended | applied
+    parent_ref: Mapped[int | None] = mapped_column(ForeignKey("gbizid_accounts.id"), nullable=True, index=True)
+    member_role: Mapped[str | None] = mapped_column(String(16), nullable=True)  # member | administrator
+    company: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sms_number: Mapped[str] = mapped_column(String(32), default="")
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)  # authenticator app registered
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no TOTP code accepted twice
+    mandates: Mapped[list[Any]] = mapped_column(JSON, default=list)  # RP client_ids (mandate_info)
+    application_ref: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class GbizPrimeApplication(Base):
+    """A prime account application (申請書 + 印鑑証明書 by post). Its visible status is derived:
+    審査中 until review_due_at, then the stored outcome (承認 | 不備)."""
+
+    __tablename__ = "gbizid_prime_applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    account_id: Mapped[str] = mapped_column(String(256), index=True)
+    corp_type: Mapped[str] = mapped_column(String(1))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    documents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    review_due_at: Mapped[datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(8))  # 承認 | 不備
+    deficiencies: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{code, reason}]
+    decided_by: Mapped[str] = mapped_column(String(16), default="review")  # review | operator
+    account_ref: Mapped[int | None] = mapped_column(ForeignKey("gbizid_accounts.id"), nullable=True)
+
+
+class GbizRelyingParty(Base):
+    """An RP registered with GビズID: client_id, secret, redirect URIs, scopes approved in advance."""
+
+    __tablename__ = "gbizid_relying_parties"
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_secret: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256))
+    redirect_uris: Mapped[list[Any]] = mapped_column(JSON, default=list)  # "/path" = on the simulator's own origin
+    approved_scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # jp_gbizid_v1_ida, role, delegation_info
+    system_cd: Mapped[str] = mapped_column(String(16), default="")
+
+
+class GbizDelegation(Base):
+    """委任: a prime account (委任者) delegates its procedures on one RP to another account (受任者)."""
+
+    __tablename__ = "gbizid_delegations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delegation_no: Mapped[str] = mapped_column(String(20), unique=True)
+    delegator_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"), index=True)
+    delegate_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    period_from: Mapped[datetime] = mapped_column(DateTime)
+    period_to: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class GbizAccountEvent(Base):
+    """The lifecycle log of an account (applied, approved, suspended, SMS number changed...)."""
+
+    __tablename__ = "gbizid_account_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class GbizSmsMessage(Base):
+    """An SMS "sent" by the OP (one-time codes); the outbox is readable at /__admin/outbox."""
+
+    __tablename__ = "gbizid_sms_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"), index=True)
+    to: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(String(512))
+    code: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GbizSession(Base):
+    """The OP's browser session (single sign-on across RPs until it expires or prompt=login)."""
+
+    __tablename__ = "gbizid_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"), index=True)
+    auth_time: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    amr: Mapped[str] = mapped_column(String(16), default="pwd")  # pwd | sms | otp
+
+
+class GbizCode(Base):
+    __tablename__ = "gbizid_codes"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(512))
+    nonce: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    code_challenge: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    auth_time: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    grant_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # set when exchanged
+
+
+class GbizGrant(Base):
+    """What one code exchange granted (scope is kept here: GビズID access tokens carry no scope)."""
+
+    __tablename__ = "gbizid_grants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(512))
+    auth_time: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class GbizToken(Base):
+    """An access or refresh token issued under a grant (by jti)."""
+
+    __tablename__ = "gbizid_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey("gbizid_grants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # access | refresh
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # refresh rotated away

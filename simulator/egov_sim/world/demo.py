@@ -25,6 +25,7 @@ from ..filing.trust import TEST_CA_PURPOSE
 from ..idp.keys import KeyRing
 from ..services import Services
 from ..store.models import Account, Certificate, KeyPair, Setting, Software
+from .gbizid import create_gbizid_world
 from .people import PeopleFactory
 
 WORLD_KEY = "demo_world"
@@ -36,7 +37,7 @@ JST_OFFSET = timedelta(hours=9)
 DEMO_ACCOUNTS = [
     ("demo", "社会保険労務士事務所の担当者", "egov", None),
     ("hr", "企業の人事担当者", "egov", None),
-    ("gbiz", "GビズIDプライムでログインする事業者", "gbizid", "2"),
+    ("gbiz", "GビズIDプライムでログインする事業者（「GビズIDでログイン」）", "gbizid", "2"),
 ]
 
 # label → (not_before offset, not_after offset, revoked) relative to world creation (virtual time)
@@ -57,6 +58,7 @@ class DemoWorld:
     redirect_uris: list[str]
     accounts: list[dict[str, Any]] = field(default_factory=list)
     certificates: list[dict[str, Any]] = field(default_factory=list)
+    gbizid: dict[str, Any] = field(default_factory=dict)  # GビズID accounts and RP registrations
 
     def account(self, name: str) -> dict[str, Any]:
         for acc in self.accounts:
@@ -72,11 +74,13 @@ class DemoWorld:
 
     def as_dict(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "client_secret": self.client_secret,
-                "redirect_uris": self.redirect_uris, "accounts": self.accounts, "certificates": self.certificates}
+                "redirect_uris": self.redirect_uris, "accounts": self.accounts, "certificates": self.certificates,
+                "gbizid": self.gbizid}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DemoWorld:
-        return cls(d["client_id"], d["client_secret"], d["redirect_uris"], d["accounts"], d["certificates"])
+        return cls(d["client_id"], d["client_secret"], d["redirect_uris"], d["accounts"], d["certificates"],
+                   d.get("gbizid") or {})
 
 
 def load_world(services: Services) -> DemoWorld | None:
@@ -140,6 +144,7 @@ def _create(services: Services) -> DemoWorld:
                                    "name": person.name, "corporation_name": company.name, "idp": idp,
                                    "corporate_number": company.corporate_number})
         _create_certificates(services, s, world, accounts["demo"], now)
+        world.gbizid = create_gbizid_world(s, people, now, accounts["gbiz"], world.account("gbiz")["password"])
         s.add(Setting(key=WORLD_KEY, value=world.as_dict()))
     return world
 

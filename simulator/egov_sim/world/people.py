@@ -66,6 +66,7 @@ class Company:
     city: str
     street: str
     representative: Person
+    en_name: str = ""
 
     @property
     def address(self) -> str:
@@ -74,6 +75,8 @@ class Company:
 
 _BUSINESSES = [("商事", "ショウジ"), ("製作所", "セイサクショ"), ("建設", "ケンセツ"), ("運輸", "ウンユ"),
                ("食品", "ショクヒン"), ("電機", "デンキ"), ("物産", "ブッサン"), ("工業", "コウギョウ")]
+_BUSINESSES_EN = {"商事": "Trading", "製作所": "Works", "建設": "Construction", "運輸": "Transport",
+                  "食品": "Foods", "電機": "Electric", "物産": "Bussan", "工業": "Industries"}
 
 
 class PeopleFactory:
@@ -97,12 +100,16 @@ class PeopleFactory:
     def company(self) -> Company:
         f = self.faker
         prefecture = f.prefecture()
-        family, family_kana, _ = f.last_name_pair()
+        family, family_kana, family_roman = f.last_name_pair()
         kind, kind_kana = self.rng.choice(_BUSINESSES)
         return Company(
             name=f"株式会社{family}{kind}", name_kana=f"カブシキガイシャ{family_kana}{kind_kana}",
             corporate_number=corporate_number(self.rng),
             postal_code=f.zipcode().replace("-", ""), prefecture=prefecture,
             prefecture_code=PREFECTURES.get(prefecture, "13"), city=f.city(), street=f.town() + f.chome() + f.ban(),
-            representative=self.person(),
+            representative=self.person(), en_name=f"{family_roman} {_BUSINESSES_EN[kind]} Co., Ltd.",
         )
+
+    def mobile_number(self) -> str:
+        """A mobile number for SMS (070/080/090 + 8 digits, no hyphens)."""
+        return f"0{self.rng.choice('789')}0{self.rng.randint(0, 99_999_999):08d}"
