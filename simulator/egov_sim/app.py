@@ -30,10 +30,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     ensure_world(services)
 
     from .filing import api as filing_api
+    from .filing import routes as filing_routes
     from .idp import egov_auth
-    from .ops import admin
+    from .ops import admin, case_admin
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_api.bp)
+    app.register_blueprint(filing_routes.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(case_admin.bp)
     return app

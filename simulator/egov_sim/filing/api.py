@@ -13,9 +13,12 @@ from werkzeug.exceptions import HTTPException
 
 from ..catalogue.skeleton import skeleton_zip
 from ..services import services
+from .access import find_case
+from .amendment import link_resubmission
 from .errors import FilingError, NotFound, bad_request
 from .http import api_url, error_body, filing, ok, register_error_handlers
 from .http import authenticated as _auth
+from .scenarios import choose as choose_scenario
 from .submission import PackageChecker, decode_request
 
 bp = Blueprint("shinsei", __name__, url_prefix="/shinsei/v2")
@@ -93,7 +96,10 @@ def apply() -> Any:
         checker = PackageChecker(svc.catalogue, f.session, f.now, max_file_bytes=svc.settings.max_file_bytes)
         checked = checker.check(proc_id, file_name, raw)
         f.check_first_arrive_id(g.caller, checked)
-        app = f.accept(g.caller, checked, scenario=request.headers.get("X-Sandbox-Scenario"))
+        scenario = choose_scenario(f.session, checked.proc, g.caller.account_id,
+                                   request.headers.get("X-Sandbox-Scenario"))
+        app = f.accept(g.caller, checked, scenario=scenario)
+        link_resubmission(f, g.caller, app)
         results = f.apply_result(app)
         links = {"self": api_url("/apply"), "status": api_url(f"/apply/{app.arrive_id}")}
     return ok("申請データ送信", results, _links=links)
@@ -162,6 +168,6 @@ def apply_detail(arrive_id: str) -> Any:
     if not ARRIVE_ID.match(arrive_id):
         raise bad_request("到達番号は半角数字16桁から18桁で指定してください。")
     with filing() as f:
-        app = f.get(g.caller, arrive_id)
+        app = find_case(f, g.caller, arrive_id, kind="official", need="READ")  # own, or shared with the caller
         results = f.detail(app, g.caller)
     return ok("申請案件取得", results)

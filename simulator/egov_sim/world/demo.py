@@ -20,6 +20,7 @@ from werkzeug.security import generate_password_hash
 
 from ..certs import cert_to_pem, issue_certificate, make_ca, to_pkcs12
 from ..clock import Clock
+from ..filing.documents import ensure_government_pki
 from ..filing.trust import TEST_CA_PURPOSE
 from ..idp.keys import KeyRing
 from ..services import Services
@@ -36,6 +37,7 @@ DEMO_ACCOUNTS = [
     ("demo", "社会保険労務士事務所の担当者", "egov", None),
     ("hr", "企業の人事担当者", "egov", None),
     ("gbiz", "GビズIDプライムでログインする事業者", "gbizid", "2"),
+    ("gbiz-staff", "GビズIDメンバーでログインする従業員（情報共有の相手）", "gbizid", "3"),
 ]
 
 # label → (not_before offset, not_after offset, revoked) relative to world creation (virtual time)
@@ -132,6 +134,7 @@ def _create(services: Services) -> DemoWorld:
                                    "name": person.name, "corporation_name": company.name, "idp": idp,
                                    "corporate_number": company.corporate_number})
         _create_certificates(services, s, world, accounts["demo"], now)
+        ensure_government_pki(s, now)  # signs official documents (filing/documents.py)
         s.add(Setting(key=WORLD_KEY, value=world.as_dict()))
     return world
 

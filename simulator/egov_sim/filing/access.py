@@ -1,0 +1,30 @@
+"""Which cases a caller may see: its own, plus those shared with it through アカウント間情報共有."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..store.models import Application
+from .cases import Caller, FilingService
+from .errors import NotFound
+from .sharing import SharingService
+
+
+def find_case(f: FilingService, caller: Caller, arrive_id: str, *, kind: str | None = None,
+              need: str = "READ") -> Application:
+    """The case, if it is the caller's own or (for `kind` official | post) shared with at least `need`."""
+    owners = [caller.account_id]
+    if kind is not None and not caller.trial:
+        owners += SharingService(f.session, f.now).owners_sharing_with(caller.account_id, kind, need)
+    app = f.session.scalars(select(Application).where(
+        Application.arrive_id == arrive_id, Application.account_id.in_(owners),
+        Application.trial == caller.trial, Application.arrive_at <= f.now)).first()
+    if app is None:
+        raise NotFound(arrive_id)
+    return app
+
+
+def own_cases(f: FilingService, caller: Caller) -> list[Application]:
+    q = select(Application).where(Application.account_id == caller.account_id, Application.trial == caller.trial,
+                                  Application.arrive_at <= f.now).order_by(Application.id)
+    return list(f.session.scalars(q))
