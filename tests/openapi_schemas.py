@@ -46,9 +46,29 @@ def _date(value: object) -> bool:
     return not isinstance(value, str) or bool(_DATE.match(value))
 
 
+# Defects of the document itself, corrected before validating (each one with its reason).
+ERRATA: list[tuple[tuple[str, ...], str, Any, str]] = [
+    (("components", "schemas", "error_bulk", "items"), "required", None,
+     "bulk-apply's error items require 'self' and 'complete' — copied from links_official_document; "
+     "the items are {errorFolder, errorFile, content}"),
+]
+
+
+def apply_errata(document: dict[str, Any]) -> dict[str, Any]:
+    for path, key, value, _reason in ERRATA:
+        node = document
+        for part in path:
+            node = node[part]
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    return document
+
+
 @lru_cache(maxsize=1)
 def spec() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return apply_errata(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)

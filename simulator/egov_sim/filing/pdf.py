@@ -38,7 +38,7 @@ def text_pdf(title: str, lines: list[str], *, created: datetime | None = None) -
         body.append(f"BT /F1 11 Tf {MARGIN} {y} Td {_hex_utf16(line)} Tj ET")
         y -= LINE
     stream = "\n".join(body).encode("ascii")
-    info = f"/Title {_hex_utf16(title)} /Producer (egov-sandbox)"
+    info = f"/Title <FEFF{_hex_utf16(title)[1:]} /Producer (egov-sandbox)"  # a text string: UTF-16BE + BOM
     if created is not None:
         info += f" /CreationDate (D:{created:%Y%m%d%H%M%S}+09'00')"
     objects = [
