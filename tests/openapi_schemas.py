@@ -54,7 +54,20 @@ ERRATA: list[tuple[tuple[str, ...], str, Any, str]] = [
 ]
 
 
+def _datetime_not_date(node: Any) -> None:
+    """Fields documented as YYYY-MM-DD HH:MM:SS (length 19) but typed format "date" are date-times."""
+    if isinstance(node, dict):
+        if node.get("format") == "date" and node.get("minLength") == 19:
+            node.pop("format")
+        for value in node.values():
+            _datetime_not_date(value)
+    elif isinstance(node, list):
+        for value in node:
+            _datetime_not_date(value)
+
+
 def apply_errata(document: dict[str, Any]) -> dict[str, Any]:
+    _datetime_not_date(document)  # e.g. doc_download_date, correct_completed_date
     for path, key, value, _reason in ERRATA:
         node = document
         for part in path:

@@ -36,7 +36,10 @@ def _http_error(exc: HTTPException) -> Any:
     if exc.code == 404:
         return Response(status=404)
     if exc.code == 413:
-        return jsonify(error_body(FilingError(413, "アップロードサイズファイル上限オーバー"))), 413
+        body = error_body(FilingError(413, "アップロードサイズファイル上限オーバー"))
+        if request.path.endswith("/bulk-apply"):  # bulk-apply's error bodies always carry error_count
+            body.update(error_count=0, error=[])
+        return jsonify(body), 413
     if exc.code == 400:
         return jsonify(error_body(bad_request("リクエストの形式に誤りがあります。"))), 400
     return exc

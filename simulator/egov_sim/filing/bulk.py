@@ -32,8 +32,8 @@ MAX_FOLDERS = 9999
 class BulkError(FilingError):
     """A bulk upload refused as a whole: 400 with error_count and error[{errorFolder, errorFile, content}]."""
 
-    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(400, detail)
+    def __init__(self, detail: str, errors: list[dict[str, str]], *, status: int = 400) -> None:
+        super().__init__(status, detail)
         self.errors = errors
 
 

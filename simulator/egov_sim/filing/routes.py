@@ -33,7 +33,7 @@ INFORMATION_ID = re.compile(r"^[0-9A-Za-z]{1,16}$")
 def _bulk_error(exc: bulk.BulkError) -> tuple[Response, int]:
     body = error_body(exc)
     body.update(error_count=len(exc.errors), error=exc.errors)
-    return jsonify(body), 400
+    return jsonify(body), exc.status
 
 
 # --- request helpers ------------------------------------------------------------------------------------
@@ -165,7 +165,13 @@ def apply_withdraw() -> Any:
 @bp.post("/bulk-apply")
 @_auth
 def bulk_apply() -> Any:
-    file_name, raw = _send_file(_body())
+    try:
+        file_name, raw = _send_file(_body())
+    except FilingError as exc:  # every error of bulk-apply carries error_count and error[]
+        if isinstance(exc, bulk.BulkError):
+            raise
+        raise bulk.BulkError(exc.detail, [{"errorFolder": "-", "errorFile": "-", "content": exc.detail[:256]}],
+                             status=exc.status) from None
     with filing() as f:
         sent = bulk.send(f, g.caller, file_name, raw, max_file_bytes=services().settings.max_file_bytes,
                          scenario_header=request.headers.get("X-Sandbox-Scenario"))
