@@ -177,6 +177,7 @@ def test_withdrawal_refused_by_the_agency(egov: EgovClient, services, signer) ->
     assert case.status == "審査中"
     refusal = egov.get_notice(app.arrive_id, case.notices[-1].notice_sub_id)
     assert refusal.notice_type == "取下げ" and "受理できませんでした" in refusal.notice_sentence
+    assert not egov.get_application(app.arrive_id).withdraw_flag  # one 取下げ依頼 per case
     advance(services, "P3D")
     assert egov.get_application(app.arrive_id).doc_count == 1
 
@@ -419,7 +420,8 @@ def test_sharing_lets_a_grantee_read_and_then_download(endpoint, world, http, se
     with pytest.raises(NotFoundError):  # not confirmed yet
         staff.get_application(arrive_id)
     assert staff.confirm_share(owner_acc["username"]).gbiz_id == owner_acc["username"]
-    assert staff.get_application(arrive_id).doc_count == 1
+    shared = staff.get_application(arrive_id)
+    assert shared.doc_count == 1 and shared.applied_account == owner_acc["username"]
     with pytest.raises(NotFoundError):  # READ is not DOWNLOAD
         staff.get_official_document(arrive_id, 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..store.models import Application
+from ..store.models import Account, Application
 from .cases import Caller, FilingService
 from .errors import NotFound
 from .sharing import SharingService
@@ -28,3 +28,9 @@ def own_cases(f: FilingService, caller: Caller) -> list[Application]:
     q = select(Application).where(Application.account_id == caller.account_id, Application.trial == caller.trial,
                                   Application.arrive_at <= f.now).order_by(Application.id)
     return list(f.session.scalars(q))
+
+
+def owner_of(f: FilingService, app: Application) -> Caller:
+    """The account that filed the case (applied_account of a shared case)."""
+    owner = f.session.get(Account, app.account_id)
+    return Caller(app.account_id, owner.username if owner else "-", app.trial)

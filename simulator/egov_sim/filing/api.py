@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..catalogue.skeleton import skeleton_zip
 from ..services import services
-from .access import find_case
+from .access import find_case, owner_of
 from .amendment import link_resubmission
 from .errors import FilingError, NotFound, bad_request
 from .http import api_url, error_body, filing, ok, register_error_handlers
@@ -172,5 +172,5 @@ def apply_detail(arrive_id: str) -> Any:
         raise bad_request("到達番号は半角数字16桁から18桁で指定してください。")
     with filing() as f:
         app = find_case(f, g.caller, arrive_id, kind="official", need="READ")  # own, or shared with the caller
-        results = f.detail(app, g.caller)
+        results = f.detail(app, g.caller if app.account_id == g.caller.account_id else owner_of(f, app))
     return ok("申請案件取得", results)

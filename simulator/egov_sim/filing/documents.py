@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -69,10 +70,16 @@ def government_signer(session: Session, now_jst: datetime) -> Signer:
     ensure_government_pki(session, now_jst)
     row, ca = session.get(KeyPair, GOVERNMENT_CERT), session.get(KeyPair, GOVERNMENT_CA)
     assert row is not None and ca is not None and row.certificate_pem and ca.certificate_pem
-    key = serialization.load_pem_private_key(row.private_pem.encode(), None)
+    return _signer(row.private_pem, row.certificate_pem, ca.certificate_pem)
+
+
+@lru_cache(maxsize=4)
+def _signer(private_pem: str, certificate_pem: str, ca_pem: str) -> Signer:
+    """Loading an RSA key checks it (tens of ms); the installation's key is loaded once per process."""
+    key = serialization.load_pem_private_key(private_pem.encode(), None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    return Signer(key, x509.load_pem_x509_certificate(row.certificate_pem.encode()),
-                  [x509.load_pem_x509_certificate(ca.certificate_pem.encode())])
+    return Signer(key, x509.load_pem_x509_certificate(certificate_pem.encode()),
+                  [x509.load_pem_x509_certificate(ca_pem.encode())])
 
 
 def government_authorities(session: Session) -> list[x509.Certificate]:

@@ -243,7 +243,7 @@ def derive(app: Application, actions: list[ApplicationAction], now: datetime,
             state.withdrawal = "pending"
             state.status = options.get("withdrawal_processing_status", WITHDRAWAL_PROCESSING)
     state.withdraw_flag = (state.status in WITHDRAWABLE_STATUSES and now - app.arrive_at >= WITHDRAWABLE_AFTER
-                           and state.withdrawal in (None, "refused"))
+                           and state.withdrawal is None)  # one 取下げ依頼 per case
     if state.payments:
         statuses = {p.status(now) for p in state.payments}
         state.pay_status = next(s for s in (PAY_WAITING, PAY_EXPIRED, PAY_DONE) if s in statuses)
