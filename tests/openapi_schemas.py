@@ -46,9 +46,42 @@ def _date(value: object) -> bool:
     return not isinstance(value, str) or bool(_DATE.match(value))
 
 
+# Defects of the document itself, corrected before validating (each one with its reason).
+ERRATA: list[tuple[tuple[str, ...], str, Any, str]] = [
+    (("components", "schemas", "error_bulk", "items"), "required", None,
+     "bulk-apply's error items require 'self' and 'complete' — copied from links_official_document; "
+     "the items are {errorFolder, errorFile, content}"),
+]
+
+
+def _datetime_not_date(node: Any) -> None:
+    """Fields documented as YYYY-MM-DD HH:MM:SS (length 19) but typed format "date" are date-times."""
+    if isinstance(node, dict):
+        if node.get("format") == "date" and node.get("minLength") == 19:
+            node.pop("format")
+        for value in node.values():
+            _datetime_not_date(value)
+    elif isinstance(node, list):
+        for value in node:
+            _datetime_not_date(value)
+
+
+def apply_errata(document: dict[str, Any]) -> dict[str, Any]:
+    _datetime_not_date(document)  # e.g. doc_download_date, correct_completed_date
+    for path, key, value, _reason in ERRATA:
+        node = document
+        for part in path:
+            node = node[part]
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    return document
+
+
 @lru_cache(maxsize=1)
 def spec() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return apply_errata(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)

@@ -189,3 +189,309 @@ class ApplicationPage:
     @property
     def has_next(self) -> bool:
         return "next" in self.links
+
+
+# ---------------------------------------------------------------------------- the rest of the API (issue 3)
+
+def _results(body: dict[str, Any]) -> dict[str, Any]:
+    return dict(body.get("results") or {})
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    content: str
+    form_name: str = "-"
+    attached_file_name: str = "-"
+    file_name: str = "-"
+    item: str = "-"
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ReportItem:
+        return cls(d.get("content", ""), d.get("form_name", "-"), d.get("attached_file_name", "-"),
+                   d.get("file_name", "-"), d.get("item", "-"))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """`POST /apply/check`: problems come back as 200 with error_count and report_list."""
+
+    message: str
+    error_count: int
+    report_list: list[ReportItem]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> CheckResult:
+        r = _results(body)
+        return cls(r.get("message", ""), int(r.get("error_count") or 0),
+                   [ReportItem.from_json(i) for i in r.get("report_list") or []], body)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+@dataclass(frozen=True)
+class AmendResult:
+    arrive_id: str
+    amend_date: datetime | None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> AmendResult:
+        r = _results(body)
+        return cls(r["arrive_id"], _dt(r.get("amend_date")))
+
+
+@dataclass(frozen=True)
+class WithdrawResult:
+    arrive_id: str
+    withdraw_date: datetime | None
+    applicant_name: str
+    proc_name: str
+    ministry_name: str
+    corporation_name: str | None = None
+    submission_destination: str | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> WithdrawResult:
+        r = _results(body)
+        return cls(r["arrive_id"], _dt(r.get("withdraw_date")), r.get("applicant_name", ""), r.get("proc_name", ""),
+                   r.get("ministry_name", ""), r.get("corporation_name"), r.get("submission_destination"))
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """`POST /bulk-apply` (202): ingestion happens later; follow links["list"] / links["report"]."""
+
+    send_number: str
+    send_date: datetime | None
+    file_name: str
+    apply_count: int
+    links: dict[str, str]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> BulkResult:
+        r = _results(body)
+        return cls(r["send_number"], _dt(r.get("send_date")), r.get("file_name", ""), int(r.get("apply_count") or 0),
+                   dict(body.get("_links") or {}))
+
+
+@dataclass(frozen=True)
+class BulkFolderResult:
+    folder_name: str
+    proc_name: str | None
+    arrive_id: str | None
+    arrive_date: datetime | None
+    report_list: list[ReportItem]
+
+    @property
+    def arrived(self) -> bool:
+        return bool(self.arrive_id) and self.arrive_id != "-"
+
+
+@dataclass(frozen=True)
+class BulkReport:
+    send_number: str
+    send_date: datetime | None
+    file_name: str
+    apply_count: int
+    arrive_count: int
+    error_count: int
+    results: list[BulkFolderResult]
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> BulkReport:
+        folders = [BulkFolderResult(r.get("folder_name", ""), r.get("proc_name"), r.get("arrive_id"),
+                                    _dt(r.get("arrive_date")) if r.get("arrive_date", "-") != "-" else None,
+                                    [ReportItem.from_json(i) for i in r.get("report_list") or []])
+                   for r in d.get("result") or []]
+        return cls(d["send_number"], _dt(d.get("send_date")), d.get("file_name", ""), int(d.get("apply_count") or 0),
+                   int(d.get("arrive_count") or 0), int(d.get("error_count") or 0), folders)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A list answer (notices, posts, messages, bulk reports): items, resultset, paging links."""
+
+    items: list[Any]
+    resultset: ResultSet
+    links: dict[str, str]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @classmethod
+    def parse(cls, body: dict[str, Any], key: str, item: Any = None) -> Page:
+        rs = body.get("resultset") or {"all_count": 0, "limit": 1, "offset": 0, "count": 0}
+        items = _results(body).get(key) or []
+        return cls([item(i) if item else i for i in items], ResultSet(**rs), dict(body.get("_links") or {}), body)
+
+    @property
+    def has_next(self) -> bool:
+        return "next" in self.links
+
+
+@dataclass(frozen=True)
+class NoticeListItem:
+    arrive_id: str
+    notice_sub_id: int
+    notice_issue_date: datetime | None
+    type: str
+    title: str
+    issuer_organization: str
+    proc_name: str
+    notified_account: str | None
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> NoticeListItem:
+        return cls(d["arrive_id"], int(d["notice_sub_id"]), _dt(d.get("notice_issue_date")), d.get("type", ""),
+                   d.get("title", ""), d.get("issuer_organization", ""), d.get("proc_name", ""),
+                   d.get("notified_account"))
+
+
+@dataclass(frozen=True)
+class Attachment:
+    file_name: str
+    file_data: bytes
+
+
+@dataclass(frozen=True)
+class Notice:
+    """`GET /notice/{arrive_id}/{notice_sub_id}`."""
+
+    issuer_organization: str
+    notice_issue_date: datetime | None
+    notice_type: str
+    notice_title: str
+    notice_sentence: str
+    proc_name: str
+    correct_type: str | None = None
+    correct_expired_date: date | None = None
+    correct_completed_date: datetime | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Notice:
+        n = _results(body)["notice"]
+        return cls(n["issuer_organization"], _dt(n.get("notice_issue_date")), n.get("notice_type", ""),
+                   n.get("notice_title", ""), n.get("notice_sentence", ""), n.get("proc_name", ""),
+                   n.get("correct_type"), _d(n.get("correct_expired_date")), _dt(n.get("correct_completed_date")),
+                   [Attachment(a["file_name"], base64.b64decode(a["file_data"])) for a in n.get("attached_file_list")
+                    or []], body)
+
+
+@dataclass(frozen=True)
+class DocumentArchive:
+    """`GET /official_document/...` and `GET /post/{post_id}`: the zip and the names in it."""
+
+    file_data: bytes
+    file_names: list[str]
+    links: dict[str, str]
+    name: str | None = None  # notice_data_name (電子送達)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> DocumentArchive:
+        r = _results(body)
+        return cls(base64.b64decode(r["file_data"]), [f["file_name"] for f in r.get("file_name_list") or []],
+                   dict(body.get("_links") or {}), r.get("notice_data_name"))
+
+
+@dataclass(frozen=True)
+class DocumentCompletion:
+    """`POST /official_document` (取得完了): afterwards the document can no longer be fetched."""
+
+    arrive_id: str
+    notice_sub_id: int
+    proc_name: str
+    doc_title: str
+    download_date: datetime | None
+    file_names: list[str]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> DocumentCompletion:
+        r = _results(body)
+        return cls(r["arrive_id"], int(r["notice_sub_id"]), r.get("proc_name", ""), r.get("doc_title", ""),
+                   _dt(r.get("download_date")), [f["file_name"] for f in r.get("file_name_list") or []])
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """`POST /official_document/verify`: the 官職 signature and certificate checks."""
+
+    sig_verification_xml_file_name: str
+    attached_file_name: str | None
+    official: dict[str, Any]
+    government: list[dict[str, Any]]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> VerifyResult:
+        r = _results(body)
+        first = (r.get("verify_result") or [{}])[0]
+        return cls(r.get("sig_verification_xml_file_name", ""), r.get("attached_file_name"),
+                   dict(first.get("official") or {}), list(first.get("government") or []), body)
+
+    @property
+    def valid(self) -> bool:
+        return self.official.get("validation_result") == "検証成功" and self.official.get("certificate_result") == "有効"
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    info: PaymentInfo
+    pay_status: str
+    pay_date: date | None
+    pay_flag: str | None
+
+
+@dataclass(frozen=True)
+class PaymentDetails:
+    """`GET /payment/{arrive_id}`."""
+
+    arrive_id: str
+    proc_name: str
+    payments: list[PaymentStatus]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> PaymentDetails:
+        r = _results(body)
+        return cls(r["arrive_id"], r.get("proc_name", ""),
+                   [PaymentStatus(PaymentInfo.from_json(p), p.get("pay_status", ""), _d(p.get("pay_date")),
+                                  p.get("pay_flag")) for p in r.get("apply_pay_list") or []])
+
+
+@dataclass(frozen=True)
+class PaymentSite:
+    """`POST /payment`: POST skno, bptn and {parameter_tag_name}=decoded link data to URL."""
+
+    url: str
+    facility_number: str
+    treasury_money_code: str
+    parameter_tag_name: str
+    information_link_data: bytes
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> PaymentSite:
+        r = _results(body)
+        return cls(r["URL"], r["facility_number"], r["treasury_money_code"], r["parameter_tag_name"],
+                   base64.b64decode(r["information_link_data"]))
+
+    def form_fields(self) -> dict[str, bytes | str]:
+        return {"skno": self.facility_number, "bptn": self.treasury_money_code,
+                self.parameter_tag_name: self.information_link_data}
+
+
+@dataclass(frozen=True)
+class ShareSetting:
+    """share-setting and share-confirmation results (permissions READ | DOWNLOAD; ACCEPT | DENY)."""
+
+    gbiz_id: str
+    official_doc_permission: str | None = None
+    post_doc_permission: str | None = None
+    share_acceptance: str | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], key: str | None = None) -> ShareSetting:
+        r = _results(body)
+        r = r.get(key, r) if key else r
+        return cls(r["gbiz_id"], r.get("official_doc_permission"), r.get("post_doc_permission"),
+                   r.get("share_acceptance"))

@@ -133,14 +133,14 @@ def listed_form_files(kousei: etree._Element) -> list[str]:
     return [name.strip() for name in names if name.strip()]
 
 
-def _kousei_info(kousei: etree._Element) -> etree._Element:
-    info = kousei.find(KOUSEI_ID)
+def _kousei_info(kousei: etree._Element, target: str = KOUSEI_ID) -> etree._Element:
+    info = kousei.find(target)
     if info is None:
         raise SignatureError(
-            "構成管理XMLファイルに構成情報が存在しません",
+            f"構成管理XMLファイルに{target}が存在しません",
             file_name="kousei.xml",
-            item=KOUSEI_ID,
-            detail="no 構成情報 element",
+            item=target,
+            detail=f"no {target} element",
         )
     return info
 
@@ -204,11 +204,11 @@ def _unb64(text: str | None, what: str) -> bytes:
 # ---------------------------------------------------------------------------- signing
 
 
-def _holder(kousei: etree._Element) -> etree._Element:
+def _holder(kousei: etree._Element, target: str = KOUSEI_ID) -> etree._Element:
     holder = kousei.find(HOLDER_TAG)
     if holder is not None:
         return holder
-    info = _kousei_info(kousei)
+    info = _kousei_info(kousei, target)
     holder = etree.Element(HOLDER_TAG)
     holder.tail, info.tail = info.tail, "\n"
     info.addnext(holder)
@@ -230,12 +230,15 @@ def sign_kousei(
     signer: Signer,
     *,
     form_files: list[str] | None = None,
+    target_id: str = KOUSEI_ID,
 ) -> etree._Element:
     """Append a Signature (co-signers: one more each call) to 署名情報 and return it.
 
     ``kousei`` is the DataRoot of kousei.xml; ``files`` maps file names to their final bytes.
+    Other documents of the same shape (e.g. a 公文書's 鑑) pass their own ``target_id`` (the element
+    whose tag and ID it is) and the files to sign in ``form_files``.
     """
-    target = _find_by_id(kousei, KOUSEI_ID)
+    target = _find_by_id(kousei, target_id)
     names = listed_form_files(kousei) if form_files is None else list(form_files)
     missing = [name for name in names if name not in files]
     if missing:
@@ -245,11 +248,11 @@ def sign_kousei(
             detail="form file to sign is missing",
         )
 
-    signature = etree.SubElement(_holder(kousei), _ds("Signature"), nsmap={None: DS_NS})
+    signature = etree.SubElement(_holder(kousei, target_id), _ds("Signature"), nsmap={None: DS_NS})
     signed_info = etree.SubElement(signature, _ds("SignedInfo"))
     etree.SubElement(signed_info, _ds("CanonicalizationMethod"), Algorithm=C14N)
     etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=RSA_SHA256)
-    _add_reference(signed_info, f"#{KOUSEI_ID}", hashlib.sha256(_c14n(target)).digest(), c14n=True)
+    _add_reference(signed_info, f"#{target_id}", hashlib.sha256(_c14n(target)).digest(), c14n=True)
     for name in names:
         _add_reference(signed_info, name, hashlib.sha256(files[name]).digest(), c14n=False)
     value = etree.SubElement(signature, _ds("SignatureValue"))
@@ -426,11 +429,12 @@ def _file_for_uri(uri: str, files: dict[str, bytes]) -> str:
 
 
 def _verify_one(
-    kousei: etree._Element, signature: etree._Element, files: dict[str, bytes], forms: list[str]
+    kousei: etree._Element, signature: etree._Element, files: dict[str, bytes], forms: list[str],
+    target_id: str = KOUSEI_ID,
 ) -> SignatureInfo:
     signed_info = _one(signature, "SignedInfo")
     cert = _verify_signature_value(signature, signed_info)  # authenticate SignedInfo before using it
-    info_element = _kousei_info(kousei)
+    info_element = _kousei_info(kousei, target_id)
     references = signed_info.findall(_ds("Reference"))
     covers_kousei = False
     referenced: list[str] = []
@@ -455,10 +459,10 @@ def _verify_one(
             )
     if not covers_kousei:
         raise SignatureError(
-            "署名の検証に失敗しました。構成情報が署名されていません。",
+            f"署名の検証に失敗しました。{target_id}が署名されていません。",
             file_name="kousei.xml",
-            item=KOUSEI_ID,
-            detail="no Reference covers #構成情報",
+            item=target_id,
+            detail=f"no Reference covers #{target_id}",
         )
     unsigned = [name for name in forms if name not in referenced]
     if unsigned:
@@ -479,12 +483,14 @@ def _verify_one(
 
 
 def verify_kousei(
-    kousei: etree._Element, files: dict[str, bytes], *, required: bool = False
+    kousei: etree._Element, files: dict[str, bytes], *, required: bool = False,
+    target_id: str = KOUSEI_ID, signed_files: list[str] | None = None,
 ) -> list[SignatureInfo]:
     """Verify every Signature in 署名情報 (co-signers included); [] when unsigned.
 
     With ``required=True`` an unsigned package raises SignatureError 「署名情報が存在しません」.
     Certificate validity (expiry, revocation, registration) is the caller's business.
+    Documents of the same shape (a 公文書's 鑑) pass ``target_id`` and the files that must be signed.
     """
     holder = kousei.find(HOLDER_TAG)
     signatures = holder.findall(_ds("Signature")) if holder is not None else []
@@ -504,5 +510,5 @@ def verify_kousei(
                 detail="the package is not signed",
             )
         return []
-    forms = listed_form_files(kousei)
-    return [_verify_one(kousei, signature, files, forms) for signature in signatures]
+    forms = listed_form_files(kousei) if signed_files is None else list(signed_files)
+    return [_verify_one(kousei, signature, files, forms, target_id) for signature in signatures]

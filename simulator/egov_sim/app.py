@@ -30,11 +30,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     ensure_world(services)
 
     from .filing import api as filing_api
+    from .filing import routes as filing_routes
     from .idp import egov_auth, egov_broker, gbizid_http
-    from .ops import admin, admin_ops, gbizid_admin, middleware
+    from .ops import admin, admin_ops, case_admin, gbizid_admin, middleware
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_api.bp)
+    app.register_blueprint(filing_routes.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_ops.bp)
     app.register_blueprint(admin_ops.public)
@@ -42,4 +44,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)
     app.register_blueprint(gbizid_admin.bp)
+    app.register_blueprint(case_admin.bp)
     return app

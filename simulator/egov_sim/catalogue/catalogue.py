@@ -59,6 +59,7 @@ class Scenario:
     name: str
     description: str
     steps: tuple[ScenarioStep, ...]
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. withdrawal = "refuse", withdrawal_after
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def _parse_procedure(data: dict[str, Any]) -> Procedure:
                 )
                 for step in s.get("steps", [])
             ),
+            options={k: v for k, v in s.items() if k not in ("description", "steps")},
         )
         for name, s in data.get("scenarios", {}).items()
     }

@@ -13,9 +13,12 @@ from werkzeug.exceptions import HTTPException
 
 from ..catalogue.skeleton import skeleton_zip
 from ..services import services
+from .access import find_case, owner_of
+from .amendment import link_resubmission
 from .errors import FilingError, NotFound, bad_request
 from .http import api_url, error_body, filing, ok, register_error_handlers
 from .http import authenticated as _auth
+from .scenarios import choose as choose_scenario
 from .submission import PackageChecker, decode_request
 
 bp = Blueprint("shinsei", __name__, url_prefix="/shinsei/v2")
@@ -33,7 +36,10 @@ def _http_error(exc: HTTPException) -> Any:
     if exc.code == 404:
         return Response(status=404)
     if exc.code == 413:
-        return jsonify(error_body(FilingError(413, "アップロードサイズファイル上限オーバー"))), 413
+        body = error_body(FilingError(413, "アップロードサイズファイル上限オーバー"))
+        if request.path.endswith("/bulk-apply"):  # bulk-apply's error bodies always carry error_count
+            body.update(error_count=0, error=[])
+        return jsonify(body), 413
     if exc.code == 400:
         return jsonify(error_body(bad_request("リクエストの形式に誤りがあります。"))), 400
     return exc
@@ -93,7 +99,10 @@ def apply() -> Any:
         checker = PackageChecker(svc.catalogue, f.session, f.now, max_file_bytes=svc.settings.max_file_bytes)
         checked = checker.check(proc_id, file_name, raw)
         f.check_first_arrive_id(g.caller, checked)
-        app = f.accept(g.caller, checked, scenario=request.headers.get("X-Sandbox-Scenario"))
+        scenario = choose_scenario(f.session, checked.proc, g.caller.account_id,
+                                   request.headers.get("X-Sandbox-Scenario"))
+        app = f.accept(g.caller, checked, scenario=scenario)
+        link_resubmission(f, g.caller, app)
         results = f.apply_result(app)
         links = {"self": api_url("/apply"), "status": api_url(f"/apply/{app.arrive_id}")}
     return ok("申請データ送信", results, _links=links)
@@ -162,6 +171,6 @@ def apply_detail(arrive_id: str) -> Any:
     if not ARRIVE_ID.match(arrive_id):
         raise bad_request("到達番号は半角数字16桁から18桁で指定してください。")
     with filing() as f:
-        app = f.get(g.caller, arrive_id)
-        results = f.detail(app, g.caller)
+        app = find_case(f, g.caller, arrive_id, kind="official", need="READ")  # own, or shared with the caller
+        results = f.detail(app, g.caller if app.account_id == g.caller.account_id else owner_of(f, app))
     return ok("申請案件取得", results)

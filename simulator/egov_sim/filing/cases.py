@@ -56,30 +56,33 @@ class FilingService:
                                              item="初回受付番号"))
 
     def accept(self, caller: Caller, checked: CheckedPackage, *, scenario: str | None = None,
-               send_number: str | None = None) -> Application:
-        """Store an application whose checks passed; returns it with arrive_id and send_number."""
+               send_number: str | None = None, arrive_at: datetime | None = None) -> Application:
+        """Store an application whose checks passed; returns it with arrive_id and send_number.
+
+        `arrive_at` (default now) lets bulk sending arrive later than it was sent."""
         if checked.report:
             raise bad_request("申請データに誤りがあります。", checked.report)
         proc = checked.proc
         scenario_def = proc.scenario(scenario)
         p = checked.package
+        arrived = arrive_at or self.now
         app = Application(
             arrive_id="", send_number="", account_id=caller.account_id, trial=caller.trial,
             proc_id=proc.proc_id, apply_type=p.apply_type or "新規申請",
             first_arrive_id=(p.first_arrive_id or "").strip() or None,
-            send_at=self.now, arrive_at=self.now, proc_name=proc.name, ministry_name=proc.ministry_name,
+            send_at=self.now, arrive_at=arrived, proc_name=proc.name, ministry_name=proc.ministry_name,
             submission_destination=(p.destination.get("提出先名称") or proc.destination_name).split(",")[-1],
             corporation_name=_corporation(checked), applicant_name=_applicant(checked),
             forms=[{"form_id": f["form_id"], "form_name": f.get("name") or "-", "file_name": f["file_name"]}
                    for f in p.forms],
             attachments=[{"name": a.get("name") or a.get("file_name"), "file_name": a.get("file_name")}
                          for a in p.attachments],
-            scenario=scenario_def.name, timeline=lifecycle.build_timeline(scenario_def, self.now),
+            scenario=scenario_def.name, timeline=lifecycle.build_timeline(scenario_def, arrived),
             signer_serial=checked.signer_serial, package=checked.raw,
         )
         self.session.add(app)
         self.session.flush()  # the autoincrement id makes arrive_id unique across processes
-        app.arrive_id = f"{proc.arrive_prefix}{self.now.year}{app.id:09d}"
+        app.arrive_id = f"{proc.arrive_prefix}{arrived.year}{app.id:09d}"
         app.send_number = send_number or f"{self.now:%Y%m%d%H%M%S}{app.id % 10000:04d}"
         self.session.execute(update(Application).where(Application.id == app.id)
                              .values(arrive_id=app.arrive_id, send_number=app.send_number))
@@ -87,14 +90,16 @@ class FilingService:
 
     # --- inquiry ----------------------------------------------------------------------------------
 
-    def _visible(self, caller: Caller):  # type: ignore[no-untyped-def]
-        # held back by ops (arrival still being checked, lost in a maintenance window): not shown
+    def visible(self, account_ids: list[int], trial: bool):  # type: ignore[no-untyped-def]
+        """Cases of these accounts that have arrived by now, less those ops holds back (arrival still
+        being checked, lost in a maintenance window) — the one definition of what an inquiry can see."""
         held = select(ApplicationHold.application_id).where(
             (ApplicationHold.lost_reason.is_not(None)) | (ApplicationHold.hidden_until > self.now))
-        return select(Application).where(Application.account_id == caller.account_id,
-                                         Application.trial == caller.trial,
-                                         Application.arrive_at <= self.now,
-                                         Application.id.not_in(held))
+        return select(Application).where(Application.account_id.in_(account_ids), Application.trial == trial,
+                                         Application.arrive_at <= self.now, Application.id.not_in(held))
+
+    def _visible(self, caller: Caller):  # type: ignore[no-untyped-def]
+        return self.visible([caller.account_id], caller.trial)
 
     def _find(self, caller: Caller, arrive_id: str) -> Application | None:
         return self.session.scalars(self._visible(caller).where(Application.arrive_id == arrive_id)).first()

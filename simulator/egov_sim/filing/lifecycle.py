@@ -6,17 +6,18 @@ Nothing is pushed by a background worker; every server process computes the same
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..catalogue import Procedure, Scenario
 from ..clock import format_datetime
 from ..store.models import Application, ApplicationAction
+from . import presentation, timeline
 
 # Withdrawal is not offered right after sending (seed 000: 「申請してすぐ取下げにする場合は…表示されていない」).
-WITHDRAWABLE_AFTER = timedelta(minutes=5)
-WITHDRAWABLE_STATUSES = frozenset({"到達", "審査中", "審査中（補正待ち）"})
-NO_PAYMENT = "なし"
+WITHDRAWABLE_AFTER = timeline.WITHDRAWABLE_AFTER
+WITHDRAWABLE_STATUSES = timeline.WITHDRAWABLE_STATUSES
+NO_PAYMENT = timeline.NO_PAYMENT
 
 
 def build_timeline(scenario: Scenario, arrive_at: datetime) -> list[dict[str, Any]]:
@@ -43,15 +44,14 @@ class CaseView:
     notice_list: list[dict[str, Any]] = field(default_factory=list)
     official_list: list[dict[str, Any]] = field(default_factory=list)
     apply_pay_list: list[dict[str, Any]] = field(default_factory=list)
+    state: timeline.CaseState | None = None  # the derived events behind the lists
 
 
 def view(app: Application, actions: list[ApplicationAction], proc: Procedure | None, now: datetime) -> CaseView:
-    """The case as the API shows it at `now`."""
-    status = "到達"
-    for entry in app.timeline:
-        if _at(entry) > now:
-            break
-        if "status" in entry:
-            status = entry["status"]
-    withdraw_flag = status in WITHDRAWABLE_STATUSES and now - app.arrive_at >= WITHDRAWABLE_AFTER
-    return CaseView(status=status, withdraw_flag=withdraw_flag)
+    """The case as the API shows it at `now` (see timeline.derive)."""
+    options = proc.scenario(app.scenario).options if proc is not None else {}
+    state = timeline.derive(app, actions, now, options, issuer=app.submission_destination)
+    return CaseView(status=state.status, withdraw_flag=state.withdraw_flag, pay_status=state.pay_status,
+                    notice_list=[presentation.notice_summary(n) for n in state.notices],
+                    official_list=[presentation.official_summary(d) for d in state.documents],
+                    apply_pay_list=[presentation.payment(p) for p in state.payments], state=state)

@@ -316,3 +316,33 @@ class GbizToken(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # refresh rotated away
+
+
+class BulkSubmission(Base):
+    """A `POST /bulk-apply` upload: its folders are checked at once and arrive at `ingest_at`."""
+
+    __tablename__ = "bulk_submissions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    send_number: Mapped[str] = mapped_column(String(18), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    file_name: Mapped[str] = mapped_column(String(256))
+    send_at: Mapped[datetime] = mapped_column(DateTime)
+    ingest_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    apply_count: Mapped[int] = mapped_column(Integer)
+    results: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{folder_name, proc_name, arrive_id|report_list}]
+    package: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ShareSetting(Base):
+    """アカウント間情報共有: `owner` lets `grantee` read or download its documents once accepted."""
+
+    __tablename__ = "share_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    grantee_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    official_doc_permission: Mapped[str] = mapped_column(String(8))  # READ | DOWNLOAD
+    post_doc_permission: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(8), default="pending")  # pending | accepted | denied
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -21,6 +21,7 @@ from werkzeug.security import generate_password_hash
 
 from ..certs import cert_to_pem, issue_certificate, make_ca, to_pkcs12
 from ..clock import Clock
+from ..filing.documents import ensure_government_pki
 from ..filing.trust import TEST_CA_PURPOSE
 from ..idp.keys import KeyRing
 from ..services import Services
@@ -144,6 +145,7 @@ def _create(services: Services) -> DemoWorld:
                                    "name": person.name, "corporation_name": company.name, "idp": idp,
                                    "corporate_number": company.corporate_number})
         _create_certificates(services, s, world, accounts["demo"], now)
+        ensure_government_pki(s, now)  # signs official documents (filing/documents.py)
         world.gbizid = create_gbizid_world(s, people, now, accounts["gbiz"], world.account("gbiz")["password"])
         s.add(Setting(key=WORLD_KEY, value=world.as_dict()))
     return world
