@@ -90,3 +90,21 @@ def post_reset() -> Any:
     ops_state().journal.clear()
     ops_state().invalidate()
     return jsonify({"reset": True, "world": world.as_dict() if world else None})
+
+
+@bp.get("/certificates/<label>")
+def get_certificate(label: str) -> Any:
+    """A demo signing certificate as PKCS#12 (base64) with its password, for harnesses on other machines."""
+    import base64
+
+    from ..world.demo import certificate_for
+
+    try:
+        p12, password, cert = certificate_for(services(), label)
+    except KeyError:
+        return _problem(404, f"no demo certificate {label!r}")
+    world = load_world(services())
+    revoked = bool(world and any(c["label"] == label and c.get("revoked") for c in world.certificates))
+    return jsonify({"label": label, "password": password, "p12": base64.b64encode(p12).decode(),
+                    "subject": cert.subject.rfc4514_string(), "not_after": cert.not_valid_after_utc.isoformat(),
+                    "revoked": revoked})

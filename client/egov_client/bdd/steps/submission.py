@@ -1,0 +1,154 @@
+"""申請データの作成・署名・送信 (POST /apply), trial mode, attachments, refusals."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+from pytest_bdd import given, parsers, then, when
+
+from ...errors import ApiError, EgovError, NonAsciiFileNameWarning
+from ...package import ApplicationPackage, Skeleton
+from ...signing import load_pkcs12
+from ..context import ScenarioContext
+from .common import assert_message
+
+ARRIVE_ID = re.compile(r"^\d{16,18}$")
+
+
+def sample_pdf(title: str) -> bytes:
+    """A small, valid one-page PDF (what an attachment scan would be)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({title.encode('ascii', 'replace').decode()}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _package(ctx: ScenarioContext) -> ApplicationPackage:
+    if ctx.package is None:
+        raise AssertionError("no application package yet: add 「手続「…」の申請データを見本データで作成する」")
+    return ctx.package
+
+
+def _first_form(package: ApplicationPackage) -> str:
+    return package.form_files[0]
+
+
+@given(parsers.parse("手続「{proc_id}」の申請データを見本データで作成する"))
+def _sample_package(egov_context: ScenarioContext, proc_id: str) -> None:
+    ctx = egov_context
+    skeleton = ctx.logged_in().get_procedure(proc_id)
+    package = ApplicationPackage.from_skeleton(Skeleton.from_zip(skeleton.file_data))
+    package.set_apply_type("新規申請")
+    package.set_applicant(**ctx.samples.applicant)
+    package.set_contact(**ctx.samples.applicant)
+    for form_id, values in ctx.samples.forms(proc_id).items():
+        package.set_form_values(form_id, values)
+    ctx.package = package
+
+
+@given(parsers.parse("申請書の項目「{path}」を「{value}」にする"))
+def _set_item(egov_context: ScenarioContext, path: str, value: str) -> None:
+    package = _package(egov_context)
+    package.set_form_value(_first_form(package), path, value)
+
+
+@given(parsers.parse("申請書の項目「{path}」を空にする"))
+def _clear_item(egov_context: ScenarioContext, path: str) -> None:
+    package = _package(egov_context)
+    package.set_form_value(_first_form(package), path, "")
+
+
+@given(parsers.parse("添付書類「{file_name}」（{title}）を添付する"))
+def _attach(egov_context: ScenarioContext, file_name: str, title: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonAsciiFileNameWarning)  # scenarios may test such names on purpose
+        _package(egov_context).add_attachment(file_name, sample_pdf(title), title=title)
+
+
+@given(parsers.parse("「{label}」の電子証明書で署名する"))
+def _sign(egov_context: ScenarioContext, label: str) -> None:
+    signer = egov_context.find_signer(label)
+    _package(egov_context).sign(signer)
+
+
+@given("電子署名をしない")
+def _unsigned(egov_context: ScenarioContext) -> None:
+    assert not _package(egov_context).is_signed
+
+
+@when(parsers.parse("「{label}」の電子証明書を誤ったPINで開く"))
+def _wrong_pin(egov_context: ScenarioContext, label: str) -> None:
+    p12, password = egov_context.target.certificate(label)
+    egov_context.attempt(lambda: load_pkcs12(p12, password + "x"))
+
+
+def _send(ctx: ScenarioContext, *, trial: bool) -> None:
+    package = _package(ctx)
+    client = ctx.logged_in().trial_mode() if trial else ctx.logged_in()
+    data = package.to_zip(validate=False)
+    if ctx.recorder:
+        ctx.recorder.attach(f"{package.proc_id}.zip", data)
+    ctx.notes["trial"] = trial
+    ctx.result = ctx.attempt(lambda: client.submit(package.proc_id, data)) or ctx.result
+
+
+@when("申請データを送信する")
+def _submit(egov_context: ScenarioContext) -> None:
+    _send(egov_context, trial=False)
+
+
+@when("申請データをトライアルモードで送信する")
+def _submit_trial(egov_context: ScenarioContext) -> None:
+    _send(egov_context, trial=True)
+
+
+@given("申請データを送信済みである")
+def _submitted(egov_context: ScenarioContext) -> None:
+    _send(egov_context, trial=False)
+    egov_context.expect_success()
+
+
+@then("申請は到達し、到達番号が払い出される")
+def _arrived(egov_context: ScenarioContext) -> None:
+    egov_context.expect_success()
+    result = egov_context.result
+    assert result is not None
+    assert ARRIVE_ID.match(result.arrive_id), f"arrive_id {result.arrive_id!r} is not 16–18 digits"
+    assert result.apply_type == "新規申請" and result.proc_name, f"unexpected arrival: {result}"
+    assert result.links.get("status", "").endswith(f"/apply/{result.arrive_id}"), result.links
+
+
+@then(parsers.parse("到達の応答に添付書類「{title}」が含まれている"))
+def _arrival_lists_attachment(egov_context: ScenarioContext, title: str) -> None:
+    egov_context.expect_success()
+    assert egov_context.result is not None
+    # apply_form.attached_file[].attached_file_name carries the attachment's name (添付書類名称)
+    assert title in egov_context.result.attached_file_names, egov_context.result.attached_file_names
+
+
+@then(parsers.parse("送信は「{message}」というエラーで拒否される"))
+def _refused(egov_context: ScenarioContext, message: str) -> None:
+    error = egov_context.expect_error(EgovError)
+    assert_message(error, message)
+
+
+@then(parsers.parse("エラー報告の項目「{item}」に「{message}」と記載されている"))
+def _report_item(egov_context: ScenarioContext, item: str, message: str) -> None:
+    error = egov_context.expect_error(ApiError)
+    assert isinstance(error, ApiError) and error.status == 400, f"expected 400, got {error}"
+    found = [r for r in error.report_list if r.get("item") == item]
+    assert any(r.get("content") == message for r in found), f"report_list has {error.report_list}"
+    assert all(set(r) >= {"form_name", "attached_file_name", "file_name", "item", "content"}
+               for r in error.report_list), "report_list items must carry e-Gov's five fields"

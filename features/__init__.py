@@ -1,0 +1,1 @@
+"""Acceptance scenarios (Gherkin, Japanese). A package so its conftest does not shadow tests/conftest.py."""
