@@ -49,7 +49,7 @@ class KeyRing:
             return self._cache[purpose]
 
     def _load_or_create(self, purpose: str) -> SigningKey:
-        with self._db.session() as s:
+        with self._db.init_lock(), self._db.session() as s:  # one key per purpose across processes
             row = s.scalars(select(KeyPair).where(KeyPair.purpose == purpose).order_by(KeyPair.created_at)).first()
             if row is None:
                 private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
