@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ..catalogue.skeleton import skeleton_zip
 from ..services import services
 from .errors import FilingError, NotFound, bad_request
-from .http import api_url, error_body, filing, ok, register_error_handlers
+from .http import api_url, error_body, filing, ok, reading, register_error_handlers
 from .http import authenticated as _auth
 from .submission import PackageChecker, decode_request
 
@@ -161,7 +161,6 @@ def apply_lists() -> Any:
 def apply_detail(arrive_id: str) -> Any:
     if not ARRIVE_ID.match(arrive_id):
         raise bad_request("到達番号は半角数字16桁から18桁で指定してください。")
-    with filing() as f:
-        app = f.get(g.caller, arrive_id)
-        results = f.detail(app, g.caller)
+    with reading() as f:
+        results = f.detail(f.read(g.caller, arrive_id), g.caller)
     return ok("申請案件取得", results)
