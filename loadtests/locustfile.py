@@ -29,6 +29,7 @@ and that arrive_ids are unique; problems are reported as failures of the "integr
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import random
@@ -60,6 +61,11 @@ POLL_MIN = float(os.environ.get("LOAD_POLL_MIN", "5"))
 POLL_MAX = float(os.environ.get("LOAD_POLL_MAX", "30"))
 PACKAGES = int(os.environ.get("LOAD_PACKAGES", "40"))
 WITHDRAW_WAIT = float(os.environ.get("LOAD_WITHDRAW_WAIT", "120"))  # real seconds to wait for withdraw_flag
+
+
+# LOAD_HOSTS=http://a:8080,http://b:8080 spreads users over several servers (topology.sh)
+_HOSTS = itertools.cycle(h.strip() for h in os.environ["LOAD_HOSTS"].split(",")) if os.environ.get("LOAD_HOSTS") \
+    else None
 
 
 # ---------------------------------------------------------------------------- shared kit (per process)
@@ -186,6 +192,11 @@ class EgovUser(FastHttpUser):
 
     abstract = True
     account = "demo"
+
+    def __init__(self, environment: Environment) -> None:
+        if _HOSTS:  # several simulator processes/replicas: spread the users over them
+            self.host = next(_HOSTS)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.kit = Kit.get(self.host)
