@@ -312,6 +312,9 @@ def login(services: Services, request: AuthorizationRequest, username: str, pass
 
 # ---------------------------------------------------------------------------- client authentication
 
+_CLIENT_SECRET = select(Software.client_secret).where(Software.client_id == bindparam("client_id"))
+
+
 def authenticate_client(services: Services, authorization: str | None) -> str:
     """HTTP Basic client authentication (RFC 6749 §2.3.1: both parts form-urlencoded).
     Returns the client_id; raises 401 invalid_client."""
@@ -326,9 +329,8 @@ def authenticate_client(services: Services, authorization: str | None) -> str:
     if not sep:
         raise invalid_client("Malformed Basic authorization header")
     client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-    with services.db.session() as s:
-        software = s.get(Software, client_id)
-        expected = software.client_secret if software else None
+    with services.db.engine.connect() as conn:  # on every token call: a Core read, no ORM session
+        expected = conn.execute(_CLIENT_SECRET, {"client_id": client_id}).scalar()
     if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
         raise invalid_client()
     return client_id
