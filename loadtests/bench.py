@@ -209,8 +209,8 @@ def run_wrk(name: str, url: str, *, duration: float, connections: int, threads: 
     cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / duration
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
     errors = sum(int(x) for x in m.groups()) if (m := re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)) else 0
