@@ -514,14 +514,17 @@ def refresh(services: Services, client_id: str, refresh_token: str, issuer: str)
         if s.get(RefreshToken, claims["jti"]) is None:
             raise invalid_grant("Invalid refresh token")
         session, account = _active_session(s, claims["sid"])
+        grant = _Grant(session=session, account=account, client_id=client_id,
+                       scope=claims.get("scope", DEFAULT_SCOPE), issuer=issuer, now=now)
+        # Sign first, then take the write lock: the RSA work stays outside the write transaction
+        # (other processes wait on it). A refused reuse rolls the new refresh token back.
+        response = _issue(key, s, grant)
         consumed = s.execute(update(RefreshToken).where(RefreshToken.jti == claims["jti"],
                                                         RefreshToken.used_at.is_(None))
                              .values(used_at=now)).rowcount == 1
         if not consumed:
             raise invalid_grant("Maximum allowed refresh token reuse exceeded")
-        grant = _Grant(session=session, account=account, client_id=client_id,
-                       scope=claims.get("scope", DEFAULT_SCOPE), issuer=issuer, now=now)
-        return _issue(key, s, grant)
+        return response
 
 
 def issue_tokens_for(services: Services, account_id: int, client_id: str, issuer: str) -> dict[str, Any]:
