@@ -20,14 +20,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db = Database(settings.resolved_database_url)
-    db.create_schema()
-    services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),
-                        catalogue=Catalogue.load())
-    app.extensions["egov_sim"] = services
-
     from .world import ensure_world
 
-    ensure_world(services)
+    with db.init_lock():  # several workers/replicas may start on one empty database at once
+        db.create_schema()
+        services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),
+                            catalogue=Catalogue.load())
+        ensure_world(services)
+    app.extensions["egov_sim"] = services
 
     from .filing import api as filing_api
     from .filing import routes as filing_routes

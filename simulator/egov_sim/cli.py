@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .serving import SERVERS
 from .settings import Settings
 
 
@@ -73,10 +74,17 @@ def main() -> None:
 @click.option("--database", envvar="EGOV_SIM_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)")
 @click.option("--clock-speed", type=float, envvar="EGOV_SIM_CLOCK_SPEED", help="virtual seconds per real second")
 @click.option("--data-dir", envvar="EGOV_SIM_DATA_DIR", help="where the SQLite file and certificates live")
-def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="EGOV_SIM_WORKERS",
+              help="server processes sharing state through the database")
+@click.option("--server", type=click.Choice(SERVERS), envvar="EGOV_SIM_SERVER",
+              help="HTTP server (default: granian when installed, else gunicorn, else werkzeug)")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 256), envvar="EGOV_SIM_THREADS",
+              help="threads per worker process")
+@click.option("--quiet", is_flag=True, help="do not print the demo world")
+def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None,
+          workers: int, server: str | None, threads: int, quiet: bool) -> None:
     """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
-    from werkzeug.serving import run_simple
-
+    from . import serving
     from .app import create_app
     from .world.demo import load_world
 
@@ -88,11 +96,22 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
         settings = settings.with_(admin_token=secrets.token_urlsafe(24))
         click.echo(f"  管理APIトークン (admin token): {settings.admin_token}  "
                    "(send as 'Authorization: Bearer <token>' or X-Admin-Token)")
+    serving.export_settings(database_url=database, clock_speed=clock_speed, data_dir=data_dir,
+                            admin_token=settings.admin_token)
+    # Initialise the database (schema, clock, demo world, keys) once before the workers start.
     app = create_app(settings)
-    world = load_world(app.extensions["egov_sim"])
-    if world:
+    svc = app.extensions["egov_sim"]
+    world = load_world(svc)
+    if world and not quiet:
         print_world(world.as_dict(), f"http://{host}:{port}")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    server = server or serving.default_server()
+    if server == "werkzeug" and workers == 1:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+        return
+    svc.db.dispose()
+    serving.run(host, port, workers=workers, server=server, threads=threads)
 
 
 def _is_loopback_host(host: str) -> bool:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from .store.models import ClockRow
 
 if TYPE_CHECKING:
@@ -79,6 +81,10 @@ class ClockState:
         }
 
 
+# Prebuilt once: reading the clock is on every request's path (a Core read, no ORM identity map).
+_STATE = select(ClockRow.anchor_real, ClockRow.anchor_virtual, ClockRow.speed, ClockRow.frozen).where(ClockRow.id == 1)
+
+
 class Clock:
     """The virtual clock backed by the database row, so all server processes share it."""
 
@@ -108,10 +114,9 @@ class Clock:
         row.speed, row.frozen = state.speed, state.frozen
 
     def state(self) -> ClockState:
-        with self._db.session() as s:
-            row = s.get(ClockRow, 1)
-            assert row is not None
-            return self._from_row(row)
+        with self._db.engine.connect() as conn:
+            row = conn.execute(_STATE).one()
+        return ClockState(row.anchor_real, row.anchor_virtual, row.speed, row.frozen)
 
     def now(self) -> datetime:
         return self.state().now()

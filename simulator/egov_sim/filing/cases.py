@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue
@@ -37,11 +38,33 @@ def _applicant(c: CheckedPackage) -> str:
     return name if len(name) >= 3 else (name + "　" * 3)[:3]
 
 
+# Prebuilt reads for the status poll (the hottest path): Core rows, no ORM identity map, and
+# the stored package blob is not loaded. Rows read like Application/ApplicationAction objects.
+
+
+def _held(now: Any):  # type: ignore[no-untyped-def]
+    """Ids of applications ops holds back at `now` (arrival still being checked, lost in a maintenance window)."""
+    return select(ApplicationHold.application_id).where(
+        (ApplicationHold.lost_reason.is_not(None)) | (ApplicationHold.hidden_until > now))
+
+
+_CASE = (select(*[c for c in Application.__table__.c if c.key != "package"])
+         .where(Application.arrive_id == bindparam("arrive_id"), Application.account_id == bindparam("account_id"),
+                Application.trial == bindparam("trial"), Application.arrive_at <= bindparam("now"),
+                Application.id.not_in(_held(bindparam("now")))))
+_ACTIONS = (select(ApplicationAction.__table__)
+            .where(ApplicationAction.application_id == bindparam("application_id"))
+            .order_by(ApplicationAction.at, ApplicationAction.id))
+
+
 class FilingService:
-    def __init__(self, session: Session, catalogue: Catalogue, now: datetime) -> None:
-        self.session = session
+    def __init__(self, session: Session | None, catalogue: Catalogue, now: datetime, *,
+                 connection: Connection | None = None) -> None:
+        """`session` for units of work; a plain `connection` (no session) serves read-only views."""
+        self.session = session  # type: ignore[assignment]
         self.catalogue = catalogue
         self.now = now
+        self._conn = connection
 
     # --- submission -------------------------------------------------------------------------------
 
@@ -93,10 +116,8 @@ class FilingService:
     def visible(self, account_ids: list[int], trial: bool):  # type: ignore[no-untyped-def]
         """Cases of these accounts that have arrived by now, less those ops holds back (arrival still
         being checked, lost in a maintenance window) — the one definition of what an inquiry can see."""
-        held = select(ApplicationHold.application_id).where(
-            (ApplicationHold.lost_reason.is_not(None)) | (ApplicationHold.hidden_until > self.now))
         return select(Application).where(Application.account_id.in_(account_ids), Application.trial == trial,
-                                         Application.arrive_at <= self.now, Application.id.not_in(held))
+                                         Application.arrive_at <= self.now, Application.id.not_in(_held(self.now)))
 
     def _visible(self, caller: Caller):  # type: ignore[no-untyped-def]
         return self.visible([caller.account_id], caller.trial)
@@ -110,11 +131,27 @@ class FilingService:
             raise NotFound(arrive_id)
         return app
 
-    def actions(self, app: Application) -> list[ApplicationAction]:
-        return list(self.session.scalars(select(ApplicationAction).where(ApplicationAction.application_id == app.id)
-                                         .order_by(ApplicationAction.at, ApplicationAction.id)))
+    def read(self, caller: Caller, arrive_id: str) -> Row[Any]:
+        """A read-only snapshot of a visible case (no package blob), for presenting it."""
+        row = self._connection().execute(_CASE, {"arrive_id": arrive_id, "account_id": caller.account_id,
+                                           "trial": caller.trial, "now": self.now}).first()
+        if row is None:
+            raise NotFound(arrive_id)
+        return row
 
-    def view(self, app: Application) -> lifecycle.CaseView:
+    def actions(self, app: Application | Row[Any]) -> list[ApplicationAction]:
+        """The case's actions in order (read-only rows with ApplicationAction's attributes)."""
+        return list(self._connection().execute(_ACTIONS, {"application_id": app.id}))  # type: ignore[arg-type]
+
+    def _connection(self):  # type: ignore[no-untyped-def]
+        """The session's connection for Core reads (pending ORM changes flushed first)."""
+        if self._conn is not None:
+            return self._conn
+        if self.session.new or self.session.dirty or self.session.deleted:
+            self.session.flush()
+        return self.session.connection()
+
+    def view(self, app: Application | Row[Any]) -> lifecycle.CaseView:
         return lifecycle.view(app, self.actions(app), self.catalogue.get(app.proc_id), self.now)
 
     def list_by_send_number(self, caller: Caller, send_number: str) -> list[Application]:
@@ -133,7 +170,7 @@ class FilingService:
 
     # --- presentation (spec field names) ---------------------------------------------------------------
 
-    def detail(self, app: Application, caller: Caller) -> dict[str, Any]:
+    def detail(self, app: Application | Row[Any], caller: Caller) -> dict[str, Any]:
         v = self.view(app)
         result: dict[str, Any] = {
             "status": v.status,

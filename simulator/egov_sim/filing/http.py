@@ -73,12 +73,27 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _request_now() -> Any:
+    access = g.get("access")  # the bearer check already read the clock: reuse that instant
+    return access.now if access is not None and access.now is not None else services().clock.now()
+
+
 @contextmanager
 def filing() -> Iterator[FilingService]:
     """A filing unit of work at the virtual "now" of this request."""
     svc = services()
+    now = _request_now()
     with svc.db.session() as session:
-        yield FilingService(session, svc.catalogue, svc.clock.now())
+        yield FilingService(session, svc.catalogue, now)
+
+
+@contextmanager
+def reading() -> Iterator[FilingService]:
+    """Read-only filing views on a plain connection (no ORM session: the status poll's path)."""
+    svc = services()
+    now = _request_now()
+    with svc.db.engine.connect() as conn:
+        yield FilingService(None, svc.catalogue, now, connection=conn)
 
 
 def session_scope() -> Any:
@@ -96,4 +111,4 @@ def register_error_handlers(bp: Blueprint, *, withdraw_paths: tuple[str, ...] = 
         return Response(status=404)
 
 
-__all__ = ["Session", "authenticated", "filing", "ok", "register_error_handlers"]
+__all__ = ["Session", "authenticated", "filing", "ok", "reading", "register_error_handlers"]

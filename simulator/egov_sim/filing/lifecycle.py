@@ -33,7 +33,7 @@ def build_timeline(scenario: Scenario, arrive_at: datetime) -> list[dict[str, An
 
 
 def _at(entry: dict[str, Any]) -> datetime:
-    return datetime.strptime(entry["at"], "%Y-%m-%d %H:%M:%S")
+    return datetime.fromisoformat(entry["at"])  # "YYYY-MM-DD HH:MM:SS" (C-fast, unlike strptime)
 
 
 @dataclass

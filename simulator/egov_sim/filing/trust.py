@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from importlib import resources
 
 from cryptography import x509
@@ -25,9 +26,16 @@ JST_OFFSET = timedelta(hours=9)
 TEST_CA_PURPOSE = "test-ca"
 
 
+@lru_cache(maxsize=1)
 def _bundled_egov_certificates() -> list[x509.Certificate]:
     folder = resources.files("egov_sim") / "data"
     return [x509.load_pem_x509_certificate(e.read_bytes()) for e in folder.iterdir() if e.name.endswith(".crt.pem")]
+
+
+@lru_cache(maxsize=64)
+def _certificate(pem: str) -> x509.Certificate:
+    """Parsed once per process: the CA rows are read on every submission, their PEM rarely changes."""
+    return x509.load_pem_x509_certificate(pem.encode())
 
 
 @dataclass
@@ -37,11 +45,8 @@ class TrustStore:
 
     @classmethod
     def load(cls, session: Session) -> TrustStore:
-        cas = [
-            x509.load_pem_x509_certificate(row.certificate_pem.encode())
-            for row in session.scalars(select(KeyPair).where(KeyPair.purpose == TEST_CA_PURPOSE))
-            if row.certificate_pem
-        ]
+        pems = session.scalars(select(KeyPair.certificate_pem).where(KeyPair.purpose == TEST_CA_PURPOSE))
+        cas = [_certificate(pem) for pem in pems if pem]
         leaves = {c.fingerprint(hashes.SHA256()) for c in _bundled_egov_certificates()}
         return cls(cas, leaves)
 
@@ -65,7 +70,7 @@ def certificate_problem(session: Session, trust: TrustStore, cert: x509.Certific
     if cert.not_valid_after_utc.replace(tzinfo=None) < now_utc:
         return reports.CERT_EXPIRED
     serial = format(cert.serial_number, "x")
-    known = session.scalars(select(Certificate).where(Certificate.serial_hex == serial)).first()
+    known = session.execute(select(Certificate.revoked_at).where(Certificate.serial_hex == serial)).first()
     if known is not None and known.revoked_at is not None and known.revoked_at <= now_jst:
         return reports.CERT_REVOKED
     if cert.not_valid_before_utc.replace(tzinfo=None) > now_utc - REGISTRATION_DELAY:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import jwt
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -331,6 +331,9 @@ def _issue_code(s: Session, request: AuthorizationRequest, account: Account, now
 
 # ---------------------------------------------------------------------------- client authentication
 
+_CLIENT_SECRET = select(Software.client_secret).where(Software.client_id == bindparam("client_id"))
+
+
 def authenticate_client(services: Services, authorization: str | None) -> str:
     """HTTP Basic client authentication (RFC 6749 §2.3.1: both parts form-urlencoded).
     Returns the client_id; raises 401 invalid_client."""
@@ -345,9 +348,8 @@ def authenticate_client(services: Services, authorization: str | None) -> str:
     if not sep:
         raise invalid_client("Malformed Basic authorization header")
     client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-    with services.db.session() as s:
-        software = s.get(Software, client_id)
-        expected = software.client_secret if software else None
+    with services.db.engine.connect() as conn:  # on every token call: a Core read, no ORM session
+        expected = conn.execute(_CLIENT_SECRET, {"client_id": client_id}).scalar()
     if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
         raise invalid_client()
     return client_id
@@ -531,14 +533,17 @@ def refresh(services: Services, client_id: str, refresh_token: str, issuer: str)
         if s.get(RefreshToken, claims["jti"]) is None:
             raise invalid_grant("Invalid refresh token")
         session, account = _active_session(s, claims["sid"])
+        grant = _Grant(session=session, account=account, client_id=client_id,
+                       scope=claims.get("scope", DEFAULT_SCOPE), issuer=issuer, now=now)
+        # Sign first, then take the write lock: the RSA work stays outside the write transaction
+        # (other processes wait on it). A refused reuse rolls the new refresh token back.
+        response = _issue(key, s, grant)
         consumed = s.execute(update(RefreshToken).where(RefreshToken.jti == claims["jti"],
                                                         RefreshToken.used_at.is_(None))
                              .values(used_at=now)).rowcount == 1
         if not consumed:
             raise invalid_grant("Maximum allowed refresh token reuse exceeded")
-        grant = _Grant(session=session, account=account, client_id=client_id,
-                       scope=claims.get("scope", DEFAULT_SCOPE), issuer=issuer, now=now)
-        return _issue(key, s, grant)
+        return response
 
 
 def issue_tokens_for(services: Services, account_id: int, client_id: str, issuer: str) -> dict[str, Any]:
@@ -642,30 +647,61 @@ class AccessContext:
     idp: str
     gbizid_account_type: str | None
     issued_at: datetime  # naive JST (virtual)
+    now: datetime | None = None  # the virtual clock read with the session (one instant per request)
+
+
+# The bearer check runs on every API call: claims of verified access tokens are remembered per
+# (key, token) — a signature never changes its verdict — and the live state (session, account,
+# clock) is read with one prebuilt Core statement, so revocation and clock moves in any process
+# take effect at once.
+_BEARER_CACHE_SIZE = 4096
+_bearer_claims: dict[tuple[str, str], dict[str, Any]] = {}
+
+_BEARER_STATE = (
+    select(AuthSession.id, AuthSession.issuer, AuthSession.revoked_at, AuthSession.idp, Account.id.label("account_id"),
+           Account.sub, Account.username, Account.disabled, Account.gbizid_account_type, ClockRow.anchor_real,
+           ClockRow.anchor_virtual, ClockRow.speed, ClockRow.frozen)
+    .join(Account, Account.id == AuthSession.account_id)
+    .join(ClockRow, ClockRow.id == 1)
+    .where(AuthSession.id == bindparam("sid"))
+)
+
+
+def _bearer_claims_of(services: Services, token_value: str) -> dict[str, Any] | None:
+    kid = _signing_key(services).kid
+    claims = _bearer_claims.get((kid, token_value))
+    if claims is None:
+        claims = _decode(services, token_value)
+        if claims is None or claims.get("typ") != "Bearer" or not claims.get("sid"):
+            return None
+        if len(_bearer_claims) >= _BEARER_CACHE_SIZE:
+            _bearer_claims.pop(next(iter(_bearer_claims)))  # oldest first (dicts keep insertion order)
+        _bearer_claims[(kid, token_value)] = claims
+    return claims
 
 
 def authenticate_bearer(services: Services, token_value: str, *, issuer: str | None = None) -> AccessContext:
     """Verify an access token for an API call: RS256 signature with our key, `typ` Bearer, issuer
     (when given), expiry on the virtual clock, live session, enabled account. One indexed read."""
-    claims = _decode(services, token_value) if token_value else None
-    if claims is None or claims.get("typ") != "Bearer" or not claims.get("sid"):
+    claims = _bearer_claims_of(services, token_value) if token_value else None
+    if claims is None:
         raise InvalidTokenError("Invalid token")
     if issuer is not None and claims.get("iss") != issuer:
         raise InvalidTokenError("Invalid token issuer")
-    with services.db.session() as s:
-        snapshot = _session_snapshot(s, claims["sid"])
-    if snapshot is None:
+    with services.db.engine.connect() as conn:
+        row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
+    if row is None:
         raise InvalidTokenError("Token is not active")
-    session, account, now = snapshot
+    now = ClockState(row.anchor_real, row.anchor_virtual, row.speed, row.frozen).now()
     if claims["exp"] <= epoch(now):
         raise InvalidTokenError("Token expired")
-    if session.revoked_at is not None or session.issuer != ISSUER_KIND:
+    if row.revoked_at is not None or row.issuer != ISSUER_KIND:
         raise InvalidTokenError("Session not active")
-    if account.sub != claims.get("sub"):
+    if row.sub != claims.get("sub"):
         raise InvalidTokenError("Invalid token")
-    if account.disabled:
+    if row.disabled:
         raise InvalidTokenError("Account disabled")
-    return AccessContext(account_id=account.id, sub=account.sub, username=account.username,
-                         session_id=session.id, client_id=str(claims.get("azp", "")), idp=session.idp,
-                         gbizid_account_type=account.gbizid_account_type,
-                         issued_at=from_epoch(claims.get("iat", 0)))
+    return AccessContext(account_id=row.account_id, sub=row.sub, username=row.username,
+                         session_id=row.id, client_id=str(claims.get("azp", "")), idp=row.idp,
+                         gbizid_account_type=row.gbizid_account_type,
+                         issued_at=from_epoch(claims.get("iat", 0)), now=now)

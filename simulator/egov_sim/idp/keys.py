@@ -50,13 +50,11 @@ class KeyRing:
 
     def _load_or_create(self, purpose: str) -> SigningKey:
         query = select(KeyPair).where(KeyPair.purpose == purpose).order_by(KeyPair.created_at, KeyPair.kid)
-        with self._db.session() as s:
-            if s.scalars(query).first() is None:
-                s.add(self._new_key(purpose))
-        # Several processes may have raced to create one: all of them use the earliest.
-        with self._db.session() as s:
+        with self._db.init_lock(), self._db.session() as s:  # one key per purpose across processes
             row = s.scalars(query).first()
-            assert row is not None
+            if row is None:
+                row = self._new_key(purpose)
+                s.add(row)
             key = serialization.load_pem_private_key(row.private_pem.encode(), password=None)
             assert isinstance(key, rsa.RSAPrivateKey)
             return SigningKey(row.kid, key)

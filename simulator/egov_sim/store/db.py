@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from .initlock import init_lock
 from .models import Base
 
 
@@ -48,6 +49,10 @@ class Database:
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
+
+    def init_lock(self):  # type: ignore[no-untyped-def]
+        """Serialise one-time initialisation across processes (see initlock.py)."""
+        return init_lock(self.engine, self.url)
 
     def drop_schema(self) -> None:
         Base.metadata.drop_all(self.engine)
