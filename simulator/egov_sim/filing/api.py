@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -16,7 +15,7 @@ from ..services import services
 from .access import find_case, owner_of
 from .amendment import link_resubmission
 from .errors import FilingError, NotFound, bad_request
-from .http import api_url, error_body, filing, ok, reading, register_error_handlers
+from .http import api_url, error_body, filing, ok, query_date, query_int, reading, register_error_handlers
 from .http import authenticated as _auth
 from .scenarios import choose as choose_scenario
 from .submission import PackageChecker, decode_request
@@ -110,24 +109,6 @@ def apply() -> Any:
 
 # --- 申請案件一覧取得 / 申請案件取得 ---------------------------------------------------------------------------
 
-def _date(name: str) -> date:
-    value = request.args.get(name, "")
-    try:
-        if len(value) != 10:
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad_request(f"{name}はYYYY-MM-DD形式で指定してください。") from None
-
-
-def _int(name: str, default: int, low: int, high: int) -> int:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise bad_request(f"{name}は{low}から{high}までの数値で指定してください。")
-    return int(value)
-
 
 @bp.get("/apply/lists")
 @_auth
@@ -147,11 +128,11 @@ def apply_lists() -> Any:
                   _links={"self": request.url})
     if not request.args.get("date_from") or not request.args.get("date_to"):
         raise bad_request("送信番号、または取得対象期間（date_from, date_to）を指定してください。")
-    date_from, date_to = _date("date_from"), _date("date_to")
+    date_from, date_to = query_date("date_from"), query_date("date_to")
     if date_from > date_to:
         raise bad_request("取得対象期間開始日は終了日以前の日付を指定してください。")
-    limit = _int("limit", 50, 1, 50)
-    offset = _int("offset", 0, 0, 9999)
+    limit = query_int("limit", 50, 1, 50)
+    offset = query_int("offset", 0, 0, 9999)
     with filing() as f:
         total, apps = f.list_by_dates(g.caller, date_from, date_to, limit, offset)
         items = [f.list_item(offset + i, a, g.caller) for i, a in enumerate(apps, 1)]

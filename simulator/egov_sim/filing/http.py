@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from functools import wraps
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..idp.egov_tokens import InvalidTokenError, authenticate_bearer
 from ..services import services
 from .cases import Caller, FilingService
-from .errors import FilingError, NotFound
+from .errors import FilingError, NotFound, bad_request
 
 API_PREFIX = "/shinsei/v2"
 REALM = "egov"
@@ -98,6 +99,27 @@ def reading() -> Iterator[FilingService]:
 
 def session_scope() -> Any:
     return services().db.session()
+
+
+def query_date(name: str) -> date:
+    """A YYYY-MM-DD query parameter, or a spec-shaped 400."""
+    value = request.args.get(name, "")
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"{name}はYYYY-MM-DD形式で指定してください。") from None
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    """An optional integer query parameter within [low, high], or a spec-shaped 400."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise bad_request(f"{name}は{low}から{high}までの数値で指定してください。")
+    return int(value)
 
 
 def register_error_handlers(bp: Blueprint, *, withdraw_paths: tuple[str, ...] = ()) -> None:

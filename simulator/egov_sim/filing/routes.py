@@ -15,7 +15,7 @@ from ..services import services
 from . import amendment, bulk, messages, notices, official, payments, posts, preprint, scenarios, withdrawal
 from .documents import government_authorities, verify_document
 from .errors import FilingError, bad_request
-from .http import api_url, error_body, filing, ok, register_error_handlers
+from .http import api_url, error_body, filing, ok, query_date, query_int, register_error_handlers
 from .http import authenticated as _auth
 from .sharing import SharingService, as_dict, require_gbizid
 from .submission import PackageChecker, decode_request
@@ -73,32 +73,13 @@ def _send_file(body: dict[str, Any]) -> tuple[str, bytes]:
     return file_name, raw
 
 
-def _date(name: str) -> date:
-    value = request.args.get(name, "")
-    try:
-        if len(value) != 10:
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad_request(f"{name}はYYYY-MM-DD形式で指定してください。") from None
-
-
-def _int(name: str, default: int, low: int, high: int) -> int:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise bad_request(f"{name}は{low}から{high}までの数値で指定してください。")
-    return int(value)
-
-
 def _period(max_limit: int = 50) -> tuple[date, date, int, int]:
     if not request.args.get("date_from") or not request.args.get("date_to"):
         raise bad_request("取得対象期間（date_from, date_to）を指定してください。")
-    date_from, date_to = _date("date_from"), _date("date_to")
+    date_from, date_to = query_date("date_from"), query_date("date_to")
     if date_from > date_to:
         raise bad_request("取得対象期間開始日は終了日以前の日付を指定してください。")
-    return date_from, date_to, _int("limit", max_limit, 1, max_limit), _int("offset", 0, 0, 9999)
+    return date_from, date_to, query_int("limit", max_limit, 1, max_limit), query_int("offset", 0, 0, 9999)
 
 
 def _page(title: str, key: str, total: int, items: list[Any], date_from: date, date_to: date, limit: int,

@@ -3,7 +3,6 @@ introspection, logout, JWKS and discovery. Rules live in egov_tokens."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -12,11 +11,11 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from ..services import services
 from . import egov_tokens as tokens
 from .egov_tokens import AuthorizationRequest, AuthorizationRequestError, LoginError, OAuthError
+from .oauth_http import form_params, json_response, oauth_error
 
 bp = Blueprint("egov_auth", __name__, url_prefix="/auth", template_folder="templates")
 
 LOGIN_COOKIE = "EGOV_SIM_AUTH_SESSION"  # binds a login form to the browser that asked for it
-FORM_TYPE = "application/x-www-form-urlencoded"
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -81,29 +80,10 @@ def authenticate() -> Response:
 
 # ---------------------------------------------------------------------------- JSON endpoints
 
-def _json(body: dict[str, Any], status: int = 200) -> Response:
-    # serialised here so the field order is the spec's whatever the app's JSON settings
-    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
 def _oauth_error(exc: OAuthError) -> Response:
-    response = _json(exc.body(), exc.status)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="egov"'
-    return response
+    return oauth_error(exc, "egov")
 
 
-def _form() -> dict[str, str]:
-    """The form body as single values; refuses other media types and repeated parameters."""
-    if request.mimetype != FORM_TYPE:
-        raise tokens.invalid_request(f"Content-Type must be {FORM_TYPE}")
-    repeated = [name for name in request.form if len(request.form.getlist(name)) > 1]
-    if repeated:
-        raise tokens.invalid_request(f"Duplicated parameter: {repeated[0]}")
-    return request.form.to_dict()
 
 
 def _client() -> str:
@@ -113,8 +93,8 @@ def _client() -> str:
 @bp.post("/token")
 def token() -> Response:
     try:
-        form = _form()
-        return _json(tokens.token(services(), _client(), form, issuer()))
+        form = form_params()
+        return json_response(tokens.token(services(), _client(), form, issuer()))
     except OAuthError as exc:
         return _oauth_error(exc)
 
@@ -122,11 +102,11 @@ def token() -> Response:
 @bp.post("/token/introspect")
 def introspect() -> Response:
     try:
-        form = _form()
+        form = form_params()
         _client()
         if not form.get("token"):
             raise tokens.invalid_request("Missing parameter: token")
-        return _json(tokens.introspect(services(), form["token"], form.get("token_type_hint")))
+        return json_response(tokens.introspect(services(), form["token"], form.get("token_type_hint")))
     except OAuthError as exc:
         return _oauth_error(exc)
 
@@ -134,7 +114,7 @@ def introspect() -> Response:
 @bp.post("/logout")
 def logout() -> Response:
     try:
-        form = _form()
+        form = form_params()
         tokens.logout(services(), _client(), form.get("refresh_token", ""))
     except OAuthError as exc:
         return _oauth_error(exc)
@@ -142,7 +122,7 @@ def logout() -> Response:
 
 
 def _method_not_allowed() -> Response:
-    response = _json({"error": "method_not_allowed", "error_description": "HTTP method not allowed"}, 405)
+    response = json_response({"error": "method_not_allowed", "error_description": "HTTP method not allowed"}, 405)
     response.headers["Allow"] = "POST"
     return response
 
@@ -154,13 +134,13 @@ for _path in ("/token", "/token/introspect", "/logout"):
 
 @bp.get("/certs")
 def certs() -> Response:
-    return _json(services().keys.jwks(tokens.KEY_PURPOSE))
+    return json_response(services().keys.jwks(tokens.KEY_PURPOSE))
 
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
     base = issuer()
-    return _json({
+    return json_response({
         "issuer": base,
         "authorization_endpoint": f"{base}/auth",
         "token_endpoint": f"{base}/token",

@@ -4,7 +4,6 @@ or authenticator code), token and UserInfo. The rules live in gbizid_op."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -13,12 +12,12 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from ..services import services
 from . import gbizid_op as op
 from .egov_tokens import AuthorizationRequestError, LoginError, OAuthError
+from .oauth_http import form_params, json_response, oauth_error
 
 bp = Blueprint("gbizid", __name__, url_prefix=op.PATH, template_folder="templates")
 
 LOGIN_COOKIE = "GBIZID_SIM_LOGIN"  # binds a login form to the browser that asked for it
 SESSION_COOKIE = "GBIZID_SIM_SESSION"  # the OP's single sign-on session
-FORM_TYPE = "application/x-www-form-urlencoded"
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -155,27 +154,10 @@ def resend() -> Response:
 
 # ---------------------------------------------------------------------------- JSON endpoints
 
-def _json(body: dict[str, Any], status: int = 200) -> Response:
-    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
 def _oauth_error(exc: OAuthError) -> Response:
-    response = _json(exc.body(), exc.status)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="gbizid"'
-    return response
+    return oauth_error(exc, "gbizid")
 
 
-def _form() -> dict[str, str]:
-    if request.mimetype != FORM_TYPE:
-        raise op.invalid_request(f"Content-Type must be {FORM_TYPE}")
-    repeated = [name for name in request.form if len(request.form.getlist(name)) > 1]
-    if repeated:
-        raise op.invalid_request(f"duplicated parameter: {repeated[0]}")
-    return request.form.to_dict()
 
 
 @bp.post("/token")
@@ -183,7 +165,7 @@ def token() -> Response:
     svc = services()
     try:
         client_id = op.authenticate_client(svc, request.headers.get("Authorization"))
-        return _json(op.token(svc, client_id, _form(), current_issuer()))
+        return json_response(op.token(svc, client_id, form_params(), current_issuer()))
     except OAuthError as exc:
         return _oauth_error(exc)
 
@@ -191,25 +173,25 @@ def token() -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Response:
     try:
-        return _json(op.userinfo(services(), request.headers.get("Authorization")))
+        return json_response(op.userinfo(services(), request.headers.get("Authorization")))
     except op.UserinfoError as exc:
         challenge = 'Bearer realm="gbizid"'
         if exc.error is None:
-            response = _json({"error": "invalid_token", "error_description": "a Bearer token is required"}, 401)
+            response = json_response({"error": "invalid_token", "error_description": "a Bearer token is required"}, 401)
         else:
             challenge += f', error="{exc.error}", error_description="{exc.description}"'
-            response = _json({"error": exc.error, "error_description": exc.description}, exc.status)
+            response = json_response({"error": exc.error, "error_description": exc.description}, exc.status)
         response.headers["WWW-Authenticate"] = challenge
         return response
 
 
 @bp.get("/jwks")
 def jwks() -> Response:
-    response = _json(services().keys.jwks(op.KEY_PURPOSE))
+    response = json_response(services().keys.jwks(op.KEY_PURPOSE))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    return _json(op.discovery(services().settings, _host()))
+    return json_response(op.discovery(services().settings, _host()))
