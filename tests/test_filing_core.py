@@ -304,3 +304,18 @@ def test_admin_clock_advances_sets_speed_and_freezes(http) -> None:
     fast = http.post("/__admin/clock", json={"frozen": False, "speed": 3600}).json()
     assert fast["speed"] == 3600
     assert http.post("/__admin/clock", json={"advance": "three days"}).status_code == 400
+
+
+def test_an_unexpected_server_error_still_answers_in_the_spec_shape(sim, http, egov, monkeypatch) -> None:
+    from egov_sim.filing import cases
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(cases.FilingService, "list_by_dates", boom)
+    sim.config["PROPAGATE_EXCEPTIONS"] = False
+    today = date.today().isoformat()
+    resp = http.get("/shinsei/v2/apply/lists", params={"date_from": today, "date_to": today},
+                    headers={"Authorization": f"Bearer {egov.tokens.access_token}"})
+    assert resp.status_code == 500
+    assert resp.json()["title"] == "Internal Server Error" and resp.json()["instance"] == "/shinsei/v2/apply/lists"

@@ -7,7 +7,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..catalogue.skeleton import skeleton_zip
@@ -41,6 +41,12 @@ def _http_error(exc: HTTPException) -> Any:
         return jsonify(body), 413
     if exc.code == 400:
         return jsonify(error_body(bad_request("リクエストの形式に誤りがあります。"))), 400
+    if exc.code == 500:  # an unexpected error: still the spec's body, never an HTML page
+        current_app.logger.error("unhandled error on %s", request.path, exc_info=getattr(exc, "original_exception", None))
+        body = error_body(FilingError(500, "サーバ内部でエラーが発生（システムエラー等）"))
+        if request.path.endswith("/bulk-apply"):
+            body.update(error_count=1)
+        return jsonify(body), 500
     return exc
 
 
