@@ -280,3 +280,17 @@ def test_maintenance_lists_the_simulators_windows_and_points_elsewhere_for_e_gov
     egov("profile", "add", "mirror", "--sandbox", "--client-id", "x", "--client-secret", "k", "--no-use",
          "--maintenance-url", f"{BASE}/maintenance.json")
     assert egov.json("--profile", "mirror", "maintenance")["notice"]["in_maintenance"] is True
+
+
+def test_maintenance_shows_the_next_windows_only(egov: Egov, http) -> None:
+    body = {"title": "平日夜間", "recurrence": {"weekdays": ["mon", "wed", "fri"], "start": "18:00", "duration": "PT6H"}}
+    assert http.post("/__admin/maintenance", json=body).status_code == 201
+    text = run(egov, "maintenance", "--limit", "3").stdout
+    assert text.count("平日夜間") == 3 and "ほか" in text
+    assert len(run_json(egov, "maintenance")["notice"]["schedule"]) > 3  # --json gives the whole notice
+
+
+def test_doctor_refreshes_a_token_the_server_has_already_expired(egov: Egov, services) -> None:
+    advance(services, "PT2H")  # the simulator's clock is ahead of ours: its access token has ended
+    checks = {c["name"]: c for c in run_json(egov, "doctor")["checks"]}
+    assert checks["アクセストークン"]["level"] == "ok"

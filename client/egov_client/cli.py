@@ -938,9 +938,10 @@ def resubmit(app: App, send_id: str, package: str, p12: str | None, pin: str | N
 # ---------------------------------------------------------------------------- maintenance
 
 @main.command()
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1), help="表示する予定の件数")
 @json_option
 @pass_app
-def maintenance(app: App) -> None:
+def maintenance(app: App, limit: int) -> None:
     """メンテナンス情報: 告知されているメンテナンスの予定。"""
     prof = app.profile()
     source = prof.maintenance_source
@@ -965,9 +966,11 @@ def maintenance(app: App) -> None:
         table = Table(title="■ 作業予定日時", title_justify="left")
         for col in ("開始", "", "終了", "件名"):
             table.add_column(col)
-        for w in notice.schedule:
+        for w in notice.schedule[:limit]:
             table.add_row(w.start_text, "～", w.end_text, escape(w.title))
         app.console.print(table)
+        if len(notice.schedule) > limit:
+            app.console.print(f"ほか {len(notice.schedule) - limit} 件（--limit で表示件数を変えられます）")
     else:
         app.console.print("現在、予定されているメンテナンスはありません。")
     app.console.print(f"[dim]{ADVICE}[/]")
