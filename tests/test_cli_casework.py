@@ -294,3 +294,37 @@ def test_doctor_refreshes_a_token_the_server_has_already_expired(egov: Egov, ser
     advance(services, "PT2H")  # the simulator's clock is ahead of ours: its access token has ended
     checks = {c["name"]: c for c in run_json(egov, "doctor")["checks"]}
     assert checks["アクセストークン"]["level"] == "ok"
+
+
+class LoseAnswer(httpx.BaseTransport):
+    """Delivers requests to `path` but loses the answer: the outcome is unknown to the client."""
+
+    def __init__(self, inner: httpx.BaseTransport, path: str) -> None:
+        self.inner, self.path = inner, path
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path.endswith(self.path):
+            response.read()
+            raise httpx.ReadTimeout("timed out", request=request)
+        return response
+
+
+def test_a_withdrawal_whose_answer_is_lost_says_so_and_status_shows_what_happened(
+        sim, world, services, signer, tmp_path) -> None:
+    services.clock.update(frozen=True)
+    p12, password, _ = certificate_for(services, "valid")
+    (tmp_path / "valid.p12").write_bytes(p12)
+    transport = LoseAnswer(httpx.WSGITransport(app=sim), "/apply/withdraw")
+    with httpx.Client(transport=transport, base_url=BASE) as http:
+        cli = Egov(_app(tmp_path / "home", http))
+        cli.env = {"EGOV_P12_PASSWORD": password}
+        cli("profile", "add", "sim", "--simulator", BASE, "--from-world", "--certificate", str(tmp_path / "valid.p12"))
+        cli("login", "--password-stdin", input=world.account("demo")["password"] + "\n")
+        _send(cli, tmp_path, services, signer)
+        advance(services, "PT3H")
+        lost = run(cli, "withdraw", "1", "--name", "山田　太郎", "--reason", "誤り", ok=False)
+        assert "通信エラーが発生しました。送信結果を確認してください。" in lost.stderr
+        assert run_json(cli, "status", "1")["send"]["status"] == "取下げ処理中"  # it did arrive
+        assert "取下げできません" in run(cli, "withdraw", "1", "--name", "山田　太郎", "--reason", "誤り",
+                                      ok=False).stderr  # and is not sent twice

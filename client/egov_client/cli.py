@@ -157,7 +157,7 @@ class EgovGroup(click.Group):
         except PackageError as exc:
             raise CliError(exc.message, [exc.to_report()] if exc.item != "-" or exc.file_name != "-" else []) from None
         except (ProfileError, EgovError) as exc:
-            raise CliError(str(exc)) from None
+            raise CliError(str(getattr(exc, "message", "") or exc)) from None
         except httpx.TimeoutException as exc:
             raise CliError(f"e-Gov からの応答がありませんでした（タイムアウト: {exc}）。") from None
         except httpx.TransportError as exc:
