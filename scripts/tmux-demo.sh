@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A real terminal session with the `egov` command against a running simulator, recorded with tmux
 # (send-keys / capture-pane): profile, login, a send list of 25 with item 7 unsigned, batch send
-# (stops at 7), resume, list, refresh after the review moves, memo/hide, status, doctor.
+# (stops at 7), resume, list, refresh after the review moves, memo/hide, withdraw, status, refresh
+# --get (取得), docs fetch (folder named by fetch time, signatures verified), docs list, docs complete
+# (confirmation; the document cannot be fetched again), maintenance, doctor.
 #
 #   scripts/tmux-demo.sh [OUTPUT]      (default: scripts/tmux-demo.txt)
 #
@@ -45,6 +47,7 @@ step() {  # type one command into the session, wait for the prompt, append what 
   { tmux capture-pane -p -J -S - -t "$SESSION" | grep -v '^$' | sed '$d'; printf '\n'; } >>"$OUT"
 }
 
+ADVANCE="curl -s -XPOST $URL/__admin/clock -H 'Content-Type: application/json' -d"
 step "egov profile add sim --simulator $URL --from-world --certificate $WORK/sim/certs/valid.p12"
 step "egov login"
 step "egov queue add pkgs/*.zip" 3
@@ -52,10 +55,16 @@ step "egov batch send" 4
 step "egov queue list"
 step "egov batch send" 6
 step "egov list"
-step "curl -s -XPOST $URL/__admin/clock -H 'Content-Type: application/json' -d '{\"advance\": \"PT3H\"}' >/dev/null; egov refresh" 4
+step "$ADVANCE '{\"advance\": \"PT3H\"}' >/dev/null; egov refresh" 4
 step "egov memo 1 林物産 山田太郎 社保取得; egov hide 2; egov list --status 審査中"
+step "egov withdraw 4 --name '高橋　太郎' --reason '誤って申請したため'" 3
 step "egov status 1"
-step "curl -s -XPOST $URL/__admin/clock -H 'Content-Type: application/json' -d '{\"advance\": \"P3DT1H\"}' >/dev/null; egov refresh 1 3 5"
+step "$ADVANCE '{\"advance\": \"P3DT1H\"}' >/dev/null; egov refresh --get 1 3 4 5" 4
+step "egov docs fetch 1" 3
+step "egov docs list 1" 2
+step "printf 'y\\n' | egov docs complete 1" 3
+step "egov docs fetch 1" 2
 step "egov list --all --status 終了"
+step "$ADVANCE '{\"advance\": \"PT1H\"}' >/dev/null; curl -s -XPOST $URL/__admin/maintenance -H 'Content-Type: application/json' -d '{\"title\": \"定期メンテナンス\", \"recurrence\": {\"weekdays\": [\"mon\", \"wed\", \"fri\"], \"start\": \"18:00\", \"duration\": \"PT6H\"}}' >/dev/null; egov maintenance"
 step "egov doctor"
 echo "captured to $OUT"

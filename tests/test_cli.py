@@ -129,7 +129,7 @@ def test_submit_a_zip_then_status_and_refresh_follow_the_case(logged_in: Egov, s
     advance(services, "PT3H")
     refreshed = logged_in.json("refresh")["refreshed"]
     assert refreshed == [{"id": 1, "arrive_id": arrive_id, "before": "到達", "after": "審査中", "notices": 0,
-                          "documents": 0, "note": ""}]
+                          "documents": 0, "pay_status": "なし", "withdraw_flag": True, "note": ""}]
     assert [r["id"] for r in logged_in.json("list", "--status", "審査中")["sends"]] == [1]
     assert logged_in.json("list", "--status", "終了")["sends"] == []
 

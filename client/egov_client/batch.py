@@ -3,7 +3,8 @@
 
 Never twice: a package (SHA-256 of its zip) already recorded as sent is not sent again; one whose
 previous send has no known outcome (time-out, crash) is first looked for in the server's lists
-(`GET /apply/lists`) and only resent when it is not there. Knows nothing of click or rich: the
+(`GET /apply/lists`, with the rule of arrivals.py that safe_submit uses too) and only resent when it
+is not there. Knows nothing of click or rich: the
 command reports progress through the `on_event` callback.
 """
 
@@ -17,17 +18,23 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from .api import EgovClient
+from .arrivals import Identity, find_arrival
 from .auth import AuthError
-from .errors import ApiError, EgovError, MaintenanceError, NotFoundError, PackageError, UnauthorizedError
+from .errors import (
+    ApiError,
+    CommunicationError,
+    EgovError,
+    MaintenanceError,
+    NotFoundError,
+    PackageError,
+    UnauthorizedError,
+)
 from .ledger import Ledger, PackageFacts, SendRow, digest_of, jst_now
 from .models import Application
 from .package import parse_package
 
 MAX_PER_RUN = 20  # seed 000: 一度に送信できる申請データの件数は 20 件まで
-LIST_PAGE = 50  # GET /apply/lists: limit ≤ 50
 RECONCILE_DAYS_AHEAD = 2  # server clocks (and the simulator's virtual clock) may run ahead of ours
 
 SENT_MESSAGE = "送信しました。"
@@ -35,6 +42,7 @@ UNKNOWN_MESSAGE = ("e-Gov からの応答がありませんでした。送信結
                    "確認します。")
 NOT_SENT_MESSAGE = "e-Gov に接続できませんでした。申請データは送信されていません。"
 LOGIN_MESSAGE = "アクセストークンが無効です。`egov login` で再度ログインしてください。"
+CHECK_FAILED_MESSAGE = "前回の送信結果が不明で、e-Gov 側の到達状況を確認できなかったため送信していません。"
 STOPPED_NOTE = "項番{position}（ID:{item_id}）のエラーで中断したため未送信です。"
 
 
@@ -45,10 +53,6 @@ def package_facts(data: bytes, file_name: str = "") -> PackageFacts:
         digest=digest_of(data), proc_id=parsed.proc_id or parsed.folder, proc_name=parsed.proc_name,
         apply_type=parsed.apply_type, applicant_name=parsed.applicant.get("氏名", ""),
         corporation_name=parsed.applicant.get("法人団体名", ""), file_name=file_name or f"{parsed.folder}.zip")
-
-
-def _norm(text: str | None) -> str:
-    return "".join((text or "").split())  # str.split() also splits on the full-width space
 
 
 @dataclass
@@ -116,6 +120,10 @@ def exclusive(lock_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _short(exc: BaseException) -> str:
+    return str(getattr(exc, "message", "") or exc)
+
+
 class Sender:
     def __init__(self, client: EgovClient, ledger: Ledger, profile: str, *,
                  clock: Callable[[], datetime] = jst_now) -> None:
@@ -135,31 +143,11 @@ class Sender:
 
     def find_on_server(self, row: SendRow) -> Application | None:
         """The arrival of a send whose outcome is unknown: the earliest unclaimed arrival of the same
-        procedure and applicant after the previous recorded arrival. None when it did not arrive."""
+        procedure and applicant after the previous recorded arrival (arrivals.py). None when it did not arrive."""
         date_from, date_to, lower = self._server_window(row)
-        claimed = self.ledger.claimed_arrive_ids(self.profile)
-        candidates: list[Application] = []
-        offset = 0
-        while True:
-            page = self.client.list_applications(date_from=date_from, date_to=date_to, limit=LIST_PAGE, offset=offset)
-            for app in page.applications:
-                if app.arrive_id in claimed:
-                    continue
-                if lower and app.arrive_date and app.arrive_date < lower:
-                    continue
-                if row.proc_name and app.proc_name and _norm(app.proc_name) != _norm(row.proc_name):
-                    continue
-                if row.applicant_name and _norm(app.applicant_name) != _norm(row.applicant_name):
-                    continue
-                if row.corporation_name and app.corporation_name not in ("", "-") and \
-                        _norm(app.corporation_name) != _norm(row.corporation_name):
-                    continue
-                candidates.append(app)
-            offset += len(page.applications)
-            if not page.has_next or not page.applications:
-                break
-        candidates.sort(key=lambda a: (a.arrive_date or datetime.min, a.arrive_id))
-        return candidates[0] if candidates else None
+        who = Identity(row.applicant_name, row.corporation_name, row.proc_name)
+        return find_arrival(self.client, who, date_from, date_to, exclude=self.ledger.claimed_arrive_ids(self.profile),
+                            after=lower)
 
     def reconcile(self, row: SendRow) -> SendResult | None:
         """For a send without a known outcome: link it to its arrival, or None if it never arrived."""
@@ -183,7 +171,10 @@ class Sender:
                 return SendResult("already", row.id, row.arrive_id,
                                   f"この申請データは送信済みです（ID {row.id}、到達番号 {row.arrive_id}）。")
             if row.outcome in ("sending", "unknown"):
-                found = self.reconcile(row)
+                try:
+                    found = self.reconcile(row)
+                except (EgovError, AuthError) as exc:  # cannot look: do not send blindly
+                    return SendResult("unknown", row.id, message=f"{CHECK_FAILED_MESSAGE}（{_short(exc)}）")
                 if found is not None:
                     if queue_id is not None:
                         self.ledger.mark_queue(queue_id, state="sent", note="", send_id=row.id)
@@ -209,10 +200,13 @@ class Sender:
             error = {"status": 404, "title": "Not Found", "detail": f"手続 {facts.proc_id} が見つかりません。"}
             self.ledger.record_refusal(send_id, error)
             return SendResult("refused", send_id, message=error["detail"])
-        except httpx.ConnectError:
-            self.ledger.forget_send(send_id, NOT_SENT_MESSAGE)
-            return SendResult("not_sent", None, message=NOT_SENT_MESSAGE)
-        except (httpx.TransportError, EgovError) as exc:
+        except CommunicationError as exc:
+            if not exc.maybe_delivered:  # no connection: the request never left
+                self.ledger.forget_send(send_id, NOT_SENT_MESSAGE)
+                return SendResult("not_sent", None, message=NOT_SENT_MESSAGE)
+            self.ledger.record_unknown(send_id, UNKNOWN_MESSAGE)
+            return SendResult("unknown", send_id, message=f"{UNKNOWN_MESSAGE} ({type(exc).__name__})")
+        except EgovError as exc:
             self.ledger.record_unknown(send_id, UNKNOWN_MESSAGE)
             return SendResult("unknown", send_id, message=f"{UNKNOWN_MESSAGE} ({type(exc).__name__})")
         self.ledger.record_arrival(send_id, result.arrive_id, result.arrive_date, result.proc_name, "到達")

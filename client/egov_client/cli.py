@@ -1,9 +1,11 @@
 """egov — e-Gov 電子申請 from a terminal: profiles, login, submit, status, the progress ledger
-(申請データ進捗管理), the send list (申請リスト) with batch sending, and doctor.
+(申請データ進捗管理) with 確認/取得, official documents (save, verify, 取得完了), 取下げ, 補正, 再提出,
+the send list (申請リスト) with batch sending, maintenance notices, and doctor.
 
 Works against the simulator, e-Gov's 検証環境 and production alike. `--json` on any command prints
 machine-readable output for scripts. The rules live in profiles.py, ledger.py, batch.py,
-compose.py, loopback.py and doctor.py; this module only parses arguments and prints.
+compose.py, casework.py, maintenance.py, loopback.py and doctor.py; this module only parses arguments
+and prints.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rich.table import Table
 from .api import EgovClient
 from .auth import AuthError, login_with_form
 from .batch import MAX_PER_RUN, BatchEvent, Sender, package_facts
+from .casework import COMPLETE_WARNING, Casework, GetReport, SavedDocument
 from .compose import compose, load_values, package_from_dir, package_from_skeleton
 from .doctor import (
     FAIL,
@@ -40,9 +43,10 @@ from .doctor import (
     check_reachable,
     check_tokens,
 )
-from .errors import ApiError, EgovError, NotFoundError, PackageError, UnauthorizedError
-from .ledger import STATUS_GROUPS, Ledger, SendRow, jst_now, months_before
+from .errors import ApiError, EgovError, MaintenanceError, NotFoundError, PackageError, UnauthorizedError
+from .ledger import JST, STATUS_GROUPS, Ledger, SendRow, jst_now, months_before
 from .loopback import login_with_browser
+from .maintenance import ADVICE, is_json_source, read_notice
 from .models import Application
 from .package import ApplicationPackage
 from .profiles import Home, Profile, ProfileError, ProfileStore, new_profile
@@ -51,6 +55,7 @@ from .signing import Signer, load_pkcs12_file
 OUTCOME_MARK = {"sent": "[green]✔[/]", "already": "[cyan]＝[/]", "refused": "[red]✘[/]", "unknown": "[yellow]？[/]",
                 "not_sent": "[red]✘[/]"}
 LEVEL_STYLE = {OK: "green", WARN: "yellow", FAIL: "red"}
+ACTION_LABELS = {"withdraw": "取下げ依頼", "amend": "補正", "resubmit": "再提出", "complete": "公文書取得完了"}
 
 
 # ---------------------------------------------------------------------------- context and output
@@ -100,6 +105,9 @@ class App:
         finally:
             ledger.close()
 
+    def casework(self, client: EgovClient, ledger: Ledger) -> Casework:
+        return Casework(client, ledger, documents_dir=self.home.documents_dir, clock=self.clock)
+
     def out_json(self, data: Any) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -133,6 +141,9 @@ class EgovGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except MaintenanceError as exc:
+            until = f"（終了予定 {exc.window_end.astimezone(JST):%Y/%m/%d %H:%M}）" if exc.window_end else ""
+            raise CliError(f"{exc.message}{until} `egov maintenance` で予定を確認できます。") from None
         except ApiError as exc:
             raise CliError(_api_message(exc), exc.report_list) from None
         except UnauthorizedError:
@@ -146,7 +157,7 @@ class EgovGroup(click.Group):
         except PackageError as exc:
             raise CliError(exc.message, [exc.to_report()] if exc.item != "-" or exc.file_name != "-" else []) from None
         except (ProfileError, EgovError) as exc:
-            raise CliError(str(exc)) from None
+            raise CliError(str(getattr(exc, "message", "") or exc)) from None
         except httpx.TimeoutException as exc:
             raise CliError(f"e-Gov からの応答がありませんでした（タイムアウト: {exc}）。") from None
         except httpx.TransportError as exc:
@@ -199,20 +210,25 @@ def profile() -> None:
 @click.option("--client-secret", default="", help="APIキー（省略時は入力を求めます）")
 @click.option("--redirect-uri", default="", help="登録済みのリダイレクトURI（例 http://127.0.0.1:8765/callback）")
 @click.option("--certificate", type=click.Path(dir_okay=False), default="", help="署名に使う PKCS#12 ファイル")
+@click.option("--maintenance-url", default="", help="メンテナンス情報の告知先（既定: シミュレーターは /maintenance.json、"
+              "実環境は e-Gov のサイト）")
+@click.option("--trust", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="公文書の署名を手元でも検証するための政府認証基盤の CA 証明書（PEM）")
 @click.option("--from-world", is_flag=True, help="シミュレーターのデモ環境からソフトウェアID・APIキー等を取得します")
 @click.option("--use/--no-use", default=True, help="作成したプロファイルを現在のプロファイルにします")
 @json_option
 @pass_app
 def profile_add(app: App, name: str, simulator_url: str | None, sandbox: bool, production: bool, api_base: str,
                 auth_base: str, client_id: str, client_secret: str, redirect_uri: str, certificate: str,
-                from_world: bool, use: bool) -> None:
+                maintenance_url: str, trust: str | None, from_world: bool, use: bool) -> None:
     """プロファイルを作成（または上書き）します。"""
     kinds = [k for k, on in (("simulator", bool(simulator_url)), ("sandbox", sandbox), ("production", production)) if on]
     if len(kinds) != 1:
         raise CliError("--simulator URL、--sandbox、--production のいずれか一つを指定してください。")
     kind = kinds[0]
     fields: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret, "redirect_uri": redirect_uri,
-                              "certificate": str(Path(certificate).resolve()) if certificate else ""}
+                              "certificate": str(Path(certificate).resolve()) if certificate else "",
+                              "maintenance_url": maintenance_url, "trust_anchors": str(Path(trust).resolve()) if trust else ""}
     if from_world:
         if kind != "simulator":
             raise CliError("--from-world はシミュレーターでのみ使えます。")
@@ -421,7 +437,7 @@ def submit(app: App, package: str | None, folder: str | None, proc_id: str | Non
         raise CliError(result.message if app.json else f"送信できませんでした。{result.message}", result.report_list)
 
 
-def _show_application(app: App, a: Application, row: SendRow | None) -> None:
+def _show_application(app: App, a: Application, row: SendRow | None, ledger: Ledger | None = None) -> None:
     table = Table(show_header=False, box=None, title=a.corporation_name if a.corporation_name not in ("", "-") else None)
     table.add_column(style="bold")
     table.add_column()
@@ -440,14 +456,21 @@ def _show_application(app: App, a: Application, row: SendRow | None) -> None:
             notices.add_row(str(n.notice_sub_id), str(n.issue_date or ""), n.notice_data_type, escape(n.notice_title),
                             str(n.correct_expired_date or ""))
         app.console.print(notices)
+    saved = {f.notice_sub_id: f for f in ledger.fetches(row.id, "document")} if row and ledger else {}
     if a.official_documents:
-        docs = Table(title="公文書")
-        for col in ("通知通番", "発行日時", "件名", "取得期限", "取得完了日時", "署名"):
-            docs.add_column(col)
-        for d in a.official_documents:
-            docs.add_row(str(d.notice_sub_id), str(d.allowed_date or ""), escape(d.doc_title),
-                         str(d.doc_download_expired_date or ""), str(d.doc_download_date or ""), d.sign or "")
-        app.console.print(docs)
+        _documents_table(app, list(a.raw.get("official_list") or []), saved)
+    payments = row.payments if row else list(a.raw.get("apply_pay_list") or [])
+    if payments:
+        _payments_table(app, payments)
+    actions = ledger.actions(row.id) if row and ledger else []
+    if actions:
+        history = Table(title="操作履歴", title_justify="left")
+        for col in ("日時", "操作", "内容"):
+            history.add_column(col)
+        for act in actions:
+            history.add_row(act.at.replace("-", "/"), ACTION_LABELS.get(act.kind, act.kind),
+                            escape(", ".join(f"{k}={v}" for k, v in act.detail.items() if v not in (None, ""))))
+        app.console.print(history)
 
 
 def _show_refusal(app: App, row: SendRow) -> None:
@@ -490,10 +513,12 @@ def status(app: App, target: str) -> None:
         if row is not None:
             ledger.record_detail(row.id, detail, app.clock())
             row = ledger.send(row.id)
-    if app.json:
-        app.out_json({"send": row.to_json() if row else None, "application": detail.raw})
-    else:
-        _show_application(app, detail, row)
+        if app.json:
+            app.out_json({"send": row.to_json() if row else None, "application": detail.raw,
+                          "saved": [f.to_json() for f in ledger.fetches(row.id)] if row else [],
+                          "actions": [a.to_json() for a in ledger.actions(row.id)] if row else []})
+        else:
+            _show_application(app, detail, row, ledger)
 
 
 # ---------------------------------------------------------------------------- the progress ledger
@@ -546,14 +571,18 @@ def list_(app: App, date_from: str | None, date_to: str | None, group: str, show
 
 @main.command()
 @click.argument("ids", nargs=-1)
+@click.option("--get", "-g", "get", is_flag=True,
+              help="取得: 通知（お知らせ・補正等）の本文と添付、公文書の一覧、納付情報も取得します")
 @json_option
 @pass_app
-def refresh(app: App, ids: tuple[str, ...]) -> None:
-    """確認: 申請状況を e-Gov から取得して台帳を更新します（既定: 終了していない全件）。"""
+def refresh(app: App, ids: tuple[str, ...], get: bool) -> None:
+    """確認: 申請状況を e-Gov から取得して台帳を更新します（既定: 終了していない全件、--get で取得も）。"""
     prof = app.profile()
     changes: list[dict[str, Any]] = []
+    reports: list[GetReport] = []
     with app.client(prof) as client, app.ledger() as ledger:
         sender = Sender(client, ledger, prof.name, clock=app.clock)
+        work = app.casework(client, ledger)
         rows = [_row(ledger, prof, i) for i in ids] if ids else ledger.open_sends(prof.name)
         for row in rows:
             before = row.display_status
@@ -564,24 +593,96 @@ def refresh(app: App, ids: tuple[str, ...]) -> None:
                 row = ledger.send(row.id) or row
             if row.outcome == "sent" and row.arrive_id:
                 try:
-                    ledger.record_detail(row.id, client.get_application(row.arrive_id), app.clock())
+                    if get:
+                        report = work.get(row)
+                        reports.append(report)
+                        if report.new_notices:
+                            note = f"新しい通知 {len(report.new_notices)} 件を保存しました。"
+                    else:
+                        work.check(row)
                 except NotFoundError:
                     note = "e-Gov で見つかりません（404）。"
                 row = ledger.send(row.id) or row
             changes.append({"id": row.id, "arrive_id": row.arrive_id, "before": before, "after": row.display_status,
-                            "notices": len(row.notices), "documents": len(row.documents), "note": note})
+                            "notices": len(row.notices), "documents": len(row.documents),
+                            "pay_status": row.pay_status, "withdraw_flag": row.withdraw_flag, "note": note})
     if app.json:
-        app.out_json({"profile": prof.name, "refreshed": changes})
+        out: dict[str, Any] = {"profile": prof.name, "refreshed": changes}
+        if get:
+            out["fetched"] = [{"id": r.row.id, "arrive_id": r.row.arrive_id,
+                               "new_notices": [n.to_json() for n in r.new_notices], "notices": r.row.notices,
+                               "documents": r.documents, "payments": r.payments} for r in reports]
+        app.out_json(out)
         return
-    table = Table(title="確認（申請状況の更新）", title_justify="left")
-    for col in ("ID", "到達番号", "到達状況", "通知", "公文書", "備考"):
+    table = Table(title="取得（通知・公文書の情報の更新）" if get else "確認（申請状況の更新）", title_justify="left")
+    for col in ("ID", "到達番号", "到達状況", "取下げ", "通知", "公文書", "納付", "備考"):
         table.add_column(col)
     for c in changes:
         moved = c["after"] if c["before"] == c["after"] else f"{c['before']} → [bold]{c['after']}[/]"
-        table.add_row(str(c["id"]), c["arrive_id"] or "", moved, str(c["notices"] or ""), str(c["documents"] or ""),
-                      escape(c["note"]))
+        table.add_row(str(c["id"]), c["arrive_id"] or "", moved, "可" if c["withdraw_flag"] else "",
+                      str(c["notices"] or ""), str(c["documents"] or ""),
+                      c["pay_status"] if c["pay_status"] not in ("", "なし") else "", escape(c["note"]))
     app.console.print(table)
-    app.console.print(f"{len(changes)} 件を確認しました。")
+    app.console.print(f"{len(changes)} 件を{'取得' if get else '確認'}しました。")
+    for r in reports:
+        _show_fetched(app, r)
+
+
+def _show_fetched(app: App, r: GetReport) -> None:
+    """取得 of one case: its notices (new ones marked), official documents and payments."""
+    if not (r.row.notices or r.documents or r.payments):
+        return
+    new = {n.notice_sub_id: n for n in r.new_notices}
+    app.console.print(f"\n[bold]ID {r.row.id}[/]　到達番号 {r.row.arrive_id}　{escape(r.row.display_status)}")
+    if r.row.notices:
+        notices = Table(title="通知", title_justify="left")
+        for col in ("", "通知通番", "発行日時", "種別", "件名", "補正期限", "保存先"):
+            notices.add_column(col)
+        for n in r.row.notices:
+            fetched = new.get(int(n["notice_sub_id"]))
+            notices.add_row("[green]新[/]" if fetched else "", str(n["notice_sub_id"]), str(n.get("issue_date") or ""),
+                            escape(str(n.get("notice_data_type") or "")), escape(str(n.get("notice_title") or "")),
+                            str(n.get("correct_expired_date") or ""),
+                            escape(_short_path(app, fetched.folder)) if fetched else "")
+        app.console.print(notices)
+    if r.documents:
+        _documents_table(app, r.documents, {})
+    if r.payments:
+        _payments_table(app, r.payments)
+
+
+def _short_path(app: App, folder: str) -> str:
+    """A saved folder relative to the data folder when it is inside it (tables stay narrow)."""
+    try:
+        return str(Path(folder).relative_to(app.home.data_dir))
+    except ValueError:
+        return folder
+
+
+def _documents_table(app: App, documents: list[dict[str, Any]], saved: dict[int, Any]) -> None:
+    table = Table(title="公文書", title_justify="left")
+    for col in ("通知通番", "発行日時", "件名", "取得期限", "取得完了日時", "署名有無", "保存先フォルダ", "署名検証"):
+        table.add_column(col)
+    for d in documents:
+        f = saved.get(int(d["notice_sub_id"]))
+        check = "" if f is None else ("[green]検証成功[/]" if f.verified else
+                                      ("署名なし" if f.verified is None else "[red]検証失敗[/]"))
+        table.add_row(str(d["notice_sub_id"]), str(d.get("allowed_date") or ""), escape(str(d.get("doc_title") or "")),
+                      str(d.get("doc_download_expired_date") or ""), str(d.get("doc_download_date") or ""),
+                      str(d.get("sign") or ""), escape(_short_path(app, f.folder)) if f else "", check)
+    app.console.print(table)
+
+
+def _payments_table(app: App, payments: list[dict[str, Any]]) -> None:
+    table = Table(title="電子納付", title_justify="left")
+    for col in ("納付番号", "確認番号", "収納機関番号", "金額", "納付期限", "納付状況", "納付日"):
+        table.add_column(col)
+    for p in payments:
+        fee = p.get("total_fee")
+        table.add_row(str(p.get("pay_number") or ""), str(p.get("confirm_number") or ""),
+                      str(p.get("facility_number") or ""), f"{int(fee):,} 円" if fee not in (None, "") else "",
+                      str(p.get("pay_expired") or ""), str(p.get("pay_status") or ""), str(p.get("pay_date") or ""))
+    app.console.print(table)
 
 
 def _row(ledger: Ledger, prof: Profile, key: str) -> SendRow:
@@ -634,6 +735,245 @@ def hide(app: App, send_id: str) -> None:
 def show(app: App, send_id: str) -> None:
     """非表示にした申請を表示に戻します（表示する）。"""
     _visibility(app, send_id, False)
+
+
+# ---------------------------------------------------------------------------- official documents
+
+def _authorities(prof: Profile, trust: str | None) -> list[Any]:
+    path = trust or prof.trust_anchors
+    if not path:
+        return []
+    from cryptography import x509
+
+    try:
+        return list(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"CA 証明書（{path}）を読めません: {exc}") from None
+
+
+@main.group(cls=EgovGroup)
+def docs() -> None:
+    """公文書: 一覧、保存（取得日時のフォルダ＋署名検証）、取得完了。"""
+
+
+@docs.command("list")
+@click.argument("send_id")
+@json_option
+@pass_app
+def docs_list(app: App, send_id: str) -> None:
+    """公文書一覧（発行日時・取得期限・取得完了日時・署名有無・保存先フォルダ）。"""
+    prof = app.profile()
+    with app.client(prof) as client, app.ledger() as ledger:
+        row, _ = app.casework(client, ledger).check(_row(ledger, prof, send_id))
+        saved = {f.notice_sub_id: f for f in ledger.fetches(row.id, "document")}
+    if app.json:
+        app.out_json({"id": row.id, "arrive_id": row.arrive_id, "documents": row.documents,
+                      "saved": [f.to_json() for f in saved.values()]})
+        return
+    if not row.documents:
+        app.say(f"ID {row.id}（到達番号 {row.arrive_id}）には、まだ公文書が発行されていません（{row.display_status}）。")
+        return
+    _documents_table(app, row.documents, saved)
+
+
+@docs.command("fetch")
+@click.argument("send_id")
+@click.option("--sub", "subs", type=int, multiple=True, help="通知通番（既定: 取得完了していない全件）")
+@click.option("--to", "base", type=click.Path(file_okay=False), help="保存先（既定: データフォルダ/documents/到達番号）")
+@click.option("--trust", type=click.Path(exists=True, dir_okay=False),
+              help="手元の署名検証に使う CA 証明書（PEM、既定: プロファイルの設定）")
+@json_option
+@pass_app
+def docs_fetch(app: App, send_id: str, subs: tuple[int, ...], base: str | None, trust: str | None) -> None:
+    """公文書を取得日時（YYYYMMDD_HHMMSS）のフォルダに保存し、署名を検証します。"""
+    prof = app.profile()
+    authorities = _authorities(prof, trust)
+    with app.client(prof) as client, app.ledger() as ledger:
+        row = _row(ledger, prof, send_id)
+        saved = app.casework(client, ledger).fetch_documents(row, subs=subs, base=Path(base) if base else None,
+                                                             authorities=authorities)
+    if app.json:
+        app.out_json({"id": row.id, "arrive_id": row.arrive_id, "saved": [d.to_json() for d in saved]})
+    else:
+        for d in saved:
+            _show_saved(app, d)
+    bad = [d for d in saved if d.verification.valid is False]
+    if bad:
+        raise CliError(f"署名検証に失敗した公文書があります（通知通番 {', '.join(str(d.notice_sub_id) for d in bad)}）。"
+                       "保存したファイルは残してあります。提出先に確認してください。")
+
+
+def _show_saved(app: App, d: SavedDocument) -> None:
+    v = d.verification
+    mark = {True: "[green]検証成功[/]", False: "[red]検証失敗[/]", None: "署名なし"}[v.valid]
+    app.console.print(f"公文書（通知通番 {d.notice_sub_id}）{escape(d.title)} を保存しました: {escape(str(d.folder))}")
+    app.console.print(f"  ファイル: {escape('、'.join(d.files))}")
+    app.console.print(f"  署名検証（{v.by}）: {mark}（{escape(v.message)}）")
+
+
+@docs.command("complete")
+@click.argument("send_id")
+@click.option("--sub", "subs", type=int, multiple=True, help="通知通番（既定: 取得完了していない全件）")
+@click.option("--yes", "-y", is_flag=True, help="確認せずに取得完了を申請します")
+@click.option("--force", is_flag=True, help="保存していない公文書でも取得完了にします（再取得できなくなります）")
+@json_option
+@pass_app
+def docs_complete(app: App, send_id: str, subs: tuple[int, ...], yes: bool, force: bool) -> None:
+    """取得完了申請: 以後この公文書は再取得できません（確認があります）。"""
+    prof = app.profile()
+    with app.client(prof) as client, app.ledger() as ledger:
+        work = app.casework(client, ledger)
+        row, detail = work.check(_row(ledger, prof, send_id))
+        open_docs = [d for d in detail.official_documents if d.doc_download_date is None]
+        targets = [d for d in open_docs if not subs or d.notice_sub_id in subs]
+        if not targets:
+            raise CliError(f"取得完了にできる公文書はありません（到達番号 {row.arrive_id}）。")
+        names = "、".join(f"{d.doc_title}（通知通番 {d.notice_sub_id}）" for d in targets)
+        if not yes:
+            app.err.print(f"[yellow]注意:[/] {COMPLETE_WARNING}")
+            if not click.confirm(f"{names} の取得完了を申請しますか？", default=False, err=True):
+                raise CliError("取得完了を申請しませんでした。")
+        done = [work.complete(row, d.notice_sub_id, force=force) for d in targets]
+        row = ledger.send(row.id) or row
+    if app.json:
+        app.out_json({"id": row.id, "arrive_id": row.arrive_id, "status": row.status,
+                      "completed": [{"notice_sub_id": c.notice_sub_id, "doc_title": c.doc_title,
+                                     "download_date": c.download_date} for c in done]})
+        return
+    for c in done:
+        app.say(f"取得完了を申請しました: {escape(c.doc_title)}（通知通番 {c.notice_sub_id}、取得完了日時 {c.download_date}）")
+    app.say(f"ID {row.id} の到達状況: [bold]{escape(row.display_status)}[/]")
+
+
+# ---------------------------------------------------------------------------- 取下げ / 補正 / 再提出
+
+def _required_signer(app: App, prof: Profile, p12: str | None, pin: str | None) -> Signer:
+    signer = _signer(app, prof, p12, pin)
+    if signer is None:
+        raise CliError("電子証明書を指定してください（--p12、または egov profile add --certificate）。")
+    return signer
+
+
+@main.command()
+@click.argument("send_id")
+@click.option("--name", "applicant_name", required=True, help="申請者氏名")
+@click.option("--reason", required=True, help="理由")
+@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
+@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@json_option
+@pass_app
+def withdraw(app: App, send_id: str, applicant_name: str, reason: str, p12: str | None, pin: str | None) -> None:
+    """取下げ依頼: 取下げ依頼書を作成・署名して送信します（e-Gov が取下げを受け付ける状態の時のみ）。"""
+    prof = app.profile()
+    signer = _required_signer(app, prof, p12, pin)
+    with app.client(prof) as client, app.ledger() as ledger:
+        result, row = app.casework(client, ledger).withdraw(_row(ledger, prof, send_id), name=applicant_name,
+                                                            reason=reason, signer=signer)
+    if app.json:
+        app.out_json({"id": row.id, "arrive_id": result.arrive_id, "withdraw_date": result.withdraw_date,
+                      "status": row.status, "send": row.to_json()})
+        return
+    app.say(f"[green]✔[/] 送信しました。取下げ依頼（到達番号 {result.arrive_id}、{escape(result.proc_name)}）"
+            f"　{result.withdraw_date or ''}")
+    app.say(f"  ID {row.id} の到達状況: [bold]{escape(row.display_status)}[/]（提出先の処理後「手続終了(取下げ済み)」になります）")
+
+
+def _followup_package(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+@main.command()
+@click.argument("send_id")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
+@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@json_option
+@pass_app
+def amend(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
+    """補正（部分補正）: 補正の通知を受けた申請に、直した申請データを送信します。"""
+    prof = app.profile()
+    data = _followup_package(package)
+    signer = _signer(app, prof, p12, pin)
+    with app.client(prof) as client, app.ledger() as ledger:
+        result, row = app.casework(client, ledger).amend(_row(ledger, prof, send_id), data, signer)
+    if app.json:
+        app.out_json({"id": row.id, "arrive_id": result.arrive_id, "amend_date": result.amend_date,
+                      "status": row.status})
+        return
+    app.say(f"[green]✔[/] 送信しました。補正（到達番号 {result.arrive_id}、{result.amend_date or ''}）")
+    app.say(f"  ID {row.id} の到達状況: [bold]{escape(row.display_status)}[/]")
+
+
+@main.command()
+@click.argument("send_id")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
+@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@json_option
+@pass_app
+def resubmit(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
+    """再提出: 再提出を求められた申請を、申請種別「再提出」の新しい申請として送信します。"""
+    prof = app.profile()
+    data = _followup_package(package)
+    signer = _signer(app, prof, p12, pin)
+    with app.client(prof) as client, app.ledger() as ledger:
+        original = _row(ledger, prof, send_id)
+        work = app.casework(client, ledger)
+        data = work.resubmission(original, data, signer)
+        result = Sender(client, ledger, prof.name, clock=app.clock).send(data, facts=package_facts(data, Path(package).name))
+        if result.ok:
+            original = work.record_resubmission(original, result.send_id, result.arrive_id)
+        new_row = ledger.send(result.send_id) if result.send_id else None
+    if app.json:
+        app.out_json({**result.to_json(), "original": original.to_json(), "send": new_row.to_json() if new_row else None})
+    elif result.ok:
+        app.say(f"{OUTCOME_MARK[result.outcome]} {escape(result.message)}（再提出）")
+        if new_row:
+            app.say(f"  ID {new_row.id}　到達番号 [bold]{new_row.arrive_id}[/]　初回受付番号 {original.arrive_id}")
+        app.say(f"  元の申請 ID {original.id} の到達状況: {escape(original.display_status)}")
+    if not result.ok:
+        raise CliError(result.message if app.json else f"送信できませんでした。{result.message}", result.report_list)
+
+
+# ---------------------------------------------------------------------------- maintenance
+
+@main.command()
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1), help="表示する予定の件数")
+@json_option
+@pass_app
+def maintenance(app: App, limit: int) -> None:
+    """メンテナンス情報: 告知されているメンテナンスの予定。"""
+    prof = app.profile()
+    source = prof.maintenance_source
+    if not is_json_source(source):
+        if app.json:
+            app.out_json({"profile": prof.name, "source": source, "notice": None})
+        else:
+            app.say(f"{prof.label}のメンテナンス情報は e-Gov のサイトで告知されています: {escape(source)}")
+            app.say(f"[dim]{ADVICE}[/]")
+        return
+    with app.http_client() as http:
+        notice = read_notice(http, source)
+    if app.json:
+        app.out_json({"profile": prof.name, "source": source, "notice": notice.to_json()})
+        return
+    app.console.print(f"[bold]{escape(notice.title)}[/]（{prof.label} {escape(source)}）")
+    if notice.in_maintenance and notice.current:
+        app.console.print(f"[red]現在メンテナンス中です[/]: {notice.current.start_text} ～ {notice.current.end_text}")
+    else:
+        app.console.print("現在はメンテナンス中ではありません。")
+    if notice.schedule:
+        table = Table(title="■ 作業予定日時", title_justify="left")
+        for col in ("開始", "", "終了", "件名"):
+            table.add_column(col)
+        for w in notice.schedule[:limit]:
+            table.add_row(w.start_text, "～", w.end_text, escape(w.title))
+        app.console.print(table)
+        if len(notice.schedule) > limit:
+            app.console.print(f"ほか {len(notice.schedule) - limit} 件（--limit で表示件数を変えられます）")
+    else:
+        app.console.print("現在、予定されているメンテナンスはありません。")
+    app.console.print(f"[dim]{ADVICE}[/]")
 
 
 # ---------------------------------------------------------------------------- the send list and batch sending

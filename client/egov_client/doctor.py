@@ -69,6 +69,14 @@ def check_tokens(store: TokenStore, endpoint: Endpoint, http: httpx.Client, now:
         info = auth.introspect(tokens.access_token, "access_token")
     except (AuthError, httpx.HTTPError) as exc:
         return Check("アクセストークン", FAIL, f"トークンを確認できません: {exc}。`egov login` で再度ログインしてください。")
+    if not info.get("active") and tokens.refresh_token:
+        # the server's clock or a maintenance window may have ended it early: refresh as every command would
+        try:
+            tokens = auth.refresh(tokens.refresh_token)
+            store.save(tokens)
+            info = auth.introspect(tokens.access_token, "access_token")
+        except (AuthError, httpx.HTTPError):
+            info = {"active": False}
     if not info.get("active"):
         return Check("アクセストークン", FAIL, "アクセストークンが無効です。`egov login` で再度ログインしてください。")
     data = _token_data(tokens, info)

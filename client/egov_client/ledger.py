@@ -77,6 +77,28 @@ CREATE TABLE IF NOT EXISTS queue (
     note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS queue_state ON queue (profile, state, id);
+CREATE TABLE IF NOT EXISTS fetched (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    send_id INTEGER NOT NULL REFERENCES sends (id),
+    kind TEXT NOT NULL,
+    notice_sub_id INTEGER NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    fetched_at TEXT NOT NULL,
+    folder TEXT NOT NULL DEFAULT '',
+    files TEXT NOT NULL DEFAULT '[]',
+    verified INTEGER,
+    verify_message TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS fetched_send ON fetched (send_id, kind, notice_sub_id);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    send_id INTEGER NOT NULL REFERENCES sends (id),
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS actions_send ON actions (send_id, id);
 """
 
 
@@ -224,6 +246,53 @@ class QueueRow:
         return {**self.__dict__, "state_label": self.state_label}
 
 
+@dataclass(frozen=True)
+class FetchRow:
+    """A notice or an official document saved on this computer (取得 / 公文書の取得)."""
+
+    id: int
+    send_id: int
+    kind: str  # notice | document
+    notice_sub_id: int
+    title: str
+    fetched_at: str
+    folder: str
+    files: list[str]
+    verified: bool | None  # signature check: True valid, False invalid, None not checked (unsigned)
+    verify_message: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> FetchRow:
+        d = dict(r)
+        d["files"], d["detail"] = json.loads(d["files"] or "[]"), json.loads(d["detail"] or "{}")
+        d["verified"] = None if d["verified"] is None else bool(d["verified"])
+        return cls(**d)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """Something done to a case after sending: withdraw | amend | resubmit | complete."""
+
+    id: int
+    send_id: int
+    kind: str
+    at: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> ActionRow:
+        d = dict(r)
+        d["detail"] = json.loads(d["detail"] or "{}")
+        return cls(**d)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 class Ledger:
     """The ledger file. Each method is one transaction; safe to use from several processes."""
 
@@ -334,6 +403,8 @@ class Ledger:
     def record_detail(self, send_id: int, app: Application, now: datetime) -> None:
         """確認: what `GET /apply/{arrive_id}` said (status, withdraw flag, notices, documents, payments)."""
         raw = app.raw
+        current = self.send(send_id)
+        payments = _merge_payments(current.payments if current else [], raw.get("apply_pay_list") or [])
         with self.transaction() as db:
             db.execute(
                 "UPDATE sends SET status = ?, withdraw_flag = ?, pay_status = ?, notices = ?, documents = ?,"
@@ -342,9 +413,16 @@ class Ledger:
                 (app.status, int(app.withdraw_flag), app.pay_status,
                  json.dumps(raw.get("notice_list") or [], ensure_ascii=False),
                  json.dumps(raw.get("official_list") or [], ensure_ascii=False),
-                 json.dumps(raw.get("apply_pay_list") or [], ensure_ascii=False), fmt(now),
+                 json.dumps(payments, ensure_ascii=False), fmt(now),
                  app.proc_name, app.proc_name, app.send_number,
                  fmt(app.arrive_date) if app.arrive_date else None, send_id))
+
+    def record_payments(self, send_id: int, payments: list[dict[str, Any]]) -> None:
+        """取得: the payment details of `GET /payment/{arrive_id}` (pay_status and pay_date per payment)."""
+        current = self.send(send_id)
+        merged = _merge_payments(current.payments if current else [], payments)
+        with self.transaction() as db:
+            db.execute("UPDATE sends SET payments = ? WHERE id = ?", (json.dumps(merged, ensure_ascii=False), send_id))
 
     def set_memo(self, send_id: int, memo: str) -> None:
         with self.transaction() as db:
@@ -388,6 +466,37 @@ class Ledger:
     def open_sends(self, profile: str) -> list[SendRow]:
         rows = self._db.execute("SELECT * FROM sends WHERE profile = ? ORDER BY id", (profile,))
         return [s for s in (SendRow.from_row(r) for r in rows) if s.is_open]
+
+    # --- what was fetched, what was done -------------------------------------------------------------
+
+    def record_fetch(self, send_id: int, kind: str, notice_sub_id: int, now: datetime, *, title: str = "",
+                     folder: str | Path = "", files: Iterable[str] = (), verified: bool | None = None,
+                     verify_message: str = "", detail: dict[str, Any] | None = None) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO fetched (send_id, kind, notice_sub_id, title, fetched_at, folder, files, verified,"
+                " verify_message, detail) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (send_id, kind, notice_sub_id, title, fmt(now), str(folder), json.dumps(list(files), ensure_ascii=False),
+                 None if verified is None else int(verified), verify_message,
+                 json.dumps(detail or {}, ensure_ascii=False, default=str)))
+            return int(cur.lastrowid or 0)
+
+    def fetches(self, send_id: int, kind: str | None = None) -> list[FetchRow]:
+        sql, args = "SELECT * FROM fetched WHERE send_id = ?", [send_id]
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        return [FetchRow.from_row(r) for r in self._db.execute(sql + " ORDER BY notice_sub_id, id", args)]
+
+    def add_action(self, send_id: int, kind: str, now: datetime, detail: dict[str, Any] | None = None) -> int:
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO actions (send_id, kind, at, detail) VALUES (?,?,?,?)",
+                             (send_id, kind, fmt(now), json.dumps(detail or {}, ensure_ascii=False, default=str)))
+            return int(cur.lastrowid or 0)
+
+    def actions(self, send_id: int) -> list[ActionRow]:
+        rows = self._db.execute("SELECT * FROM actions WHERE send_id = ? ORDER BY id", (send_id,))
+        return [ActionRow.from_row(r) for r in rows]
 
     # --- the send list -----------------------------------------------------------------------------------
 
@@ -449,6 +558,12 @@ class Ledger:
         with self.transaction() as db:
             db.execute("DELETE FROM queue WHERE id = ?", (item_id,))
         return item
+
+
+def _merge_payments(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The new list, keeping what only the other endpoint gives (pay_status / pay_date per payment)."""
+    known = {p.get("pay_number"): p for p in old if isinstance(p, dict)}
+    return [{**known.get(p.get("pay_number"), {}), **p} for p in new if isinstance(p, dict)]
 
 
 def _first_message(error: dict[str, Any]) -> str:

@@ -82,11 +82,19 @@ class Profile:
     username: str = ""  # remembered login ID (never the password)
     certificate: str = ""  # path of the PKCS#12 used to sign
     certificate_info: dict[str, str] = field(default_factory=dict)  # subject, not_before, not_after (cached)
+    maintenance_url: str = ""  # where maintenance windows are announced (default: see maintenance.py)
+    trust_anchors: str = ""  # PEM file of government CA certificates for checking documents locally
 
     @property
     def endpoint(self) -> Endpoint:
         name = "simulator" if self.kind == "simulator" else self.kind
         return Endpoint(name, self.api_base, self.auth_base, self.client_id, self.client_secret, self.redirect_uri)
+
+    @property
+    def maintenance_source(self) -> str:
+        from .maintenance import default_source
+
+        return self.maintenance_url or default_source(self.kind, self.api_base)
 
     @property
     def label(self) -> str:

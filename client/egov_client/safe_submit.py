@@ -10,7 +10,8 @@ Only when it has not appeared does it send again. During maintenance it can wait
 to end (the window end comes from the 503) and send then.
 
 The steps are described once as a generator of `Call`s and waits; `safe_submit` runs them with an
-EgovClient and `safe_submit_async` with an AsyncEgovClient.
+EgovClient and `safe_submit_async` with an AsyncEgovClient. Which arrival is the package's is decided
+by arrivals.py, the same rule the `egov` command's ledger uses.
 """
 
 from __future__ import annotations
@@ -23,19 +24,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from .arrivals import Identity, Step, Wait, listing_steps, pick, run_async, run_sync
 from .errors import ApiError, CommunicationError, MaintenanceError, OutcomeUnknownError
-from .models import Application, ApplicationPage, ApplyResult
+from .models import Application, ApplyResult
 from .package import parse_package
 from .transport import Call
 
 JST = timezone(timedelta(hours=9), "JST")
 UNKNOWN_STATUSES = (500, 502, 504)  # the request may have been processed
-MAX_PAGES = 20
-
-
-@dataclass(frozen=True)
-class Wait:
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -58,18 +54,6 @@ class SafeSubmitResult:
     events: list[str] = field(default_factory=list)
 
 
-def _norm(text: str | None) -> str:
-    return "".join((text or "").split()).replace("\u3000", "")
-
-
-def _same_person(app: Application, applicant: str, corporation: str) -> bool:
-    a, c = _norm(app.applicant_name), _norm(app.corporation_name)
-    ok_applicant = not applicant or a == applicant or (a and (applicant.startswith(a) or a.startswith(applicant)))
-    ok_corporation = not corporation or corporation == "-" or c == corporation
-    return bool(ok_applicant and ok_corporation)
-
-
-Step = Call[Any] | Wait
 Plan = Generator[Step, Any, SafeSubmitResult]
 
 
@@ -77,19 +61,11 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
          policy: SafeSubmitPolicy = SafeSubmitPolicy(),
          today: Callable[[], date] = lambda: datetime.now(JST).date()) -> Plan:
     """The safe-submit steps: yields Calls (answered with results, or thrown their exceptions) and Waits."""
-    parsed = parse_package(package_zip)
-    applicant = _norm(parsed.applicant.get("氏名"))
-    corporation = _norm(parsed.applicant.get("法人団体名"))
+    who = Identity.of(parse_package(package_zip))
     ops = type(client)
     submit_call: Call[ApplyResult] = ops.submit.__wrapped__(client, proc_id, package_zip, file_name)
     submit_call = dataclasses.replace(submit_call, name="submit")
     events: list[str] = []
-
-    def list_calls() -> list[Call[ApplicationPage]]:
-        end = today()
-        start = end - timedelta(days=policy.days_back)
-        call = ops.list_applications.__wrapped__(client, date_from=start, date_to=end, limit=50, offset=0)
-        return [dataclasses.replace(call, name="list_applications")]
 
     def maintenance_wait(exc: MaintenanceError) -> float:
         """Seconds to wait for the window to end, or re-raise when the policy does not wait."""
@@ -102,20 +78,8 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
         return wait + 1
 
     def arrivals() -> Generator[Step, Any, list[Application]]:
-        found: list[Application] = []
-        call = list_calls()[0]
-        for _ in range(MAX_PAGES):
-            try:
-                page: ApplicationPage = yield call
-            except MaintenanceError as exc:
-                yield Wait(maintenance_wait(exc))
-                continue
-            found.extend(page.applications)
-            if not page.has_next:
-                break
-            offset = (call.params or {}).get("offset", 0) + 50
-            call = dataclasses.replace(call, params={**(call.params or {}), "offset": offset})
-        return found
+        end = today()
+        return (yield from listing_steps(client, end - timedelta(days=policy.days_back), end, maintenance_wait))
 
     before = {a.arrive_id for a in (yield from arrivals())}
     sends = 0
@@ -145,33 +109,13 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
             events.append(f"send {sends}: outcome unknown ({exc.status})")
         # the outcome is unknown: look before sending again
         for check in range(policy.checks):
-            new = [a for a in (yield from arrivals())
-                   if a.arrive_id not in before and _same_person(a, applicant, corporation)]
-            if new:
-                found = sorted(new, key=lambda a: a.arrive_id)[0]
+            found = pick((yield from arrivals()), who, exclude=before)
+            if found is not None:
                 events.append(f"check {check + 1}: found {found.arrive_id}; not sending again")
                 return SafeSubmitResult(found.arrive_id, None, found, sends, True, events)
             events.append(f"check {check + 1}: not in the lists yet")
             if check + 1 < policy.checks:
                 yield Wait(policy.check_interval)
-
-
-def _run_sync(client: Any, steps: Plan, sleep: Callable[[float], None]) -> SafeSubmitResult:
-    send: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.throw(error) if error is not None else steps.send(send)
-        except StopIteration as stop:
-            return stop.value
-        send, error = None, None
-        if isinstance(step, Wait):
-            sleep(step.seconds)
-            continue
-        try:
-            send = client._transport.execute(step)
-        except Exception as exc:  # handed to the plan, which decides
-            error = exc
 
 
 def safe_submit(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
@@ -180,7 +124,7 @@ def safe_submit(client: Any, proc_id: str, package_zip: bytes, *, file_name: str
     """Send once, check the lists after an unknown outcome, and resend only if it did not arrive."""
     steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy,
                  **({"today": today} if today else {}))
-    return _run_sync(client, steps, sleep)
+    return run_sync(client, steps, sleep)
 
 
 async def safe_submit_async(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
@@ -189,18 +133,4 @@ async def safe_submit_async(client: Any, proc_id: str, package_zip: bytes, *, fi
     """The same as `safe_submit`, for an AsyncEgovClient."""
     steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy,
                  **({"today": today} if today else {}))
-    send: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.throw(error) if error is not None else steps.send(send)
-        except StopIteration as stop:
-            return stop.value
-        send, error = None, None
-        if isinstance(step, Wait):
-            await sleep(step.seconds)
-            continue
-        try:
-            send = await client._transport.execute(step)
-        except Exception as exc:
-            error = exc
+    return await run_async(client, steps, sleep)
