@@ -103,7 +103,8 @@ class SimulatorAdmin:
         return self.call("GET", "/world")
 
     def reset(self) -> dict[str, Any]:
-        """Drop every application and token and create a fresh demo world (new secrets); returns the world."""
+        """Back to the demo world as it was made: every application, token, fault rule and maintenance
+        window gone, the clock back at the world's creation; returns the world (same secrets)."""
         return self.call("POST", "/reset")["world"]
 
     def certificate(self, label: str) -> TestCertificate:
