@@ -182,3 +182,61 @@ def test_production_is_refused_as_a_target(tmp_path: Path) -> None:
     run = _run_pytest("features/", "--egov-target", "production", "--egov-report-dir", str(tmp_path),
                       env=_env(), timeout=60)
     assert run.returncode == 4 and "does not run conformance scenarios against production" in run.stderr
+
+
+# --- fault and maintenance helpers of the plugin ------------------------------------------------------
+
+def test_maintenance_helper_refuses_calls_until_the_window_is_over(egov_client: EgovClient, egov_clock,
+                                                                    egov_maintenance) -> None:
+    from egov_client import MaintenanceError
+
+    egov_clock.freeze()
+    window = egov_maintenance.window(duration="PT2H", expire_tokens=True)
+    assert egov_maintenance.current()["window_id"] == window["id"]
+    today = egov_clock.now().date()
+    with pytest.raises(MaintenanceError) as err:
+        egov_client.list_applications(date_from=today, date_to=today)
+    assert err.value.window_end is not None
+    after = egov_maintenance.wait_until_over()
+    assert egov_maintenance.current() is None and after.isoformat() > window["start"][:19]
+    assert egov_client.list_applications(date_from=today, date_to=today).applications == []  # refreshed itself
+    egov_maintenance.weekly(["mon", "wed"], "18:00", "PT6H")
+    assert len(egov_maintenance.admin.maintenance()["windows"]) == 2
+    egov_maintenance.clear()
+    assert egov_maintenance.admin.maintenance()["windows"] == []
+
+
+def test_faults_helper_injects_and_counts(egov_client: EgovClient, egov_faults, egov_admin: SimulatorAdmin) -> None:
+    from egov_client import ApiError
+
+    rule = egov_faults.fail("/shinsei/v2/procedure/*", 500, method="GET", times=1)
+    with pytest.raises(ApiError) as err:
+        egov_client.get_procedure("950A010700005000")
+    assert err.value.status == 500
+    assert egov_client.get_procedure("950A010700005000").proc_id == "950A010700005000"  # fired once only
+    assert [(r["id"], r["fired"], r["remaining"]) for r in egov_faults.rules()] == [(rule["id"], 1, 0)]
+    assert [e["status"] for e in egov_admin.requests(path="/shinsei/v2/procedure/*")][:2] == [200, 500]
+    egov_faults.auto_return("missing_salary", proc_id="950A010700005000")
+    assert egov_faults.rules()[-1]["action"] == {"auto_return": "missing_salary"}
+    with pytest.raises(AdminError) as bad:
+        egov_admin.add_fault({"latency": {"gamma": 1}})
+    assert bad.value.status == 400
+    egov_faults.clear()
+    assert egov_faults.rules() == []
+
+
+def test_admin_case_helpers(egov_client: EgovClient, egov_admin: SimulatorAdmin, egov_world) -> None:
+    rules = egov_admin.set_scenario("payment", account="demo", count=1)
+    assert rules and rules[-1]["scenario"] == "payment"
+    with pytest.raises(AdminError) as err:
+        egov_admin.set_scenario("no-such-scenario")
+    assert err.value.status == 400
+    with pytest.raises(AdminError) as err:
+        egov_admin.advance_case("9502026000000999")
+    assert err.value.status == 404
+    assert "missing_salary" in egov_admin.auto_returns("950A010700005000")
+    assert egov_admin.cut_sessions("demo") >= 1
+    prime = next(a for a in egov_world["gbizid"]["accounts"] if a["alias"] == "prime")
+    assert egov_admin.outbox(prime["account_id"]) == []  # nothing sent before a login
+    assert egov_admin.revoke_certificate("revoked")["label"] == "revoked"
+    assert egov_admin.holds() == []

@@ -9,8 +9,8 @@ Targets (`--egov-target`, or EGOV_TARGET):
   sandbox               e-Gov's 検証環境, with EGOV_CLIENT_ID, EGOV_CLIENT_SECRET, EGOV_REDIRECT_URI,
                         EGOV_USERNAME, EGOV_PASSWORD (and EGOV_P12, EGOV_P12_PASSWORD) from the environment
 
-Fixtures: egov_target, egov_simulator, egov_admin, egov_clock, egov_world, egov_client,
-egov_evidence (and egov_context, the scenario state, from egov_client.bdd.steps).
+Fixtures: egov_target, egov_simulator, egov_admin, egov_clock, egov_maintenance, egov_faults, egov_world,
+egov_client, egov_evidence (and egov_context, the scenario state, from egov_client.bdd.steps).
 """
 
 from __future__ import annotations
@@ -200,6 +200,24 @@ def egov_clock(egov_target: Target) -> Any:
     from egov_client.admin import VirtualClock
 
     return VirtualClock(_require_admin(egov_target))
+
+
+@pytest.fixture
+def egov_maintenance(egov_target: Target) -> Any:
+    """Maintenance windows relative to virtual now: .window(starts_in="PT10M", duration="PT3H",
+    expire_tokens=True), .weekly(["mon"], "18:00", "PT6H"), .current(), .wait_until_over(), .clear()."""
+    from egov_client.admin import Maintenance
+
+    return Maintenance(_require_admin(egov_target))
+
+
+@pytest.fixture
+def egov_faults(egov_target: Target) -> Any:
+    """Fault injection: .fail("/shinsei/v2/apply", 500, method="POST", after_processing=True), .slow(path, 2.0),
+    .reset_connection(path), .auto_return("missing_salary"), .arrival_check("PT30M"), .rules(), .clear()."""
+    from egov_client.admin import Faults
+
+    return Faults(_require_admin(egov_target))
 
 
 @pytest.fixture

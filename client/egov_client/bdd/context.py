@@ -82,6 +82,9 @@ class ScenarioContext:
     def find_account(self, alias: str) -> Account:
         return unavailable(lambda: self.target.account(alias))
 
+    def find_gbizid_account(self, alias: str) -> Account:
+        return unavailable(lambda: self.target.gbizid_account(alias))
+
     def find_signer(self, label: str) -> Signer:
         return unavailable(lambda: self.target.signer(label))
 
@@ -130,7 +133,7 @@ class ScenarioContext:
 
 def error_messages(error: Exception) -> list[str]:
     """Every human-readable text an error carries (e-Gov's report_list wording first)."""
-    texts: list[str] = []
+    texts: list[str] = [str(getattr(error, "message", "") or "")]  # what a user sees (client's own wording)
     if isinstance(error, ApiError):
         texts += [*error.messages, error.detail, error.title]
     if isinstance(error, PackageError):

@@ -45,6 +45,7 @@ class Target:
     admin: SimulatorAdmin | None = None
     certificates: Mapping[str, tuple[bytes, str]] | Callable[[str], tuple[bytes, str]] = field(default_factory=dict)
     missing: tuple[str, ...] = ()  # settings that are not there (the target cannot run at all)
+    gbizid_accounts: dict[str, Account] = field(default_factory=dict)  # GビズID accounts by alias (username = ID)
 
     @property
     def is_simulator(self) -> bool:
@@ -65,6 +66,13 @@ class Target:
         except KeyError:
             known = ", ".join(self.accounts) or "none"
             raise TargetUnavailable(f"{self.name} has no account {alias!r} (known: {known})") from None
+
+    def gbizid_account(self, alias: str) -> Account:
+        try:
+            return self.gbizid_accounts[alias]
+        except KeyError:
+            known = ", ".join(self.gbizid_accounts) or "none"
+            raise TargetUnavailable(f"{self.name} has no GビズID account {alias!r} (known: {known})") from None
 
     def certificate(self, label: str = DEFAULT_CERTIFICATE) -> tuple[bytes, str]:
         """(PKCS#12 bytes, password) of a signing certificate by label."""
@@ -94,7 +102,9 @@ def simulator_target(base_url: str, *, admin_token: str = "", http: httpx.Client
         cert = admin.certificate(label)
         return cert.p12, cert.password
 
-    return Target(name or f"simulator {base_url}", endpoint, accounts, admin, certificate)
+    gbizid = {a["alias"]: Account(a["alias"], a["account_id"], a["password"])
+              for a in (world.get("gbizid") or {}).get("accounts", [])}
+    return Target(name or f"simulator {base_url}", endpoint, accounts, admin, certificate, gbizid_accounts=gbizid)
 
 
 def sandbox_target(env: Mapping[str, str] | None = None) -> Target:

@@ -84,7 +84,7 @@ def get_world() -> Any:
 
 @bp.post("/reset")
 def post_reset() -> Any:
-    world = reset_world(services())  # drops every table, the ops room's too
+    world = reset_world(services())  # every table back to the demo world's snapshot, the ops room's too
     from .middleware import ops_state
 
     ops_state().journal.clear()

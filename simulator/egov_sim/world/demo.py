@@ -26,6 +26,7 @@ from ..filing.trust import TEST_CA_PURPOSE
 from ..idp.keys import KeyRing
 from ..services import Services
 from ..store.models import Account, Certificate, KeyPair, Setting, Software
+from . import snapshot
 from .gbizid import create_gbizid_world
 from .people import PeopleFactory
 
@@ -102,13 +103,20 @@ def ensure_world(services: Services) -> DemoWorld | None:
             world = _create(services)
         except IntegrityError:  # another process created it at the same moment
             world = load_world(services)
+        else:
+            snapshot.take(services)  # what a reset restores
     if world is not None:
         _write_certificate_files(services, world)
     return world
 
 
 def reset_world(services: Services) -> DemoWorld | None:
-    """Drop all state and create the demo world again (the admin API's reset)."""
+    """Back to the demo world as it was made (the admin API's reset): every table restored from the
+    snapshot taken then, the clock included. Without a usable snapshot (a database made by an older
+    version) all state is dropped and a new world is made (and snapshotted)."""
+    if services.settings.demo_world and snapshot.restore(services):
+        return load_world(services)
+    snapshot.discard(services)
     services.db.drop_schema()
     services.db.create_schema()
     services.clock = Clock(services.db, services.settings.clock_speed)

@@ -2,15 +2,25 @@
 
     from egov_client.bdd.steps import *  # noqa: F403
 
-or `-p egov_client.bdd.steps`. Each module covers one feature area; new areas (notices,
-official documents, withdrawal, amendment, bulk, payment, maintenance, faults, GビズID) are added
-as new modules here and re-exported below, without changing the existing ones.
+or `-p egov_client.bdd.steps`. Each module covers one feature area: login and GビズID, tokens,
+procedure skeletons, submission, status, notices, official documents, withdrawal, 補正/再提出, bulk
+sending, payment, and on simulators the clock, the agency's side (cases), maintenance and faults.
 """
 
+from .amendment import *  # noqa: F403
 from .browser import *  # noqa: F403
+from .bulk import *  # noqa: F403
+from .cases import *  # noqa: F403
 from .clock import *  # noqa: F403
 from .common import *  # noqa: F403
+from .documents import *  # noqa: F403
+from .faults import *  # noqa: F403
+from .gbizid import *  # noqa: F403
 from .login import *  # noqa: F403
+from .maintenance import *  # noqa: F403
+from .notices import *  # noqa: F403
+from .payment import *  # noqa: F403
 from .procedure import *  # noqa: F403
 from .status import *  # noqa: F403
 from .submission import *  # noqa: F403
+from .withdrawal import *  # noqa: F403

@@ -67,7 +67,7 @@ def _status_is(egov_context: ScenarioContext, status: str) -> None:
 
 @then(parsers.parse("照会した状況は「{sequence}」の順に移った"))
 def _sequence(egov_context: ScenarioContext, sequence: str) -> None:
-    seen = list(dict.fromkeys(egov_context.statuses))
+    seen = [s for i, s in enumerate(egov_context.statuses) if i == 0 or egov_context.statuses[i - 1] != s]
     expected = [s.strip() for s in sequence.split("→")]
     assert seen == expected, f"seen {' → '.join(seen)}"
 

@@ -45,9 +45,8 @@ def _first_form(package: ApplicationPackage) -> str:
     return package.form_files[0]
 
 
-@given(parsers.parse("手続「{proc_id}」の申請データを見本データで作成する"))
-def _sample_package(egov_context: ScenarioContext, proc_id: str) -> None:
-    ctx = egov_context
+def build_sample_package(ctx: ScenarioContext, proc_id: str) -> ApplicationPackage:
+    """A 新規申請 of `proc_id` from the procedure's skeleton filled with the sample data (unsigned)."""
     skeleton = ctx.logged_in().get_procedure(proc_id)
     package = ApplicationPackage.from_skeleton(Skeleton.from_zip(skeleton.file_data))
     package.set_apply_type("新規申請")
@@ -55,7 +54,12 @@ def _sample_package(egov_context: ScenarioContext, proc_id: str) -> None:
     package.set_contact(**ctx.samples.applicant)
     for form_id, values in ctx.samples.forms(proc_id).items():
         package.set_form_values(form_id, values)
-    ctx.package = package
+    return package
+
+
+@given(parsers.parse("手続「{proc_id}」の申請データを見本データで作成する"))
+def _sample_package(egov_context: ScenarioContext, proc_id: str) -> None:
+    egov_context.package = build_sample_package(egov_context, proc_id)
 
 
 @given(parsers.parse("申請書の項目「{path}」を「{value}」にする"))
@@ -81,6 +85,7 @@ def _attach(egov_context: ScenarioContext, file_name: str, title: str) -> None:
 def _sign(egov_context: ScenarioContext, label: str) -> None:
     signer = egov_context.find_signer(label)
     _package(egov_context).sign(signer)
+    egov_context.signer = signer  # later packages of the scenario (取下げ, 補正) are signed with it too
 
 
 @given("電子署名をしない")
