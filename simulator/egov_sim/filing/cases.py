@@ -151,8 +151,10 @@ class FilingService:
             self.session.flush()
         return self.session.connection()
 
-    def view(self, app: Application | Row[Any]) -> lifecycle.CaseView:
-        return lifecycle.view(app, self.actions(app), self.catalogue.get(app.proc_id), self.now)
+    def view(self, app: Application | Row[Any], actions: list[Any] | None = None) -> lifecycle.CaseView:
+        """The case at now; `actions` when they were read already (the status poll reads them with the case)."""
+        return lifecycle.view(app, self.actions(app) if actions is None else actions,
+                              self.catalogue.get(app.proc_id), self.now)
 
     def list_by_send_number(self, caller: Caller, send_number: str) -> list[Application]:
         q = self._visible(caller).where(Application.send_number == send_number).order_by(Application.id)
@@ -170,8 +172,8 @@ class FilingService:
 
     # --- presentation (spec field names) ---------------------------------------------------------------
 
-    def detail(self, app: Application | Row[Any], caller: Caller) -> dict[str, Any]:
-        v = self.view(app)
+    def detail(self, app: Application | Row[Any], caller: Caller, actions: list[Any] | None = None) -> dict[str, Any]:
+        v = self.view(app, actions)
         result: dict[str, Any] = {
             "status": v.status,
             "arrive_id": app.arrive_id,

@@ -657,10 +657,12 @@ class AccessContext:
 _BEARER_CACHE_SIZE = 4096
 _bearer_claims: dict[tuple[str, str], dict[str, Any]] = {}
 
+BEARER_COLUMNS = (AuthSession.id, AuthSession.issuer, AuthSession.revoked_at, AuthSession.idp,
+                  Account.id.label("account_id"), Account.sub, Account.username, Account.disabled,
+                  Account.gbizid_account_type, ClockRow.anchor_real, ClockRow.anchor_virtual, ClockRow.speed,
+                  ClockRow.frozen)  # what bearer_context needs: session, account, clock
 _BEARER_STATE = (
-    select(AuthSession.id, AuthSession.issuer, AuthSession.revoked_at, AuthSession.idp, Account.id.label("account_id"),
-           Account.sub, Account.username, Account.disabled, Account.gbizid_account_type, ClockRow.anchor_real,
-           ClockRow.anchor_virtual, ClockRow.speed, ClockRow.frozen)
+    select(*BEARER_COLUMNS)
     .join(Account, Account.id == AuthSession.account_id)
     .join(ClockRow, ClockRow.id == 1)
     .where(AuthSession.id == bindparam("sid"))
@@ -683,13 +685,25 @@ def _bearer_claims_of(services: Services, token_value: str) -> dict[str, Any] | 
 def authenticate_bearer(services: Services, token_value: str, *, issuer: str | None = None) -> AccessContext:
     """Verify an access token for an API call: RS256 signature with our key, `typ` Bearer, issuer
     (when given), expiry on the virtual clock, live session, enabled account. One indexed read."""
+    claims = bearer_claims(services, token_value, issuer=issuer)
+    with services.db.engine.connect() as conn:
+        row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
+    return bearer_context(claims, row)
+
+
+def bearer_claims(services: Services, token_value: str, *, issuer: str | None = None) -> dict[str, Any]:
+    """The verified claims of an access token (cached), before the live state is checked."""
     claims = _bearer_claims_of(services, token_value) if token_value else None
     if claims is None:
         raise InvalidTokenError("Invalid token")
     if issuer is not None and claims.get("iss") != issuer:
         raise InvalidTokenError("Invalid token issuer")
-    with services.db.engine.connect() as conn:
-        row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
+    return claims
+
+
+def bearer_context(claims: dict[str, Any], row: Any) -> AccessContext:
+    """The bearer rules on the live state read for the token's session (`_BEARER_STATE`'s columns;
+    None when the session does not exist): expiry on the virtual clock, live session, enabled account."""
     if row is None:
         raise InvalidTokenError("Token is not active")
     now = ClockState(row.anchor_real, row.anchor_virtual, row.speed, row.frozen).now()
