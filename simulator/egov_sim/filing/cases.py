@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -107,8 +107,7 @@ class FilingService:
         self.session.flush()  # the autoincrement id makes arrive_id unique across processes
         app.arrive_id = f"{proc.arrive_prefix}{arrived.year}{app.id:09d}"
         app.send_number = send_number or f"{self.now:%Y%m%d%H%M%S}{app.id % 10000:04d}"
-        self.session.execute(update(Application).where(Application.id == app.id)
-                             .values(arrive_id=app.arrive_id, send_number=app.send_number))
+        self.session.flush()  # one UPDATE of the two numbers (the unit of work writes only what changed)
         return app
 
     # --- inquiry ----------------------------------------------------------------------------------
