@@ -145,12 +145,13 @@ def _kousei_info(kousei: etree._Element, target: str = KOUSEI_ID) -> etree._Elem
     return info
 
 
+# Elements whose ID attribute (any of _ID_ATTRIBUTES) has the value $ident, in document order
+# (compiled once: a C-level scan instead of a Python loop over every element and attribute).
+_BY_ID = etree.XPath("//*[" + " or ".join(f"@{attr}=$ident" for attr in _ID_ATTRIBUTES) + "]")
+
+
 def _find_by_id(kousei: etree._Element, ident: str) -> etree._Element:
-    hits = [
-        el
-        for el in kousei.getroottree().iter(etree.Element)
-        if any(el.get(attr) == ident for attr in _ID_ATTRIBUTES)
-    ]
+    hits = _BY_ID(kousei.getroottree(), ident=ident)
     if len(hits) != 1:
         problem = "が存在しません" if not hits else "が重複しています"
         raise SignatureError(

@@ -114,9 +114,9 @@ class Clock:
         row.speed, row.frozen = state.speed, state.frozen
 
     def state(self) -> ClockState:
-        with self._db.engine.connect() as conn:
-            row = conn.execute(_STATE).one()
-        return ClockState(row.anchor_real, row.anchor_virtual, row.speed, row.frozen)
+        with self._db.reads.connection() as conn:
+            (row,) = self._db.prepared(_STATE).rows(conn, {})
+        return ClockState(*row)
 
     def now(self) -> datetime:
         return self.state().now()

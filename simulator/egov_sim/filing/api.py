@@ -11,11 +11,27 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..catalogue.skeleton import skeleton_zip
+from ..idp.egov_tokens import InvalidTokenError, bearer_claims
 from ..services import services
+from . import poll
 from .access import find_case, owner_of
 from .amendment import link_resubmission
+from .cases import FilingService
 from .errors import FilingError, NotFound, bad_request
-from .http import api_url, error_body, filing, ok, query_date, query_int, reading, register_error_handlers
+from .http import (
+    api_url,
+    bearer_token,
+    error_body,
+    filing,
+    is_trial,
+    ok,
+    query_date,
+    query_int,
+    reading,
+    register_error_handlers,
+    sign_in,
+    unauthorized,
+)
 from .http import authenticated as _auth
 from .scenarios import choose as choose_scenario
 from .submission import PackageChecker, decode_request
@@ -153,8 +169,25 @@ def apply_lists() -> Any:
 
 
 @bp.get("/apply/<arrive_id>")
-@_auth
 def apply_detail(arrive_id: str) -> Any:
+    """The status poll. The caller's own case comes with the token check in one read (poll.py);
+    anything else (no or bad token, bad arrive_id, shared or missing case) takes the general path."""
+    token = bearer_token()
+    if token is None or not ARRIVE_ID.match(arrive_id):
+        return _apply_detail(arrive_id)
+    svc = services()
+    try:
+        own = poll.read_own_case(svc.db, bearer_claims(svc, token), arrive_id, is_trial())
+    except InvalidTokenError as exc:
+        return unauthorized(str(exc))
+    caller = sign_in(own.access)
+    if own.case is None:
+        return _shared_detail(arrive_id)
+    return ok("申請案件取得", FilingService(None, svc.catalogue, own.access.now).detail(own.case, caller, own.actions))
+
+
+@_auth
+def _apply_detail(arrive_id: str) -> Any:
     if not ARRIVE_ID.match(arrive_id):
         raise bad_request("到達番号は半角数字16桁から18桁で指定してください。")
     with reading() as f:
@@ -163,7 +196,12 @@ def apply_detail(arrive_id: str) -> Any:
         except NotFound:
             results = None
     if results is None:
-        with filing() as f:  # a case shared with the caller (アカウント間情報共有), or none
-            app = find_case(f, g.caller, arrive_id, kind="official", need="READ")
-            results = f.detail(app, owner_of(f, app))
+        return _shared_detail(arrive_id)
+    return ok("申請案件取得", results)
+
+
+def _shared_detail(arrive_id: str) -> Any:
+    with filing() as f:  # a case shared with the caller (アカウント間情報共有), or none
+        app = find_case(f, g.caller, arrive_id, kind="official", need="READ")
+        results = f.detail(app, owner_of(f, app))
     return ok("申請案件取得", results)

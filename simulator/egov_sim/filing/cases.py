@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -107,8 +107,7 @@ class FilingService:
         self.session.flush()  # the autoincrement id makes arrive_id unique across processes
         app.arrive_id = f"{proc.arrive_prefix}{arrived.year}{app.id:09d}"
         app.send_number = send_number or f"{self.now:%Y%m%d%H%M%S}{app.id % 10000:04d}"
-        self.session.execute(update(Application).where(Application.id == app.id)
-                             .values(arrive_id=app.arrive_id, send_number=app.send_number))
+        self.session.flush()  # one UPDATE of the two numbers (the unit of work writes only what changed)
         return app
 
     # --- inquiry ----------------------------------------------------------------------------------
@@ -151,8 +150,10 @@ class FilingService:
             self.session.flush()
         return self.session.connection()
 
-    def view(self, app: Application | Row[Any]) -> lifecycle.CaseView:
-        return lifecycle.view(app, self.actions(app), self.catalogue.get(app.proc_id), self.now)
+    def view(self, app: Application | Row[Any], actions: list[Any] | None = None) -> lifecycle.CaseView:
+        """The case at now; `actions` when they were read already (the status poll reads them with the case)."""
+        return lifecycle.view(app, self.actions(app) if actions is None else actions,
+                              self.catalogue.get(app.proc_id), self.now)
 
     def list_by_send_number(self, caller: Caller, send_number: str) -> list[Application]:
         q = self._visible(caller).where(Application.send_number == send_number).order_by(Application.id)
@@ -170,8 +171,8 @@ class FilingService:
 
     # --- presentation (spec field names) ---------------------------------------------------------------
 
-    def detail(self, app: Application | Row[Any], caller: Caller) -> dict[str, Any]:
-        v = self.view(app)
+    def detail(self, app: Application | Row[Any], caller: Caller, actions: list[Any] | None = None) -> dict[str, Any]:
+        v = self.view(app, actions)
         result: dict[str, Any] = {
             "status": v.status,
             "arrive_id": app.arrive_id,

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.orm import Session
 
-from ..idp.egov_tokens import InvalidTokenError, authenticate_bearer
+from ..idp.egov_tokens import AccessContext, InvalidTokenError, authenticate_bearer
 from ..services import services
 from .cases import Caller, FilingService
 from .errors import FilingError, NotFound, bad_request
@@ -20,8 +20,22 @@ API_PREFIX = "/shinsei/v2"
 REALM = "egov"
 
 
+_host_urls: dict[tuple[Any, ...], str] = {}  # what request.host_url gives for these environ values
+
+
+def _host_url() -> str:
+    env = request.environ
+    key = (env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"), env.get("SERVER_PORT"))
+    url = _host_urls.get(key)
+    if url is None:
+        url = request.host_url.rstrip("/")
+        if len(_host_urls) < 256:
+            _host_urls[key] = url
+    return url
+
+
 def api_url(path: str) -> str:
-    base = services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    base = services().settings.public_url.rstrip("/") or _host_url()
     return f"{base}{API_PREFIX}{path}"
 
 
@@ -59,19 +73,31 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token()
+        if token is None:
             return unauthorized(None)
         try:
-            ctx = authenticate_bearer(services(), token.strip())
+            ctx = authenticate_bearer(services(), token)
         except InvalidTokenError as exc:
             return unauthorized(str(exc))
-        g.access = ctx
-        g.caller = Caller(account_id=ctx.account_id, username=ctx.username, trial=is_trial())
+        sign_in(ctx)
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def bearer_token() -> str | None:
+    """The token of `Authorization: Bearer <token>`, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if token and scheme.lower() == "bearer" else None
+
+
+def sign_in(ctx: AccessContext) -> Caller:
+    """Make a checked token the request's caller (g.access, g.caller)."""
+    g.access = ctx
+    g.caller = Caller(account_id=ctx.account_id, username=ctx.username, trial=is_trial())
+    return g.caller
 
 
 def _request_now() -> Any:

@@ -37,7 +37,7 @@ DEFAULT_FACILITY_NUMBER = "00200"
 
 
 def entry_time(entry: dict[str, Any]) -> datetime:
-    return datetime.strptime(entry["at"], "%Y-%m-%d %H:%M:%S")
+    return datetime.fromisoformat(entry["at"])  # "YYYY-MM-DD HH:MM:SS" as format_datetime writes it (C-fast)
 
 
 def _digits(seed: str, n: int) -> str:

@@ -14,7 +14,7 @@ from importlib import resources
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Certificate, KeyPair
@@ -32,6 +32,16 @@ def _bundled_egov_certificates() -> list[x509.Certificate]:
     return [x509.load_pem_x509_certificate(e.read_bytes()) for e in folder.iterdir() if e.name.endswith(".crt.pem")]
 
 
+@lru_cache(maxsize=1)
+def _bundled_fingerprints() -> frozenset[bytes]:
+    return frozenset(c.fingerprint(hashes.SHA256()) for c in _bundled_egov_certificates())
+
+
+# Read on every signed submission: prebuilt once (SQLAlchemy's compiled cache does the rest).
+_CA_PEMS = select(KeyPair.certificate_pem).where(KeyPair.purpose == TEST_CA_PURPOSE)
+_REVOKED_AT = select(Certificate.revoked_at).where(Certificate.serial_hex == bindparam("serial"))
+
+
 @lru_cache(maxsize=64)
 def _certificate(pem: str) -> x509.Certificate:
     """Parsed once per process: the CA rows are read on every submission, their PEM rarely changes."""
@@ -45,10 +55,9 @@ class TrustStore:
 
     @classmethod
     def load(cls, session: Session) -> TrustStore:
-        pems = session.scalars(select(KeyPair.certificate_pem).where(KeyPair.purpose == TEST_CA_PURPOSE))
+        pems = [row[0] for row in session.execute(_CA_PEMS)]
         cas = [_certificate(pem) for pem in pems if pem]
-        leaves = {c.fingerprint(hashes.SHA256()) for c in _bundled_egov_certificates()}
-        return cls(cas, leaves)
+        return cls(cas, set(_bundled_fingerprints()))
 
     def is_trusted(self, cert: x509.Certificate) -> bool:
         if cert.fingerprint(hashes.SHA256()) in self.trusted_leaves:
@@ -70,7 +79,7 @@ def certificate_problem(session: Session, trust: TrustStore, cert: x509.Certific
     if cert.not_valid_after_utc.replace(tzinfo=None) < now_utc:
         return reports.CERT_EXPIRED
     serial = format(cert.serial_number, "x")
-    known = session.execute(select(Certificate.revoked_at).where(Certificate.serial_hex == serial)).first()
+    known = session.execute(_REVOKED_AT, {"serial": serial}).first()
     if known is not None and known.revoked_at is not None and known.revoked_at <= now_jst:
         return reports.CERT_REVOKED
     if cert.not_valid_before_utc.replace(tzinfo=None) > now_utc - REGISTRATION_DELAY:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import uuid
+from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
     from ..services import Services
-    from .keys import SigningKey
+    from .keys import HmacKey, SigningKey
 
 KEY_PURPOSE = "egov-auth"
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=3600)
@@ -150,13 +152,50 @@ def _sign(key: SigningKey, claims: dict[str, Any]) -> str:
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
 
 
-def _decode(services: Services, token: str) -> dict[str, Any] | None:
-    """Claims of a JWT signed by our key (signature only; time rules are checked by callers)."""
+def _sign_refresh(key: HmacKey, claims: dict[str, Any]) -> str:
+    """Refresh tokens are signed as Keycloak signs them: HS512 under the realm's HMAC secret (they
+    are only ever read by the server itself; the RSA key signs what clients may verify)."""
+    return jwt.encode(claims, key.secret, algorithm="HS512", headers={"kid": key.kid, "typ": "JWT"})
+
+
+def _decode(services: Services, token: str, *, refresh: bool = False) -> dict[str, Any] | None:
+    """Claims of a JWT signed by our key (signature only; time rules are checked by callers).
+    `refresh`: also accept our HS512 refresh tokens (RS256 ones from before stay valid)."""
     try:
-        claims = jwt.decode(token, _verify_key(services), algorithms=["RS256"], options=_JWT_OPTIONS)
+        if refresh and token.startswith(_HS512_HEADER_PREFIX):
+            claims = _verify_hs512(token, _hmac_key(services).secret)
+        else:
+            claims = jwt.decode(token, _verify_key(services), algorithms=["RS256"], options=_JWT_OPTIONS)
     except (jwt.InvalidTokenError, ValueError):
         return None
-    return claims if isinstance(claims.get("exp"), int) else None
+    return claims if isinstance(claims, dict) and isinstance(claims.get("exp"), int) else None
+
+
+# PyJWT writes headers with sorted keys: {"alg":"HS512","kid":...} always starts the same way.
+_HS512_HEADER_PREFIX = base64.urlsafe_b64encode(b'{"alg":"HS512",').decode()[:16]
+
+
+def _b64url(segment: str) -> bytes:
+    """Strict base64url (RFC 7515 §2): no characters outside the alphabet, padding optional."""
+    return base64.b64decode(segment + "=" * (-len(segment) % 4), altchars=b"-_", validate=True)
+
+
+def _verify_hs512(token: str, secret: bytes) -> Any:
+    """Our own HS512 refresh tokens, checked directly: header alg, HMAC-SHA512 over the signing
+    input (constant-time compare), then the claims. PyJWT does the same with a per-character
+    alphabet scan in Python that costs ~100 µs a token; here it is ~10 µs."""
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = json.loads(_b64url(header_b64))
+    if not isinstance(header, dict) or header.get("alg") != "HS512":
+        raise ValueError("not HS512")
+    expected = hmac.new(secret, f"{header_b64}.{payload_b64}".encode("ascii"), hashlib.sha512).digest()
+    if not hmac.compare_digest(expected, _b64url(signature_b64)):
+        raise ValueError("bad signature")
+    return json.loads(_b64url(payload_b64))
+
+
+def _hmac_key(services: Services) -> HmacKey:
+    return services.keys.hmac(KEY_PURPOSE)
 
 
 def _s256(verifier: str) -> str:
@@ -348,8 +387,9 @@ def authenticate_client(services: Services, authorization: str | None) -> str:
     if not sep:
         raise invalid_client("Malformed Basic authorization header")
     client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-    with services.db.engine.connect() as conn:  # on every token call: a Core read, no ORM session
-        expected = conn.execute(_CLIENT_SECRET, {"client_id": client_id}).scalar()
+    with services.db.reads.connection() as conn:  # on every token call: a prepared read
+        rows = services.db.prepared(_CLIENT_SECRET).rows(conn, {"client_id": client_id})
+    expected = rows[0][0] if rows else None
     if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
         raise invalid_client()
     return client_id
@@ -418,23 +458,30 @@ def _id_claims(grant: _Grant, access_token: str) -> dict[str, Any]:
     return claims
 
 
-def _issue(key: SigningKey, s: Session, grant: _Grant) -> dict[str, Any]:
+def _issue(key: SigningKey, s: Session, grant: _Grant, hmac_key: HmacKey) -> dict[str, Any]:
     """Mint access, refresh and ID tokens; record the refresh token. Field order: results_token."""
+    response, row = _mint(key, hmac_key, grant)
+    s.add(RefreshToken(**row))
+    return response
+
+
+def _mint(key: SigningKey, hmac_key: HmacKey, grant: _Grant) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token response and the refresh-token row to record (no database work)."""
     jti = str(uuid.uuid4())
-    s.add(RefreshToken(jti=jti, session_id=grant.session.id, issued_at=grant.now,
-                       expires_at=grant.now + REFRESH_TOKEN_LIFETIME))
+    row = {"jti": jti, "session_id": grant.session.id, "issued_at": grant.now,
+           "expires_at": grant.now + REFRESH_TOKEN_LIFETIME}
     access_token = _sign(key, _access_claims(grant))
     return {
         "access_token": access_token,
         "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
         "refresh_expires_in": int(REFRESH_TOKEN_LIFETIME.total_seconds()),
-        "refresh_token": _sign(key, _refresh_claims(grant, jti)),
+        "refresh_token": _sign_refresh(hmac_key, _refresh_claims(grant, jti)),
         "token_type": "Bearer",
         "id_token": _sign(key, _id_claims(grant, access_token)),
         "not-before-policy": 0,
         "session_state": grant.session.id,
         "scope": grant.scope,
-    }
+    }, row
 
 
 def _revoke(s: Session, session_id: str, now: datetime) -> None:
@@ -503,16 +550,16 @@ def exchange_code(services: Services, client_id: str, form: Mapping[str, str], i
     if form.get("redirect_uri", "") != row.redirect_uri:
         raise invalid_grant("Incorrect redirect_uri")
     _check_pkce(row, form.get("code_verifier"))
-    key = _signing_key(services)
+    key, hmac_key = _signing_key(services), _hmac_key(services)
     with services.db.session() as s:
         session, account = _active_session(s, row.session_id)
         grant = _Grant(session=session, account=account, client_id=client_id, scope=row.scope,
                        issuer=issuer, now=now, nonce=row.nonce)
-        return _issue(key, s, grant)
+        return _issue(key, s, grant, hmac_key)
 
 
 def _refresh_claims_of(services: Services, refresh_token: str, client_id: str) -> dict[str, Any]:
-    claims = _decode(services, refresh_token)
+    claims = _decode(services, refresh_token, refresh=True)
     if claims is None or claims.get("typ") != "Refresh":
         raise invalid_grant("Invalid refresh token")
     if claims.get("azp") != client_id:
@@ -525,31 +572,62 @@ def refresh(services: Services, client_id: str, refresh_token: str, issuer: str)
     if not refresh_token:
         raise invalid_request("Missing parameter: refresh_token")
     claims = _refresh_claims_of(services, refresh_token, client_id)
-    now = services.clock.now()
+    db = services.db
+    with db.reads.connection() as conn:  # token row, session, account and clock: one read
+        rows = db.prepared(_REFRESH_STATE).rows(conn, {"jti": claims["jti"], "sid": claims["sid"]})
+    if not rows:
+        raise invalid_grant("Invalid refresh token")  # no clock row means no database at all
+    state = _RefreshState._make(rows[0])
+    now = ClockState(state.anchor_real, state.anchor_virtual, state.speed, state.frozen).now()
     if claims["exp"] <= epoch(now):
         raise invalid_grant("Token is not active")
-    key = _signing_key(services)
-    with services.db.session() as s:
-        if s.get(RefreshToken, claims["jti"]) is None:
-            raise invalid_grant("Invalid refresh token")
-        session, account = _active_session(s, claims["sid"])
-        grant = _Grant(session=session, account=account, client_id=client_id,
-                       scope=claims.get("scope", DEFAULT_SCOPE), issuer=issuer, now=now)
-        # Sign first, then take the write lock: the RSA work stays outside the write transaction
-        # (other processes wait on it). A refused reuse rolls the new refresh token back.
-        response = _issue(key, s, grant)
-        consumed = s.execute(update(RefreshToken).where(RefreshToken.jti == claims["jti"],
-                                                        RefreshToken.used_at.is_(None))
-                             .values(used_at=now)).rowcount == 1
-        if not consumed:
-            raise invalid_grant("Maximum allowed refresh token reuse exceeded")
-        return response
+    if state.jti is None:
+        raise invalid_grant("Invalid refresh token")
+    if state.session_id is None or state.revoked_at is not None or state.issuer != ISSUER_KIND:
+        raise invalid_grant("Session not active")
+    if state.account_id is None or state.disabled:
+        raise invalid_grant("Account disabled")
+    grant = _Grant(session=_SessionView(state.session_id, state.auth_time, state.idp, state.extidp_auth_time),
+                   account=_AccountView(state.sub, state.username, state.gbizid_account_type),
+                   client_id=client_id, scope=claims.get("scope", DEFAULT_SCOPE), issuer=issuer, now=now)
+    # Sign first, then write: the RSA work stays outside the write transaction (other processes
+    # wait on it), which is two statements — use up the presented token, record the new one.
+    response, row = _mint(_signing_key(services), _hmac_key(services), grant)
+    with db.engine.begin() as write:
+        consumed = write.execute(_CONSUME_REFRESH, {"used_jti": claims["jti"], "used_at": now}).rowcount == 1
+        if consumed:
+            write.execute(_RECORD_REFRESH, row)
+    if not consumed:
+        raise invalid_grant("Maximum allowed refresh token reuse exceeded")
+    return response
+
+
+# The refresh grant's reads and writes, prebuilt: the presented token's row (outer-joined so a
+# missing row, session or account is told apart), its session and account, and the clock.
+_REFRESH_STATE = (
+    select(ClockRow.anchor_real, ClockRow.anchor_virtual, ClockRow.speed, ClockRow.frozen, RefreshToken.jti,
+           AuthSession.id.label("session_id"), AuthSession.issuer, AuthSession.revoked_at, AuthSession.auth_time,
+           AuthSession.idp, AuthSession.extidp_auth_time, Account.id.label("account_id"), Account.disabled,
+           Account.sub, Account.username, Account.gbizid_account_type)
+    .select_from(ClockRow)
+    .outerjoin(RefreshToken, RefreshToken.jti == bindparam("jti"))
+    .outerjoin(AuthSession, AuthSession.id == bindparam("sid"))
+    .outerjoin(Account, Account.id == AuthSession.account_id)
+    .where(ClockRow.id == 1)
+)
+_RefreshState = namedtuple("_RefreshState", [c.key for c in _REFRESH_STATE.selected_columns])  # type: ignore[misc]
+_SessionView = namedtuple("_SessionView", "id auth_time idp extidp_auth_time")
+_AccountView = namedtuple("_AccountView", "sub username gbizid_account_type")
+_CONSUME_REFRESH = (update(RefreshToken)
+                    .where(RefreshToken.jti == bindparam("used_jti"), RefreshToken.used_at.is_(None))
+                    .values(used_at=bindparam("used_at")))
+_RECORD_REFRESH = RefreshToken.__table__.insert()
 
 
 def issue_tokens_for(services: Services, account_id: int, client_id: str, issuer: str) -> dict[str, Any]:
     """Mint a token pair without the browser flow (CLI `egov-sim token`, load tests): opens a
     session as a login would and returns the results_token dict."""
-    now, key = services.clock.now(), _signing_key(services)
+    now, key, hmac_key = services.clock.now(), _signing_key(services), _hmac_key(services)
     with services.db.session() as s:
         if s.get(Software, client_id) is None:
             raise invalid_request(f"Unknown client: {client_id}")
@@ -560,7 +638,7 @@ def issue_tokens_for(services: Services, account_id: int, client_id: str, issuer
         s.flush()
         grant = _Grant(session=session, account=account, client_id=client_id, scope=DEFAULT_SCOPE,
                        issuer=issuer, now=now)
-        return _issue(key, s, grant)
+        return _issue(key, s, grant, hmac_key)
 
 
 # ---------------------------------------------------------------------------- logout
@@ -599,7 +677,7 @@ _INACTIVE: dict[str, Any] = {"active": False}
 def introspect(services: Services, token_value: str, token_type_hint: str | None = None) -> dict[str, Any]:
     """RFC 7662 introspection with e-Gov's extra fields; `{"active": false}` for anything unusable.
     The hint is advisory only: the token's own `typ` decides."""
-    claims = _decode(services, token_value) if token_value else None
+    claims = _decode(services, token_value, refresh=True) if token_value else None
     if claims is None or claims.get("typ") not in ("Bearer", "Refresh") or not claims.get("sid"):
         return dict(_INACTIVE)
     with services.db.session() as s:
@@ -657,10 +735,12 @@ class AccessContext:
 _BEARER_CACHE_SIZE = 4096
 _bearer_claims: dict[tuple[str, str], dict[str, Any]] = {}
 
+BEARER_COLUMNS = (AuthSession.id, AuthSession.issuer, AuthSession.revoked_at, AuthSession.idp,
+                  Account.id.label("account_id"), Account.sub, Account.username, Account.disabled,
+                  Account.gbizid_account_type, ClockRow.anchor_real, ClockRow.anchor_virtual, ClockRow.speed,
+                  ClockRow.frozen)  # what bearer_context needs: session, account, clock
 _BEARER_STATE = (
-    select(AuthSession.id, AuthSession.issuer, AuthSession.revoked_at, AuthSession.idp, Account.id.label("account_id"),
-           Account.sub, Account.username, Account.disabled, Account.gbizid_account_type, ClockRow.anchor_real,
-           ClockRow.anchor_virtual, ClockRow.speed, ClockRow.frozen)
+    select(*BEARER_COLUMNS)
     .join(Account, Account.id == AuthSession.account_id)
     .join(ClockRow, ClockRow.id == 1)
     .where(AuthSession.id == bindparam("sid"))
@@ -683,13 +763,25 @@ def _bearer_claims_of(services: Services, token_value: str) -> dict[str, Any] | 
 def authenticate_bearer(services: Services, token_value: str, *, issuer: str | None = None) -> AccessContext:
     """Verify an access token for an API call: RS256 signature with our key, `typ` Bearer, issuer
     (when given), expiry on the virtual clock, live session, enabled account. One indexed read."""
+    claims = bearer_claims(services, token_value, issuer=issuer)
+    with services.db.engine.connect() as conn:
+        row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
+    return bearer_context(claims, row)
+
+
+def bearer_claims(services: Services, token_value: str, *, issuer: str | None = None) -> dict[str, Any]:
+    """The verified claims of an access token (cached), before the live state is checked."""
     claims = _bearer_claims_of(services, token_value) if token_value else None
     if claims is None:
         raise InvalidTokenError("Invalid token")
     if issuer is not None and claims.get("iss") != issuer:
         raise InvalidTokenError("Invalid token issuer")
-    with services.db.engine.connect() as conn:
-        row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
+    return claims
+
+
+def bearer_context(claims: dict[str, Any], row: Any) -> AccessContext:
+    """The bearer rules on the live state read for the token's session (`_BEARER_STATE`'s columns;
+    None when the session does not exist): expiry on the virtual clock, live session, enabled account."""
     if row is None:
         raise InvalidTokenError("Token is not active")
     now = ClockState(row.anchor_real, row.anchor_virtual, row.speed, row.frozen).now()

@@ -1,9 +1,13 @@
-"""Per-installation RSA signing keys, stored in the database and published as JWKS."""
+"""Per-installation signing keys, stored in the database: RSA keys (published as JWKS) and HMAC
+secrets (Keycloak's realm "hmac-generated" key, which signs its refresh tokens; never published)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import secrets
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +18,7 @@ from sqlalchemy import select
 
 from ..clock import real_now_jst
 from ..store import Database
-from ..store.models import KeyPair
+from ..store.models import KeyPair, Setting
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,19 @@ class SigningKey:
         return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
 
+@dataclass(frozen=True)
+class HmacKey:
+    kid: str
+    secret: bytes
+
+
 class KeyRing:
     """One RSA key per purpose ("egov-auth", "gbizid", ...), generated on first use and kept."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, SigningKey] = {}
+        self._hmac: dict[str, HmacKey] = {}
         self._lock = threading.Lock()
 
     def get(self, purpose: str) -> SigningKey:
@@ -47,6 +58,26 @@ class KeyRing:
             if purpose not in self._cache:
                 self._cache[purpose] = self._load_or_create(purpose)
             return self._cache[purpose]
+
+    def hmac(self, purpose: str) -> HmacKey:
+        """The HMAC secret for `purpose` (64 random bytes for HS512), created once across processes."""
+        cache_key = f"hmac:{purpose}"
+        key = self._hmac.get(cache_key)
+        if key is not None:
+            return key
+        with self._lock:
+            if cache_key not in self._hmac:
+                self._hmac[cache_key] = self._load_or_create_hmac(f"keys.hmac.{purpose}")
+            return self._hmac[cache_key]
+
+    def _load_or_create_hmac(self, setting: str) -> HmacKey:
+        with self._db.init_lock(), self._db.session() as s:
+            row = s.get(Setting, setting)
+            if row is None:
+                row = Setting(key=setting, value={"kid": str(uuid.uuid4()), "secret": base64.urlsafe_b64encode(
+                    secrets.token_bytes(64)).decode()})
+                s.add(row)
+            return HmacKey(row.value["kid"], base64.urlsafe_b64decode(row.value["secret"]))
 
     def _load_or_create(self, purpose: str) -> SigningKey:
         query = select(KeyPair).where(KeyPair.purpose == purpose).order_by(KeyPair.created_at, KeyPair.kid)

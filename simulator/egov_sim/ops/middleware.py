@@ -81,13 +81,22 @@ class RequestOps:
     """What the hooks learned and decided about one request."""
 
     t0: float
-    now: datetime
     kind: str
     account: str | None = None
     maintenance: int | None = None
     notes: list[str] = field(default_factory=list)
     after: list[Rule] = field(default_factory=list)
     dropped: bool = False
+    _now: datetime | None = None
+
+    @property
+    def now(self) -> datetime:
+        """The request's virtual instant, read once and only when needed: the bearer check's own
+        reading when it ran (so an API call with an empty ops room reads the clock once)."""
+        if self._now is None:
+            access = g.get("access")
+            self._now = access.now if access is not None and access.now is not None else services().clock.now()
+        return self._now
 
 
 def install(app: Flask) -> None:
@@ -109,12 +118,29 @@ def _kind(path: str) -> str | None:
     return None
 
 
+_peeked: dict[str, dict[str, Any] | None] = {}  # token → unverified claims (bounded; a token's payload never changes)
+_PEEK_CACHE_SIZE = 4096
+
+
 def _token_claims() -> dict[str, Any] | None:
     """The bearer token's claims, unverified: only for matching and the journal (the API verifies it)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         return None
-    parts = token.strip().split(".")
+    try:
+        return _peeked[token]
+    except KeyError:
+        pass
+    claims = _peek(token)
+    if len(_peeked) >= _PEEK_CACHE_SIZE:
+        _peeked.pop(next(iter(_peeked)), None)
+    _peeked[token] = claims
+    return claims
+
+
+def _peek(token: str) -> dict[str, Any] | None:
+    parts = token.split(".")
     if len(parts) != 3:
         return None
     try:
@@ -222,15 +248,15 @@ def _before() -> Response | None:
     if kind is None:
         return None
     svc = services()
-    now = svc.clock.now()
     claims = _token_claims()
-    ops = g.egov_ops = RequestOps(time.perf_counter(), now, kind)
+    ops = g.egov_ops = RequestOps(time.perf_counter(), kind)
     ops.account = (claims or {}).get("preferred_username") or (claims or {}).get("email") \
         or (request.form.get("username") if request.method == "POST" and request.mimetype ==
             "application/x-www-form-urlencoded" and request.path.endswith("/authenticate") else None)
     room = ops_state().room()
     calendar, rules = room.calendar, room.rules
     if calendar:
+        now = ops.now
         settle(svc.db, calendar, now)
         occ = calendar.current(now)
         if occ is not None and (kind == "api" or occ.window.auth_down):
@@ -252,12 +278,12 @@ def _before() -> Response | None:
     if rules:
         req = FaultRequest(request.method, request.path, ops.account, proc_id)
         with svc.db.session() as s:
-            fired = select_firing(s, rules, req, now, ops_state().rng)
+            fired = select_firing(s, rules, req, ops.now, ops_state().rng)
         for rule in fired:
             answer = _fire_before(ops, kind, rule)
             if answer is not None:
                 return answer
-    _profile_latency(ops, calendar, now)
+    _profile_latency(ops, calendar)
     return None
 
 
@@ -282,9 +308,11 @@ def _fire_before(ops: RequestOps, kind: str, rule: Rule) -> Response | None:
     return _fault_response(kind, rule)
 
 
-def _profile_latency(ops: RequestOps, calendar: Calendar, now: datetime) -> None:
+def _profile_latency(ops: RequestOps, calendar: Calendar) -> None:
     config = ops_state().room().latency
-    dist, reason = latency.distribution(config, now, request.method, request.path, calendar)
+    if config.profile == "off" or config.scale <= 0:
+        return
+    dist, reason = latency.distribution(config, ops.now, request.method, request.path, calendar)
     if dist is None:
         return
     delay = dist.sample(ops_state().rng) * config.scale
@@ -339,19 +367,24 @@ def _after(response: Response) -> Response:
     return response
 
 
+_UNJOURNALED = frozenset({"authorization", "cookie"})
+
+
 def _record(ops: RequestOps, response: Response) -> None:
     state = ops_state()
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not one per attribute
     body = None if response.is_streamed else response.get_data()
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("authorization", "cookie")}
+    headers = {k: v for k, v in req.headers.items() if k.lower() not in _UNJOURNALED}
     raw = None
-    if request.content_length and request.content_length < 1_000_000:
+    length = req.content_length
+    if length and length < 1_000_000:
         try:
-            raw = request.get_data(cache=True)
+            raw = req.get_data(cache=True)
         except HTTPException:  # over MAX_CONTENT_LENGTH: the view already answered 413
             raw = None
     state.journal.add(Entry(
-        id=state.journal.next_id(), at=format_datetime(ops.now), method=request.method, path=request.path,
-        query=request.query_string.decode("latin-1"), account=ops.account,
+        id=state.journal.next_id(), at=format_datetime(ops.now), method=req.method, path=req.path,
+        query=req.query_string.decode("latin-1"), account=ops.account,
         status=0 if ops.dropped else response.status_code,
         duration_ms=round((time.perf_counter() - ops.t0) * 1000, 3),
         request_headers=headers, request_body=truncate(raw),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -13,6 +14,7 @@ from sqlalchemy.pool import StaticPool
 
 from .initlock import init_lock
 from .models import Base
+from .prepared import PreparedRead, ReadConnections
 
 
 class Database:
@@ -20,6 +22,8 @@ class Database:
         self.url = url
         self.engine = self._make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.reads = ReadConnections(self.engine)  # DBAPI connections for prepared reads
+        self._prepared: dict[int, tuple[Any, PreparedRead]] = {}
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -70,5 +74,13 @@ class Database:
         finally:
             session.close()
 
+    def prepared(self, statement: Any) -> PreparedRead:
+        """`statement` compiled for this engine once (see prepared.py); statements are module constants."""
+        entry = self._prepared.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            entry = self._prepared[id(statement)] = (statement, PreparedRead(self.engine, statement))
+        return entry[1]
+
     def dispose(self) -> None:
+        self.reads.close()
         self.engine.dispose()
