@@ -149,6 +149,6 @@ def test_rs256_refresh_tokens_issued_before_stay_valid(http, services, world) ->
         account = s.scalar(select(Account.id).where(Account.username == world.account("demo")["username"]))
     hs512 = issue_tokens_for(services, account, world.client_id, "http://sim.test/auth")["refresh_token"]
     claims = jwt.decode(hs512, options={"verify_signature": False})
-    legacy = egov_tokens._sign(services.keys.get(egov_tokens.KEY_PURPOSE), claims)  # as before HS512
+    legacy = services.keys.get(egov_tokens.KEY_PURPOSE).sign(claims)  # as before HS512
     assert jwt.get_unverified_header(legacy)["alg"] == "RS256"
     assert _refresh(http, world, legacy).status_code == 200

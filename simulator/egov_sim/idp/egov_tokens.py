@@ -148,9 +148,6 @@ def _signing_key(services: Services) -> SigningKey:
     return services.keys.get(KEY_PURPOSE)
 
 
-def _sign(key: SigningKey, claims: dict[str, Any]) -> str:
-    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
-
 
 def _sign_refresh(key: HmacKey, claims: dict[str, Any]) -> str:
     """Refresh tokens are signed as Keycloak signs them: HS512 under the realm's HMAC secret (they
@@ -283,7 +280,7 @@ def seal_login_request(services: Services, request: AuthorizationRequest, bindin
     now = services.clock.now()
     claims = {"typ": "Login", "req": asdict(request), "bnd": _binding(binding),
               "iat": epoch(now), "exp": epoch(now + LOGIN_FORM_LIFETIME), "jti": secrets.token_urlsafe(12)}
-    return _sign(_signing_key(services), claims)
+    return _signing_key(services).sign(claims)
 
 
 def open_login_request(services: Services, sealed: str, binding: str) -> AuthorizationRequest:
@@ -470,14 +467,14 @@ def _mint(key: SigningKey, hmac_key: HmacKey, grant: _Grant) -> tuple[dict[str, 
     jti = str(uuid.uuid4())
     row = {"jti": jti, "session_id": grant.session.id, "issued_at": grant.now,
            "expires_at": grant.now + REFRESH_TOKEN_LIFETIME}
-    access_token = _sign(key, _access_claims(grant))
+    access_token = key.sign(_access_claims(grant))
     return {
         "access_token": access_token,
         "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
         "refresh_expires_in": int(REFRESH_TOKEN_LIFETIME.total_seconds()),
         "refresh_token": _sign_refresh(hmac_key, _refresh_claims(grant, jti)),
         "token_type": "Bearer",
-        "id_token": _sign(key, _id_claims(grant, access_token)),
+        "id_token": key.sign(_id_claims(grant, access_token)),
         "not-before-policy": 0,
         "session_state": grant.session.id,
         "scope": grant.scope,

@@ -112,9 +112,6 @@ def _key(services: Services) -> SigningKey:
     return services.keys.get(KEY_PURPOSE)
 
 
-def _sign(key: SigningKey, claims: dict[str, Any]) -> str:
-    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
-
 
 def _verify(key: SigningKey, token: str) -> dict[str, Any] | None:
     try:
@@ -225,7 +222,7 @@ def seal(services: Services, request: GbizAuthRequest, binding: str, **extra: An
     now = services.clock.now()
     claims = {"typ": "GbizLogin", "req": asdict(request), "bnd": _binding(binding), "iat": epoch(now),
               "exp": epoch(now + LOGIN_FORM_LIFETIME), "jti": secrets.token_urlsafe(12), **extra}
-    return _sign(_key(services), claims)
+    return _key(services).sign(claims)
 
 
 def unseal(services: Services, sealed: str, binding: str) -> tuple[GbizAuthRequest, dict[str, Any]]:
@@ -446,7 +443,7 @@ def _id_token(key: SigningKey, iss: str, client_id: str, sub: str, auth_time: da
     if nonce:
         claims["nonce"] = nonce
     claims["jti"] = str(uuid.uuid4())
-    return _sign(key, claims)
+    return key.sign(claims)
 
 
 def _refresh_value(settings: Settings, jti: str, expires_at: datetime) -> str:
@@ -471,7 +468,7 @@ def _mint(services: Services, key: SigningKey, s: Any, grant: GbizGrant, sub: st
           nonce: str | None, *, with_refresh: bool) -> dict[str, Any]:
     access_jti = str(uuid.uuid4())
     iat = epoch(now)
-    access = _sign(key, {"sub": sub, "azp": grant.client_id, "iss": iss,
+    access = key.sign({"sub": sub, "azp": grant.client_id, "iss": iss,
                          "exp": iat + int(ACCESS_TOKEN_LIFETIME.total_seconds()), "iat": iat, "jti": access_jti})
     s.add(GbizToken(jti=access_jti, grant_id=grant.id, kind="access", issued_at=now,
                     expires_at=now + ACCESS_TOKEN_LIFETIME))

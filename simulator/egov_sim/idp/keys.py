@@ -30,6 +30,10 @@ class SigningKey:
     def public_key(self) -> rsa.RSAPublicKey:
         return self.private_key.public_key()
 
+    def sign(self, claims: dict[str, Any]) -> str:
+        """An RS256 JWT of `claims` with this key's kid."""
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
+
     def public_jwk(self) -> dict[str, Any]:
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
         return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
