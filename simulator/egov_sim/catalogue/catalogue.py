@@ -75,6 +75,8 @@ class Procedure:
     forms: tuple[FormSpec, ...]
     scenarios: dict[str, Scenario]
     preprint: bool = False
+    post_apply: bool = False  # a 電子送達 利用申込み: sent with POST /post-apply, not /apply
+    destination_required: bool = False  # the applicant sets 提出先情報 (the skeleton leaves it empty)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -94,18 +96,8 @@ class Procedure:
         return self.scenarios.get(name or "default") or self.scenarios["default"]
 
 
-def _parse_procedure(data: dict[str, Any]) -> Procedure:
-    forms = tuple(
-        FormSpec(
-            form_id=f["form_id"],
-            version=int(f.get("version", 1)),
-            name=f["name"],
-            data_element=f["data_element"],
-            required=tuple(RequiredItem(r["path"], r["label"], r.get("example", "")) for r in f.get("required", [])),
-        )
-        for f in data.get("forms", [])
-    )
-    scenarios = {
+def _parse_scenarios(table: dict[str, Any]) -> dict[str, Scenario]:
+    return {
         name: Scenario(
             name=name,
             description=s.get("description", ""),
@@ -119,8 +111,30 @@ def _parse_procedure(data: dict[str, Any]) -> Procedure:
             ),
             options={k: v for k, v in s.items() if k not in ("description", "steps")},
         )
-        for name, s in data.get("scenarios", {}).items()
+        for name, s in table.items()
     }
+
+
+def _parse_procedure(data: dict[str, Any], scenario_sets: dict[str, dict[str, Scenario]] | None = None) -> Procedure:
+    """One procedure TOML. `scenarios_from = "<set>"` takes the scenarios of a shared set
+    (catalogue/scenarios/<set>.toml); the procedure's own [scenarios.*] add to or replace them."""
+    forms = tuple(
+        FormSpec(
+            form_id=f["form_id"],
+            version=int(f.get("version", 1)),
+            name=f["name"],
+            data_element=f["data_element"],
+            required=tuple(RequiredItem(r["path"], r["label"], r.get("example", "")) for r in f.get("required", [])),
+        )
+        for f in data.get("forms", [])
+    )
+    scenarios: dict[str, Scenario] = {}
+    if data.get("scenarios_from"):
+        shared = (scenario_sets or {}).get(data["scenarios_from"])
+        if shared is None:
+            raise ValueError(f"procedure {data['proc_id']}: no scenario set {data['scenarios_from']!r}")
+        scenarios.update(shared)
+    scenarios.update(_parse_scenarios(data.get("scenarios", {})))
     if "default" not in scenarios:
         raise ValueError(f"procedure {data['proc_id']} has no default scenario")
     return Procedure(
@@ -135,6 +149,8 @@ def _parse_procedure(data: dict[str, Any]) -> Procedure:
         forms=forms,
         scenarios=scenarios,
         preprint=bool(data.get("preprint", False)),
+        post_apply=bool(data.get("post_apply", False)),
+        destination_required=bool(data.get("destination_required", False)),
         raw=data,
     )
 
@@ -147,11 +163,16 @@ class Catalogue:
 
     @classmethod
     def load(cls) -> Catalogue:
-        folder = resources.files(__package__) / "procedures"
+        root = resources.files(__package__)
+        scenario_sets = {
+            entry.name.removesuffix(".toml"): _parse_scenarios(
+                tomllib.loads(entry.read_text(encoding="utf-8")).get("scenarios", {}))
+            for entry in (root / "scenarios").iterdir() if entry.name.endswith(".toml")
+        }
         procs = {}
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        for entry in sorted((root / "procedures").iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".toml"):
-                proc = _parse_procedure(tomllib.loads(entry.read_text(encoding="utf-8")))
+                proc = _parse_procedure(tomllib.loads(entry.read_text(encoding="utf-8")), scenario_sets)
                 procs[proc.proc_id] = proc
         return cls(procs)
 

@@ -27,7 +27,7 @@ NOT_POST_PROCEDURE = "指定された手続は電子送達の利用申込みの�
 
 def is_post_procedure(f: FilingService, proc_id: str) -> bool:
     proc = f.catalogue.get(proc_id)
-    return bool(proc and proc.raw.get("post_apply"))
+    return bool(proc and proc.post_apply)
 
 
 def post_case(f: FilingService, caller: Caller, arrive_id: str) -> Application:
