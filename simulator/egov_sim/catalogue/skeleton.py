@@ -45,8 +45,9 @@ def kousei_xml(proc: Procedure) -> bytes:
     info.find("管理情報/手続番号/受付行政機関ID").text = proc.agency_id  # type: ignore[union-attr]
     info.find("管理情報/手続番号/手続ID").text = proc.proc_id  # type: ignore[union-attr]
     info.find("管理情報/手続名称").text = proc.name  # type: ignore[union-attr]
-    info.find("提出先情報/提出先識別子").text = proc.destination_id  # type: ignore[union-attr]
-    info.find("提出先情報/提出先名称").text = proc.destination_name  # type: ignore[union-attr]
+    if not proc.destination_required:  # otherwise the applicant chooses the 提出先 and sets it
+        info.find("提出先情報/提出先識別子").text = proc.destination_id  # type: ignore[union-attr]
+        info.find("提出先情報/提出先名称").text = proc.destination_name  # type: ignore[union-attr]
     for form in proc.forms:
         attrs = etree.SubElement(info, "申請書属性情報")
         attrs.append(_text("申請書様式ID", form.form_id))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 # Wording as e-Gov's sandbox and the seed manuals show it.
 MISSING_REQUIRED = "未入力のままになっている必須入力項目があります。入力内容を確認してください。"
 MISSING_DESTINATION = "提出先情報を設定しなければなりません"
+WRONG_DESTINATION = "構成管理XML.提出先識別子に誤りがあります"  # the simulator's wording, after 初回受付番号's
 WRONG_FIRST_ARRIVE_ID = "構成管理XML.初回受付番号に誤りがあります"
 CERT_EXPIRED = "証明書の有効期限が切れています"
 CERT_REVOKED = "アクセス許可できません。再度、利用者認証を行ってください。"

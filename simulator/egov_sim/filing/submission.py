@@ -26,6 +26,7 @@ from .trust import TrustStore, certificate_problem
 
 PROC_ID = re.compile(r"^[0-9A-Za-z]{16}$")
 APPLY_TYPES_FOR_APPLY = ("新規申請", "再提出")
+UNKNOWN_PROCEDURE = "指定された手続識別子の手続は存在しないか、API対象外です。"
 
 
 @dataclass
@@ -93,7 +94,7 @@ class PackageChecker:
               allowed_apply_types: tuple[str, ...] = APPLY_TYPES_FOR_APPLY) -> CheckedPackage:
         proc = self.catalogue.get(proc_id)
         if proc is None:
-            raise bad_request("指定された手続識別子の手続は存在しないか、API対象外です。",
+            raise bad_request(UNKNOWN_PROCEDURE,
                               [ReportItem(content=f"手続識別子({proc_id})に誤りがあります", item="proc_id")])
         try:
             package = parse_package(raw, max_file_bytes=self.max_file_bytes)
@@ -116,10 +117,21 @@ class PackageChecker:
         if p.apply_type not in allowed:
             c.report.append(ReportItem(content=f"構成管理XML.申請種別に誤りがあります（{p.apply_type or '未設定'}）",
                                        file_name="kousei.xml", item="申請種別"))
-        if not (p.destination.get("提出先識別子") or "").strip():
-            c.report.append(ReportItem(content=reports.MISSING_DESTINATION, file_name="kousei.xml", item="提出先情報"))
+        self._check_destination(c)
         if not (p.applicant.get("氏名") or "").strip():
             c.report.append(ReportItem(content=reports.MISSING_REQUIRED, file_name="kousei.xml", item="申請者情報.氏名"))
+
+    @staticmethod
+    def _check_destination(c: CheckedPackage) -> None:
+        """提出先情報 must be set. Where the procedure says `destination_required` the skeleton leaves
+        it empty for the applicant to choose: then the name must be set too, and the identifier must
+        be one this procedure accepts."""
+        identifier = (c.package.destination.get("提出先識別子") or "").strip()
+        name = (c.package.destination.get("提出先名称") or "").strip()
+        if not identifier or (c.proc.destination_required and not name):
+            c.report.append(ReportItem(content=reports.MISSING_DESTINATION, file_name="kousei.xml", item="提出先情報"))
+        elif c.proc.destination_required and identifier != c.proc.destination_id:
+            c.report.append(ReportItem(content=reports.WRONG_DESTINATION, file_name="kousei.xml", item="提出先識別子"))
 
     def _check_forms(self, c: CheckedPackage) -> None:
         listed = {f["form_id"]: f for f in c.package.forms}

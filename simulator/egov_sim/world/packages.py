@@ -24,6 +24,8 @@ def sample_package(catalogue: Catalogue, proc_id: str, signer: Signer | None, *,
               "email": "shinsei@example.jp"}
     package.set_applicant(**person)
     package.set_contact(**person)
+    if proc.destination_required:  # the skeleton leaves 提出先情報 to the applicant
+        package.set_destination(proc.destination_id, proc.destination_name)
     for form in proc.forms:
         for item in form.required:
             package.set_form_value(form.form_id, item.path, item.example or "1")
