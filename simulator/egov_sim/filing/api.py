@@ -33,7 +33,9 @@ from .http import (
     unauthorized,
 )
 from .http import authenticated as _auth
+from .reports import ReportItem
 from .scenarios import choose as choose_scenario
+from .submission import UNKNOWN_PROCEDURE as NOT_APPLY_PROCEDURE
 from .submission import PackageChecker, decode_request
 
 bp = Blueprint("shinsei", __name__, url_prefix="/shinsei/v2")
@@ -116,6 +118,9 @@ def _json_body() -> Any:
 def apply() -> Any:
     svc = services()
     proc_id, file_name, raw = decode_request(_json_body(), max_bytes=svc.settings.max_request_bytes)
+    proc = svc.catalogue.get(proc_id)
+    if proc is not None and proc.post_apply:  # a 電子送達 利用申込み is not an application: POST /post-apply
+        raise bad_request(NOT_APPLY_PROCEDURE, [ReportItem(content=f"手続識別子({proc_id})に誤りがあります", item="proc_id")])
     with filing() as f:
         checker = PackageChecker(svc.catalogue, f.session, f.now, max_file_bytes=svc.settings.max_file_bytes)
         checked = checker.check(proc_id, file_name, raw)

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from ..services import services
 from . import amendment, bulk, messages, notices, official, payments, posts, preprint, scenarios, withdrawal
+from .amendment import link_resubmission
 from .documents import government_authorities, verify_document
 from .errors import FilingError, bad_request
 from .http import api_url, error_body, filing, ok, query_date, query_int, register_error_handlers
@@ -289,6 +290,7 @@ def post_apply() -> Any:
         f.check_first_arrive_id(caller, checked)
         app = f.accept(caller, checked, scenario=scenarios.choose(
             f.session, checked.proc, caller.account_id, request.headers.get("X-Sandbox-Scenario")))
+        link_resubmission(f, caller, app)  # a 再提出 of a 利用申込み answers the original's request
         results = f.apply_result(app)
         results.setdefault("apply_pay_list", [])
         links = {"self": api_url("/post-apply"), "status": api_url(f"/post-apply/{app.arrive_id}")}
