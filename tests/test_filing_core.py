@@ -109,12 +109,6 @@ def test_lists_by_date_with_paging_and_by_send_number(egov: EgovClient, services
     assert egov.list_applications(date_from=date(2001, 1, 1), date_to=date(2001, 1, 2)).applications == []
 
 
-def test_every_catalogue_procedure_accepts_a_complete_signed_package(egov: EgovClient, services, signer) -> None:
-    for proc_id in services.catalogue.procedures:
-        result = _submit(egov, services, signer, proc_id)
-        assert egov.get_application(result.arrive_id).proc_name == services.catalogue.procedures[proc_id].name
-
-
 # --- refusals: a spec-shaped error and nothing stored ----------------------------------------------------
 
 def _post_apply(http: httpx.Client, token: str, body) -> httpx.Response:
