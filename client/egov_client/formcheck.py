@@ -71,7 +71,9 @@ __all__ = [
 
 KOUSEI_FORM_ID = "999000000000000001"
 
-# e-Gov's wording (seed manuals; e-Gov's sandbox ends it with 入力内容を確認してください。)
+# e-Gov's message for an empty required item. The seed manual (001, エラー一覧) shows it as
+# 「…あります。入力内容を再度確認してください。」; the project has always used the form below
+# (features, 自動返戻 cases in the TOMLs), kept here unchanged so one constant serves both.
 MISSING_REQUIRED = "未入力のままになっている必須入力項目があります。入力内容を確認してください。"
 # the other rules: this project's wording in the same style
 NOT_NUMERIC = "半角数字で入力してください。"
