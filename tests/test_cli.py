@@ -195,6 +195,25 @@ def test_submit_from_the_skeleton_with_values_and_a_certificate(logged_in: Egov,
     assert _server_count(services) == 2
 
 
+def test_submit_pre_checks_values_against_the_skeleton_check_file(logged_in: Egov, services, tmp_path) -> None:
+    form = {item.path: item.example for item in services.catalogue.procedures[PROC].forms[0].required}
+    form.update({"被保険者/報酬月額/合計": "30万", "被保険者/氏名/氏": ""})
+    values = {"applicant": {"name": "見本　花子", "postal_code": "1000013"}, "forms": {"950A01070000500001": form}}
+    (tmp_path / "values.json").write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+    p12, password, _ = certificate_for(services, "valid")
+    (tmp_path / "valid.p12").write_bytes(p12)
+    args = ("submit", "--proc", PROC, "--values", str(tmp_path / "values.json"), "--p12", str(tmp_path / "valid.p12"))
+    refused = logged_in(*args, env={"EGOV_P12_PASSWORD": password}, ok=False)
+    assert "形式チェックでエラーが検出されました。送信していません" in refused.stderr
+    assert "被保険者氏名（氏）：未入力のままになっている必須入力項目があります。" in refused.stderr
+    assert "報酬月額（合計）：半角数字で入力してください。" in refused.stderr
+    assert _server_count(services) == 0 and logged_in.json("list", "--all")["sends"] == []
+    # --no-check sends it anyway, and the server refuses it for the same reasons
+    sent = logged_in(*args, "--no-check", env={"EGOV_P12_PASSWORD": password}, ok=False)
+    assert "報酬月額（合計）：半角数字で入力してください。" in sent.stderr
+    assert _server_count(services) == 0
+
+
 def test_list_filters_memo_hide_and_show(logged_in: Egov, services, signer, tmp_path) -> None:
     today = jst_now()
     sends = [today - timedelta(days=200), today - timedelta(days=30), today]

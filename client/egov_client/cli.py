@@ -44,6 +44,7 @@ from .doctor import (
     check_tokens,
 )
 from .errors import ApiError, EgovError, MaintenanceError, NotFoundError, PackageError, UnauthorizedError
+from .formcheck import CheckProblem
 from .ledger import JST, STATUS_GROUPS, Ledger, SendRow, jst_now, months_before
 from .loopback import login_with_browser
 from .maintenance import ADVICE, is_json_source, read_notice
@@ -395,19 +396,27 @@ def _signer(app: App, prof: Profile, p12: str | None, pin: str | None) -> Signer
 @click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
 @click.option("--save", "save_to", type=click.Path(dir_okay=False), help="作成した申請データ（zip）の保存先")
 @click.option("--queue", "to_queue", is_flag=True, help="送信せず申請リストに保存します（後でまとめて送信）")
+@click.option("--no-check", "no_check", is_flag=True,
+              help="雛形の形式チェックファイルによる事前チェックを省略して送信します")
 @json_option
 @pass_app
 def submit(app: App, package: str | None, folder: str | None, proc_id: str | None, values: str | None, p12: str | None,
-           pin: str | None, save_to: str | None, to_queue: bool) -> None:
-    """申請データを送信します（署名済み zip、またはフォルダ／雛形＋入力値＋証明書から作成）。"""
+           pin: str | None, save_to: str | None, to_queue: bool, no_check: bool) -> None:
+    """申請データを送信します（署名済み zip、またはフォルダ／雛形＋入力値＋証明書から作成）。
+
+    送信前に、雛形の形式チェックファイル（{様式ID}check.xml）で必須項目・半角数字・全角・桁数を
+    確認し、e-Gov が返戻する内容があれば送信しません（--no-check で省略）。
+    """
     if sum(x is not None for x in (package, folder, proc_id)) != 1:
         raise CliError("PACKAGE（zip）、--dir、--proc のいずれか一つを指定してください。")
     prof = app.profile()
     vals = load_values(values) if values else None
     if package:
         data = Path(package).read_bytes()
+        pkg = None
         if vals or p12:
-            data = compose(ApplicationPackage.from_zip(data), vals, _signer(app, prof, p12, pin))
+            pkg = ApplicationPackage.from_zip(data)
+            data = compose(pkg, vals, _signer(app, prof, p12, pin))
         file_name = Path(package).name
     else:
         if folder:
@@ -417,6 +426,10 @@ def submit(app: App, package: str | None, folder: str | None, proc_id: str | Non
                 pkg = package_from_skeleton(client.get_procedure(str(proc_id)).file_data)
         data = compose(pkg, vals, _signer(app, prof, p12, pin))
         file_name = f"{pkg.proc_id}.zip"
+    problems = [] if no_check else _precheck(pkg, data)
+    if problems:
+        raise CliError("形式チェックでエラーが検出されました。送信していません（入力値を確認してください）。",
+                       [p.to_report() for p in problems])
     if save_to:
         Path(save_to).write_bytes(data)
         app.say(f"申請データを保存しました: {escape(save_to)}")
@@ -435,6 +448,14 @@ def submit(app: App, package: str | None, folder: str | None, proc_id: str | Non
             app.say(f"  ID {row.id}　到達番号 [bold]{row.arrive_id}[/]　{escape(row.proc_name)}")
     if not result.ok:
         raise CliError(result.message if app.json else f"送信できませんでした。{result.message}", result.report_list)
+
+
+def _precheck(pkg: ApplicationPackage | None, data: bytes) -> list[CheckProblem]:
+    """The check-file rules a package breaks (a zip we cannot even read is left to the server's report)."""
+    try:
+        return (pkg or ApplicationPackage.from_zip(data)).check()
+    except PackageError:
+        return []
 
 
 def _show_application(app: App, a: Application, row: SendRow | None, ledger: Ledger | None = None) -> None:

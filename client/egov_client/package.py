@@ -17,6 +17,13 @@ from typing import TypedDict
 from lxml import etree
 
 from .errors import AttachmentPolicyError, NonAsciiFileNameWarning, PackageError, PackageTooLargeError
+from .formcheck import (
+    KOUSEI_CHECK_FILE,
+    CheckProblem,
+    FormCheck,
+    check_file_name,
+    parse_check_file,
+)
 from .safexml import parse_xml, serialize_xml
 from .signing import (
     DS_NS,
@@ -39,6 +46,7 @@ __all__ = [
     "AttachmentPolicy",
     "FormEntry",
     "ParsedPackage",
+    "RequiredItemStatus",
     "Skeleton",
     "build_withdrawal_package",
     "parse_package",
@@ -131,11 +139,14 @@ def _data_element(form_root: etree._Element) -> etree._Element:
 
 
 def _locate(form_root: etree._Element, path: str) -> etree._Element | None:
-    """'/a/b' is anchored at DataRoot; 'a/b' is tried below the data element, then searched for."""
+    """'/a/b' is anchored at DataRoot ('/DataRoot/a/b', a check file's errtag, too); 'a/b' is tried
+    below the data element, then searched for."""
     parts = path.strip("/").split("/")
     if not path.strip("/") or any(not part for part in parts):
         raise ValueError(f"invalid element path {path!r}")
     if path.startswith("/"):
+        if len(parts) > 1 and parts[0] == form_root.tag:
+            parts = parts[1:]
         return _walk(form_root, parts)
     hit = _walk(_data_element(form_root), parts)
     if hit is not None:
@@ -286,6 +297,37 @@ class AttachmentPolicy:
             )
 
 
+# ---------------------------------------------------------------------------- form-check files
+
+
+def _form_checks(kousei: etree._Element, files: Mapping[str, bytes]) -> dict[str, tuple[FormEntry | None, FormCheck]]:
+    """{file checked: (its kousei entry, the rules)} from the check files present: each listed form's
+    ``{form_id}check.xml`` and kousei.xml's ``999000000000000001check.xml``."""
+    checks: dict[str, tuple[FormEntry | None, FormCheck]] = {}
+    if KOUSEI_CHECK_FILE in files:
+        checks[KOUSEI_FILE] = (None, parse_check_file(files[KOUSEI_CHECK_FILE], file_name=KOUSEI_CHECK_FILE))
+    for entry in _form_entries(kousei):
+        name = check_file_name(entry["form_id"])
+        if entry["file_name"] and name in files and entry["file_name"] not in checks:
+            checks[entry["file_name"]] = (entry, parse_check_file(files[name], file_name=name))
+    return checks
+
+
+@dataclass(frozen=True)
+class RequiredItemStatus:
+    """A required item (omitDisabled) of a form or of kousei.xml, and whether it is filled."""
+
+    file_name: str  # the form's file name, or kousei.xml
+    form_name: str  # "-" for kousei.xml
+    item: str  # the name e-Gov reports (errname)
+    path: str  # errtag: '/DataRoot/...'; set_form_value(file_name, path, value) fills a form item
+    value: str | None  # None: the element is absent
+
+    @property
+    def filled(self) -> bool:
+        return bool((self.value or "").strip())
+
+
 # ---------------------------------------------------------------------------- skeleton
 
 
@@ -315,6 +357,18 @@ class Skeleton:
         kousei = _parse_kousei(files[KOUSEI_FILE])
         proc_id = folder or _text(kousei, f"{KOUSEI_ID}/管理情報/手続番号/手続ID")
         return cls(proc_id=proc_id, files=files, kousei=kousei, form_files=listed_form_files(kousei))
+
+    @property
+    def form_checks(self) -> dict[str, FormCheck]:
+        """{form file name (or kousei.xml): the rules of its check file}, for the check files present."""
+        return {name: check for name, (_entry, check) in _form_checks(self.kousei, self.files).items()}
+
+    def form_check(self, form_file_or_id: str) -> FormCheck | None:
+        """The check rules of one form (by file name or form_id), None without a check file."""
+        for entry in _form_entries(self.kousei):
+            if form_file_or_id in (entry["file_name"], entry["form_id"]):
+                return self.form_checks.get(entry["file_name"])
+        return self.form_checks.get(form_file_or_id)
 
 
 # ---------------------------------------------------------------------------- builder
@@ -387,6 +441,50 @@ class ApplicationPackage:
 
     def verify(self, *, required: bool = False) -> list[SignatureInfo]:
         return verify_kousei(self._kousei, self._files, required=required)
+
+    # -- 形式チェック (from the skeleton's check files)
+
+    def _checked_files(self, skeleton: Skeleton | None) -> list[tuple[str, str, FormCheck, etree._Element | None]]:
+        """(file name, form name, rules, parsed root or None) for every file with a check file."""
+        sources = skeleton.files if skeleton is not None else self._files
+        out = []
+        for name, (entry, check) in _form_checks(self._kousei, sources).items():
+            if name == KOUSEI_FILE:
+                out.append((name, "-", check, self._kousei))
+            else:
+                root = self._form_root(name) if name in self._files else None
+                out.append((name, (entry["name"] if entry else "") or "-", check, root))
+        return out
+
+    def required_items(self, skeleton: Skeleton | None = None) -> list[RequiredItemStatus]:
+        """Every required item (omitDisabled) the check files name, with its current value.
+
+        The check files come from ``skeleton`` or, by default, from the package itself (a package
+        made with from_skeleton carries them). ``[i for i in ... if not i.filled]`` is what is left.
+        """
+        items = []
+        for name, form_name, check, root in self._checked_files(skeleton):
+            for rule in check.required:
+                values = check.values(root, rule) if root is not None else [None]
+                items.extend(RequiredItemStatus(file_name=name, form_name=form_name, item=rule.name, path=rule.path,
+                                                value=value) for value in values)
+        return items
+
+    def missing_required(self, skeleton: Skeleton | None = None) -> list[RequiredItemStatus]:
+        return [item for item in self.required_items(skeleton) if not item.filled]
+
+    def check(self, skeleton: Skeleton | None = None) -> list[CheckProblem]:
+        """What the server's 形式チェック of items would refuse: every broken check-file rule.
+
+        Report-like items (``.to_report()`` is a report_list item) in e-Gov's wording; [] when the
+        package passes. Structure, attachments and signatures are not covered (see validate/verify).
+        """
+        problems: list[CheckProblem] = []
+        for name, form_name, check, root in self._checked_files(skeleton):
+            if root is None:
+                continue  # a missing form file: validate() reports it
+            problems.extend(check.problems(root, file_name=name, form_name=form_name))
+        return problems
 
     # -- 構成情報
 

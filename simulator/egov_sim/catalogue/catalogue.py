@@ -17,9 +17,39 @@ WITHDRAWAL_PROC_ID = "9990000000000003"
 
 @dataclass(frozen=True)
 class RequiredItem:
+    """A checked item of a form: a `required` entry (or, with required=False, a `checks` entry).
+
+    The rules become one `checkItem` of the form's check file (catalogue/skeleton.py), which is
+    what the simulator enforces at submission.
+    """
+
     path: str  # element path below the form's data element, '/'-separated
     label: str  # the name e-Gov prints in its report
-    example: str = ""  # a plausible value (demo packages, load tests)
+    example: str = ""  # a plausible value (demo packages, load tests); must satisfy the rules
+    required: bool = True  # omitDisabled
+    numeric: bool = False  # numerical: 半角数字
+    full_width: bool = False  # fullAllChar: 全角 only
+    max_length: int | None = None  # char/range/number: at most N characters
+    length: int | None = None  # char/range/number + equal: exactly N characters
+    int_digits: int | None = None  # intDigit/number: at most N integer digits
+
+
+CheckItem = RequiredItem
+_RULE_KEYS = {"numeric": bool, "full_width": bool, "max_length": int, "length": int, "int_digits": int}
+
+
+def _check_item(entry: dict[str, Any], *, required: bool) -> RequiredItem:
+    rules: dict[str, Any] = {}
+    for key, kind in _RULE_KEYS.items():
+        if key not in entry:
+            continue
+        value = entry[key]
+        if type(value) is not kind or (kind is int and value < 1):
+            raise ValueError(f"form item {entry.get('path')!r}: {key} must be a {'positive int' if kind is int else kind.__name__}")
+        rules[key] = value
+    if "length" in rules and "max_length" in rules:
+        raise ValueError(f"form item {entry.get('path')!r}: give length or max_length, not both")
+    return RequiredItem(entry["path"], entry["label"], str(entry.get("example", "")), required=required, **rules)
 
 
 @dataclass(frozen=True)
@@ -29,6 +59,12 @@ class FormSpec:
     name: str
     data_element: str
     required: tuple[RequiredItem, ...] = ()
+    checks: tuple[RequiredItem, ...] = ()  # checked but not required (`checks = [...]` in the TOML)
+
+    @property
+    def check_items(self) -> tuple[RequiredItem, ...]:
+        """Every checked item, required ones first (the order of the check file)."""
+        return self.required + self.checks
 
     @property
     def file_name(self) -> str:
@@ -40,7 +76,7 @@ class FormSpec:
 
     @property
     def check_file_name(self) -> str:
-        return f"{self.form_id}_check.xml"
+        return f"{self.form_id}check.xml"  # e-Gov's name for the form's 形式チェックファイル
 
     @property
     def schema_file_name(self) -> str:
@@ -124,7 +160,8 @@ def _parse_procedure(data: dict[str, Any], scenario_sets: dict[str, dict[str, Sc
             version=int(f.get("version", 1)),
             name=f["name"],
             data_element=f["data_element"],
-            required=tuple(RequiredItem(r["path"], r["label"], r.get("example", "")) for r in f.get("required", [])),
+            required=tuple(_check_item(r, required=True) for r in f.get("required", [])),
+            checks=tuple(_check_item(r, required=False) for r in f.get("checks", [])),
         )
         for f in data.get("forms", [])
     )

@@ -1,7 +1,9 @@
 """Skeleton zips for `GET /procedure/{proc_id}`: kousei.xml, forms, stylesheets and check files.
 
-The check file of each form lists the required items the simulator enforces at submission, so
-what a client downloads and what the server checks come from the same catalogue entry.
+Each form's check file (`{form_id}check.xml`, e-Gov's `checkItem` format: egov_client.formcheck)
+is written from the catalogue entry, and the simulator's 形式チェック at submission parses these
+same bytes (`form_check`), so what a client downloads is what the server enforces. kousei.xml gets
+its 構成管理形式チェックファイル `999000000000000001check.xml` the same way.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+from egov_client.formcheck import KOUSEI_CHECK_FILE, CheckRule, FormCheck, parse_check_file, write_check_file
 from egov_client.zipsafe import write_zip
 from lxml import etree
 
-from .catalogue import KOUSEI_FORM_ID, Catalogue, FormSpec, Procedure
+from .catalogue import KOUSEI_FORM_ID, Catalogue, FormSpec, Procedure, RequiredItem
 
 _XSL = """<?xml version="1.0" encoding="UTF-8"?>
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
@@ -58,12 +61,41 @@ def kousei_xml(proc: Procedure) -> bytes:
     return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
 
 
+def _rule(data_element: str, item: RequiredItem) -> CheckRule:
+    return CheckRule(path=f"/DataRoot/{data_element}/{item.path.strip('/')}", label=item.label,
+                     required=item.required, numeric=item.numeric, full_width=item.full_width,
+                     max_length=item.max_length, length=item.length, int_digits=item.int_digits)
+
+
+@lru_cache(maxsize=256)
 def check_file(form: FormSpec) -> bytes:
-    root = etree.Element("形式チェック", 様式ID=form.form_id)
-    for item in form.required:
-        etree.SubElement(root, "必須項目", パス=f"{form.data_element}/{item.path}", 項目名=item.label)
-    etree.indent(root)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    """The form's `{form_id}check.xml`: one checkItem per required / checked catalogue item."""
+    return write_check_file(form.form_id, (_rule(form.data_element, item) for item in form.check_items))
+
+
+@lru_cache(maxsize=256)
+def form_check(form: FormSpec) -> FormCheck:
+    """The rules the simulator enforces: parsed from the bytes the skeleton ships."""
+    return parse_check_file(check_file(form), file_name=form.check_file_name)
+
+
+_APPLICANT = "/DataRoot/構成情報/管理情報/申請者連絡先情報"
+# The 構成管理 items checked through the check file (提出先情報 keeps e-Gov's own message).
+KOUSEI_RULES = (
+    CheckRule(f"{_APPLICANT}/申請者情報/氏名", "申請者情報.氏名", required=True),
+    CheckRule(f"{_APPLICANT}/申請者情報/郵便番号", "申請者情報.郵便番号", numeric=True, length=7),
+    CheckRule(f"{_APPLICANT}/連絡先情報/郵便番号", "連絡先情報.郵便番号", numeric=True, length=7),
+)
+
+
+@lru_cache(maxsize=1)
+def kousei_check_file() -> bytes:
+    return write_check_file(KOUSEI_FORM_ID, KOUSEI_RULES)
+
+
+@lru_cache(maxsize=1)
+def kousei_check() -> FormCheck:
+    return parse_check_file(kousei_check_file(), file_name=KOUSEI_CHECK_FILE)
 
 
 def schema_file(form: FormSpec, template: bytes) -> bytes:
@@ -93,6 +125,7 @@ def skeleton_files(catalogue: Catalogue, proc: Procedure) -> dict[str, str | byt
     files: dict[str, str | bytes] = {
         "kousei.xml": kousei_xml(proc),
         f"{KOUSEI_FORM_ID}.xsl": _XSL.format(title="構成管理情報"),
+        KOUSEI_CHECK_FILE: kousei_check_file(),
     }
     for form in proc.forms:
         template = catalogue.form_templates[form.form_id]

@@ -95,7 +95,7 @@ def get_procedure(proc_id: str) -> Any:
                 "form_name": f.name,
                 "apply_file_name": f.file_name,
                 "xsl_file_name": f.xsl_file_name,
-                "server_check_file_name": f.check_file_name,
+                "server_check_file_name": f.check_file_name,  # {form_id}check.xml
                 "schema_file_name": f.schema_file_name,
             }
             for f in proc.forms

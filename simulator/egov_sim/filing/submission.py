@@ -1,5 +1,9 @@
 """Checks a submitted package against the catalogue, its signature and its signer certificate.
 
+The 形式チェック of items (required, 半角数字, 全角, length, digits) runs the check files of the
+skeleton (`{form_id}check.xml`, `999000000000000001check.xml`), parsed from the bytes
+`GET /procedure` ships.
+
 Every problem found becomes a report item in e-Gov's wording; nothing is stored when any exists.
 """
 
@@ -13,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from egov_client.errors import PackageError, PackageTooLargeError
+from egov_client.formcheck import CheckProblem
 from egov_client.package import ParsedPackage, parse_package
 from egov_client.signing import SignatureError, SignatureInfo, verify_kousei
-from lxml import etree
 from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue, Procedure
+from ..catalogue.skeleton import form_check, kousei_check
 from . import reports
 from .errors import FilingError, bad_request
 from .reports import ReportItem
@@ -73,12 +78,9 @@ def _report_from(exc: PackageError) -> ReportItem:
                       file_name=r["file_name"], item=r["item"])
 
 
-def _value(root: etree._Element, data_element: str, path: str) -> str | None:
-    data = root.find(data_element)
-    if data is None:
-        return None
-    el = data.find(path)
-    return None if el is None else (el.text or "").strip()
+def _report_item(problem: CheckProblem) -> ReportItem:
+    return ReportItem(content=problem.content, form_name=problem.form_name, file_name=problem.file_name,
+                      item=problem.item)
 
 
 class PackageChecker:
@@ -118,8 +120,8 @@ class PackageChecker:
             c.report.append(ReportItem(content=f"構成管理XML.申請種別に誤りがあります（{p.apply_type or '未設定'}）",
                                        file_name="kousei.xml", item="申請種別"))
         self._check_destination(c)
-        if not (p.applicant.get("氏名") or "").strip():
-            c.report.append(ReportItem(content=reports.MISSING_REQUIRED, file_name="kousei.xml", item="申請者情報.氏名"))
+        for problem in kousei_check().problems(p.kousei, file_name="kousei.xml"):
+            c.report.append(_report_item(problem))
 
     @staticmethod
     def _check_destination(c: CheckedPackage) -> None:
@@ -148,10 +150,8 @@ class PackageChecker:
             if form_id_el is None or (form_id_el.text or "").strip() != spec.form_id:
                 c.report.append(ReportItem(content="申請書XMLの様式IDが構成管理XMLと一致しません",
                                            form_name=spec.name, file_name=entry["file_name"], item="様式ID"))
-            for item in spec.required:
-                if not _value(root, spec.data_element, item.path):
-                    c.report.append(ReportItem(content=reports.MISSING_REQUIRED, form_name=spec.name,
-                                               file_name=entry["file_name"], item=item.label))
+            for problem in form_check(spec).problems(root, file_name=entry["file_name"], form_name=spec.name):
+                c.report.append(_report_item(problem))
         for form_id, entry in listed.items():
             if c.proc.form(form_id) is None:
                 c.report.append(ReportItem(content=f"様式ID({form_id})はこの手続の様式ではありません",

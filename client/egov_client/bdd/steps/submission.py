@@ -149,6 +149,13 @@ def _refused(egov_context: ScenarioContext, message: str) -> None:
     assert_message(error, message)
 
 
+@then(parsers.parse("送信前の形式チェックでも項目「{item}」に「{message}」と報告される"))
+def _prechecked(egov_context: ScenarioContext, item: str, message: str) -> None:
+    """The client's pre-check (the skeleton's {form_id}check.xml) finds what the server reported."""
+    found = [p.to_report() for p in _package(egov_context).check()]
+    assert any(r["item"] == item and r["content"] == message for r in found), f"pre-check found {found}"
+
+
 @then(parsers.parse("エラー報告の項目「{item}」に「{message}」と記載されている"))
 def _report_item(egov_context: ScenarioContext, item: str, message: str) -> None:
     error = egov_context.expect_error(ApiError)
