@@ -31,6 +31,7 @@ __all__ = [
     "DS_NS",
     "SignatureInfo",
     "Signer",
+    "canonicalize",
     "listed_form_files",
     "load_pkcs12",
     "load_pkcs12_file",
@@ -162,10 +163,48 @@ def _find_by_id(kousei: etree._Element, ident: str) -> etree._Element:
     return hits[0]
 
 
-def _c14n(
-    node: etree._Element | etree._ElementTree, algorithm: str = C14N, prefixes: list[str] | None = None
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+def _standalone_copy(element: etree._Element, *, inherit_xml_attributes: bool) -> etree._Element:
+    """``element`` and its descendants as the root of a new document, with the same context.
+
+    The copy declares every namespace in scope at ``element`` (lxml's serializer writes the
+    ancestors' declarations on a subtree it dumps, keeping every prefix) and, for inclusive
+    C14N 1.0, carries the xml:* attributes (xml:lang, xml:space, ...) it inherits from ancestors.
+    """
+    data = etree.tostring(element, encoding="UTF-8", xml_declaration=False, with_tail=False)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    root = etree.fromstring(data, parser)
+    if inherit_xml_attributes:
+        for ancestor in element.iterancestors():
+            for name, value in ancestor.attrib.items():
+                if name.startswith(f"{{{XML_NS}}}") and name not in root.attrib:
+                    root.set(name, value)  # the nearest ancestor wins: it is visited first
+    return root
+
+
+def canonicalize(
+    node: etree._Element | etree._ElementTree,
+    algorithm: str = C14N,
+    prefixes: list[str] | None = None,
+    *,
+    with_comments: bool | None = None,
 ) -> bytes:
+    """Canonical XML (C14N 1.0 or exclusive C14N, with or without comments) of a node-set.
+
+    An element stands for the document subset made of it and its descendants; a tree for the
+    whole document. Every canonicalization in the package goes through here: libxml2's own
+    subtree C14N (``tostring(element, method="c14n")``) emits a spurious ``xmlns=""`` on the
+    descendants of an element whose default namespace is declared on an ancestor, so subsets are
+    canonicalized as a standalone copy instead. ``with_comments`` overrides the algorithm's choice
+    (a bare-name ``#id`` reference selects a node-set without comments).
+    """
     exclusive, comments = _C14N_METHODS[algorithm]
+    if with_comments is not None:
+        comments = with_comments
+    if isinstance(node, etree._Element):
+        node = _standalone_copy(node, inherit_xml_attributes=not exclusive)
     return etree.tostring(
         node,
         method="c14n",
@@ -253,7 +292,7 @@ def sign_kousei(
     signed_info = etree.SubElement(signature, _ds("SignedInfo"))
     etree.SubElement(signed_info, _ds("CanonicalizationMethod"), Algorithm=C14N)
     etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=RSA_SHA256)
-    _add_reference(signed_info, f"#{target_id}", hashlib.sha256(_c14n(target)).digest(), c14n=True)
+    _add_reference(signed_info, f"#{target_id}", hashlib.sha256(canonicalize(target)).digest(), c14n=True)
     for name in names:
         _add_reference(signed_info, name, hashlib.sha256(files[name]).digest(), c14n=False)
     value = etree.SubElement(signature, _ds("SignatureValue"))
@@ -262,7 +301,7 @@ def sign_kousei(
     etree.SubElement(x509_data, _ds("X509Certificate")).text = _b64(cert_der)
 
     # SignedInfo is canonicalized in place, i.e. with the namespace context of the final document.
-    raw = signer.private_key.sign(_c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
+    raw = signer.private_key.sign(canonicalize(signed_info), padding.PKCS1v15(), hashes.SHA256())
     value.text = _b64(raw)
     return signature
 
@@ -342,7 +381,7 @@ def _verify_signature_value(signature: etree._Element, signed_info: etree._Eleme
         _algorithm(_one(signed_info, "SignatureMethod"), _SIGNATURE_METHODS, "SignatureMethod")
     ]
     value = _unb64(_one(signature, "SignatureValue").text, "SignatureValue")
-    data = _c14n(signed_info, c14n_method, _prefix_list(_one(signed_info, "CanonicalizationMethod")))
+    data = canonicalize(signed_info, c14n_method, _prefix_list(_one(signed_info, "CanonicalizationMethod")))
     for cert in _certificates(signature):
         key = cert.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
@@ -402,7 +441,7 @@ def _reference_octets(
             )
         method = c14n_method.get("Algorithm") if c14n_method is not None else C14N
         prefixes = _prefix_list(c14n_method) if c14n_method is not None else None
-        return _c14n(target, method, prefixes), target
+        return canonicalize(target, method, prefixes), target
 
     if any(t.get("Algorithm") == ENVELOPED for t in transforms):
         raise SignatureError(
@@ -415,7 +454,7 @@ def _reference_octets(
     if c14n_method is None:
         return files[name], name
     root = parse_xml(files[name], what="申請書XML", file_name=name)
-    return _c14n(root.getroottree(), c14n_method.get("Algorithm"), _prefix_list(c14n_method)), name
+    return canonicalize(root.getroottree(), c14n_method.get("Algorithm"), _prefix_list(c14n_method)), name
 
 
 def _file_for_uri(uri: str, files: dict[str, bytes]) -> str:
