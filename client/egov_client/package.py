@@ -235,6 +235,13 @@ def _parse_kousei(data: bytes) -> etree._Element:
             item=KOUSEI_ID,
             detail="DataRoot/構成情報/管理情報 is required",
         )
+    if len(root.findall(KOUSEI_ID)) > 1:  # the forms and attachments read must be the ones signed
+        raise PackageError(
+            "構成管理XMLファイルの形式に誤りがあります",
+            file_name=KOUSEI_FILE,
+            item=KOUSEI_ID,
+            detail="more than one DataRoot/構成情報",
+        )
     return root
 
 

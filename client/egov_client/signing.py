@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -431,7 +432,8 @@ def _reference_octets(
             )
 
     if uri.startswith("#"):
-        target = _find_by_id(kousei, uri[1:])
+        ident, keep_comments = _same_document_id(uri)
+        target = _find_by_id(kousei, ident)
         if signature in target.iterdescendants():
             raise SignatureError(
                 "署名の方式はサポートされていません",
@@ -441,7 +443,8 @@ def _reference_octets(
             )
         method = c14n_method.get("Algorithm") if c14n_method is not None else C14N
         prefixes = _prefix_list(c14n_method) if c14n_method is not None else None
-        return canonicalize(target, method, prefixes), target
+        # a bare-name reference selects the element without its comments (XMLDSig 4.3.3.3)
+        return canonicalize(target, method, prefixes, with_comments=None if keep_comments else False), target
 
     if any(t.get("Algorithm") == ENVELOPED for t in transforms):
         raise SignatureError(
@@ -455,6 +458,31 @@ def _reference_octets(
         return files[name], name
     root = parse_xml(files[name], what="申請書XML", file_name=name)
     return canonicalize(root.getroottree(), c14n_method.get("Algorithm"), _prefix_list(c14n_method)), name
+
+
+_XPOINTER_ID = re.compile(r"""^xpointer\(id\((['"])(.+)\1\)\)$""")
+
+
+def _same_document_id(uri: str) -> tuple[str, bool]:
+    """The ID a same-document URI points at, and whether the node-set keeps comments.
+
+    ``#構成情報`` and its percent-encoded spelling ``#%E6%A7%8B...`` are the same reference (RFC 3986);
+    ``#xpointer(id('構成情報'))`` is the form that keeps comments.
+    """
+    try:
+        fragment = unquote(uri[1:], errors="strict")
+    except UnicodeDecodeError:
+        fragment = ""
+    xpointer = _XPOINTER_ID.match(fragment)
+    ident = xpointer.group(2) if xpointer else fragment
+    if not ident or (fragment.startswith("xpointer(") and not xpointer):
+        raise SignatureError(
+            "署名情報の形式に誤りがあります",
+            file_name="kousei.xml",
+            item="Reference",
+            detail=f"unsupported same-document reference {uri!r}",
+        )
+    return ident, xpointer is not None
 
 
 def _file_for_uri(uri: str, files: dict[str, bytes]) -> str:
@@ -522,6 +550,32 @@ def _verify_one(
     )
 
 
+def _check_layout(kousei: etree._Element, target_id: str) -> None:
+    """One signed element and one 署名情報 below the root, and every Signature inside 署名情報.
+
+    What the server reads (the root's one 構成情報 child) must be what was verified: a second
+    構成情報 (signed or not), a Signature elsewhere (e.g. enveloped in the signed element) or a
+    second 署名情報 is refused rather than ignored.
+    """
+    for tag, what in ((target_id, target_id), (HOLDER_TAG, HOLDER_TAG)):
+        if len(kousei.findall(tag)) > 1:
+            raise SignatureError(
+                f"構成管理XMLファイルに{what}が重複しています",
+                file_name="kousei.xml",
+                item=what,
+                detail=f"more than one {tag} element below the root",
+            )
+    for signature in kousei.iter(_ds("Signature")):
+        parent = signature.getparent()
+        if parent is None or parent.tag != HOLDER_TAG or parent.getparent() is not kousei:
+            raise SignatureError(
+                "署名の方式はサポートされていません",
+                file_name="kousei.xml",
+                item="Signature",
+                detail=f"a Signature outside {HOLDER_TAG} (at {kousei.getroottree().getpath(signature)})",
+            )
+
+
 def verify_kousei(
     kousei: etree._Element, files: dict[str, bytes], *, required: bool = False,
     target_id: str = KOUSEI_ID, signed_files: list[str] | None = None,
@@ -532,6 +586,7 @@ def verify_kousei(
     Certificate validity (expiry, revocation, registration) is the caller's business.
     Documents of the same shape (a 公文書's 鑑) pass ``target_id`` and the files that must be signed.
     """
+    _check_layout(kousei, target_id)
     holder = kousei.find(HOLDER_TAG)
     signatures = holder.findall(_ds("Signature")) if holder is not None else []
     if holder is not None and len([c for c in holder if isinstance(c.tag, str)]) != len(signatures):
