@@ -48,6 +48,15 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class ConfigurationFile:
+    """A separately signed 構成情報 file of a 個別署名形式 procedure (``[[configuration_files]]``)."""
+
+    file_name: str
+    name: str
+    signs: str  # "form" (the 申請書) or "attachment" (an attached file)
+
+
+@dataclass(frozen=True)
 class ScenarioStep:
     after: timedelta
     status: str | None = None
@@ -75,6 +84,7 @@ class Procedure:
     forms: tuple[FormSpec, ...]
     scenarios: dict[str, Scenario]
     preprint: bool = False
+    configuration_files: tuple[ConfigurationFile, ...] = ()  # 個別署名形式 only
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -135,6 +145,9 @@ def _parse_procedure(data: dict[str, Any]) -> Procedure:
         forms=forms,
         scenarios=scenarios,
         preprint=bool(data.get("preprint", False)),
+        configuration_files=tuple(
+            ConfigurationFile(c["file_name"], c["name"], c["signs"]) for c in data.get("configuration_files", [])
+        ),
         raw=data,
     )
 
