@@ -328,7 +328,6 @@ needs_xmlsec1 = pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="xmls
 
 
 @needs_xmlsec1
-@pytest.mark.xfail(reason="needs the C14N fix from branch sign", strict=False)
 def test_a_package_from_the_skeleton_filled_by_xpath_and_signed_by_xmlsec1_is_accepted(
         http, egov: EgovClient, services, tmp_path: Path) -> None:
     files = _hand_made_package(egov.get_procedure(PROC).file_data, PROC)

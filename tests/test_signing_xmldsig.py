@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import re
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,18 @@ DATA = Path(__file__).resolve().parents[1] / "simulator" / "egov_sim" / "data"
 SAMPLES = DATA / "samples"
 FORM = "900A01020000100001_01.xml"
 C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+def hand_c14n(fragment: bytes) -> bytes:
+    """Canonical XML of a serialized fragment without namespaces, attributes (but plain ones),
+    comments, PIs or entity references: only empty-element tags change."""
+    return re.sub(rb"<([^<>/\s]+)/>", rb"<\1></\1>", fragment.replace(b"\r\n", b"\n"))
+
+
+def b64sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def ds(tag: str) -> str:
@@ -91,19 +104,29 @@ def test_signature_structure(kousei, files, signer):
     assert {r.find(ds("DigestMethod")).get("Algorithm") for r in refs} == {
         "http://www.w3.org/2001/04/xmlenc#sha256"
     }
-    # digests computed independently here
-    info = kousei.find("構成情報")
-    c14n = etree.tostring(info, method="c14n", with_comments=False)
-    assert refs[0].findtext(ds("DigestValue")) == base64.b64encode(hashlib.sha256(c14n).digest()).decode()
-    assert (
-        refs[1].findtext(ds("DigestValue")) == base64.b64encode(hashlib.sha256(files[FORM]).digest()).decode()
-    )
+    # digests computed independently here: the canonical form of 構成情報 written by hand from the
+    # serialized bytes (this document has no namespaces, no attributes but ID, no comments: C14N only
+    # turns LF line ends as they are and expands empty elements), not through any C14N implementation
+    document = serialize_xml(kousei)
+    start, end = document.index("<構成情報 ".encode()), document.index("</構成情報>".encode())
+    info_c14n = hand_c14n(document[start : end + len("</構成情報>".encode())])
+    assert refs[0].findtext(ds("DigestValue")) == b64sha256(info_c14n)
+    assert refs[1].findtext(ds("DigestValue")) == b64sha256(files[FORM])
     der = base64.b64decode(signature.findtext(f"{ds('KeyInfo')}/{ds('X509Data')}/{ds('X509Certificate')}"))
     assert x509.load_der_x509_certificate(der) == signer.certificate
-    # SignatureValue: RSA PKCS#1 v1.5 SHA-256 over the C14N of SignedInfo as it sits in the serialized document
-    reparsed_si = reparse(kousei).find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}")
-    si_c14n = etree.tostring(reparsed_si, method="c14n", with_comments=False)
-    assert si_c14n.startswith(b'<SignedInfo xmlns="http://www.w3.org/2000/09/xmldsig#">')
+    # SignatureValue: RSA PKCS#1 v1.5 SHA-256 over the canonical SignedInfo, written out by hand: the
+    # default namespace declared on Signature is rendered on SignedInfo and nowhere below it
+    si_c14n = (
+        f'<SignedInfo xmlns="{DS_NS}">'
+        f'<CanonicalizationMethod Algorithm="{C14N}"></CanonicalizationMethod>'
+        f'<SignatureMethod Algorithm="{RSA_SHA256}"></SignatureMethod>'
+        f'<Reference URI="#構成情報"><Transforms><Transform Algorithm="{C14N}"></Transform></Transforms>'
+        f'<DigestMethod Algorithm="{SHA256}"></DigestMethod><DigestValue>{b64sha256(info_c14n)}</DigestValue>'
+        f"</Reference>"
+        f'<Reference URI="{FORM}"><DigestMethod Algorithm="{SHA256}"></DigestMethod>'
+        f"<DigestValue>{b64sha256(files[FORM])}</DigestValue></Reference>"
+        f"</SignedInfo>"
+    ).encode()
     value = base64.b64decode(signature.findtext(ds("SignatureValue")))
     signer.certificate.public_key().verify(value, si_c14n, padding.PKCS1v15(), hashes.SHA256())
 
@@ -202,48 +225,57 @@ def test_unknown_algorithm_is_refused(kousei, files, signer):
         verify_kousei(root, files)
 
 
-def foreign_signature(kousei: etree._Element, files: dict[str, bytes], signer: Signer) -> bytes:
-    """A signature as another tool might write it: ds: prefix, RSA-SHA1/SHA-1, percent-encoded
-    file URI, wrapped base64 and indentation — built here independently of egov_client.signing."""
+def foreign_signature(kousei: etree._Element, files: dict[str, bytes], signer: Signer, prefix: str = "") -> bytes:
+    """A signature as another tool might write it — RSA-SHA1/SHA-1, percent-encoded URIs, wrapped
+    base64, indentation, the chain before the signer's certificate, a default-namespace (``prefix=""``)
+    or ``ds:`` Signature — written as text here, with every canonical form spelled out by hand:
+    nothing goes through a C14N implementation."""
 
     def b64(data: bytes) -> str:
         return "\n" + "\n".join(textwrap.wrap(base64.b64encode(data).decode(), 64)) + "\n"
 
-    info_c14n = etree.tostring(kousei.find("構成情報"), method="c14n", with_comments=False)
-    holder = etree.SubElement(kousei, "署名情報")
-    sig = etree.SubElement(holder, ds("Signature"), nsmap={"ds": DS_NS})
-    sig.text = "\n  "
-    si = etree.SubElement(sig, ds("SignedInfo"))
-    etree.SubElement(si, ds("CanonicalizationMethod"), Algorithm=C14N)
-    etree.SubElement(si, ds("SignatureMethod"), Algorithm=DS_NS + "rsa-sha1")
-    for uri, data, transform in (
-        ("#構成情報", info_c14n, True),
-        ("900A01020000100001%5F01.xml", files[FORM], False),
-    ):
-        ref = etree.SubElement(si, ds("Reference"), URI=uri)
-        if transform:
-            etree.SubElement(etree.SubElement(ref, ds("Transforms")), ds("Transform"), Algorithm=C14N)
-        etree.SubElement(ref, ds("DigestMethod"), Algorithm=DS_NS + "sha1")
-        etree.SubElement(ref, ds("DigestValue")).text = base64.b64encode(hashlib.sha1(data).digest()).decode()
-    etree.SubElement(sig, ds("SignatureValue"))
-    x509_data = etree.SubElement(etree.SubElement(sig, ds("KeyInfo")), ds("X509Data"))
-    for cert in (signer.chain[0], signer.certificate):  # chain first: verification must find the signer
-        etree.SubElement(x509_data, ds("X509Certificate")).text = b64(
-            cert.public_bytes(serialization.Encoding.DER)
+    def sha1(data: bytes) -> str:
+        return base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+    document = serialize_xml(kousei)
+    start, end = document.index("<構成情報 ".encode()), document.index("</構成情報>".encode())
+    info_c14n = hand_c14n(document[start : end + len("</構成情報>".encode())])
+    p = f"{prefix}:" if prefix else ""
+    xmlns = f'xmlns{":" + prefix if prefix else ""}="{DS_NS}"'
+
+    def signed_info(canonical: bool) -> str:
+        # canonical: empty elements expanded, the namespace declaration on SignedInfo itself
+        def empty(tag: str, algorithm: str) -> str:
+            return f'<{p}{tag} Algorithm="{algorithm}"></{p}{tag}>' if canonical else f'<{p}{tag} Algorithm="{algorithm}"/>'
+
+        gap = "\n    "  # whitespace text is part of the canonical form
+        return (
+            f"<{p}SignedInfo{' ' + xmlns if canonical else ''}>{gap}"
+            f"{empty('CanonicalizationMethod', C14N)}{empty('SignatureMethod', DS_NS + 'rsa-sha1')}"
+            f'<{p}Reference URI="#%E6%A7%8B%E6%88%90%E6%83%85%E5%A0%B1"><{p}Transforms>'
+            f"{empty('Transform', C14N)}</{p}Transforms>{empty('DigestMethod', DS_NS + 'sha1')}"
+            f"<{p}DigestValue>{sha1(info_c14n)}</{p}DigestValue></{p}Reference>"
+            f'<{p}Reference URI="900A01020000100001%5F01.xml">{empty("DigestMethod", DS_NS + "sha1")}'
+            f"<{p}DigestValue>{sha1(files[FORM])}</{p}DigestValue></{p}Reference>{gap}"
+            f"</{p}SignedInfo>"
         )
-    document = etree.tostring(kousei.getroottree(), encoding="UTF-8")
-    root = etree.fromstring(document)
-    si_c14n = etree.tostring(
-        root.find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}"), method="c14n", with_comments=False
+
+    value = b64(signer.private_key.sign(signed_info(True).encode(), padding.PKCS1v15(), hashes.SHA1()))
+    certificates = "".join(
+        f"<{p}X509Certificate>{b64(cert.public_bytes(serialization.Encoding.DER))}</{p}X509Certificate>"
+        for cert in (signer.chain[0], signer.certificate)  # chain first: verification must find the signer
     )
-    assert si_c14n.startswith(b'<ds:SignedInfo xmlns:ds="')
-    value_text = b64(signer.private_key.sign(si_c14n, padding.PKCS1v15(), hashes.SHA1()))
-    root.find(f"署名情報/{ds('Signature')}/{ds('SignatureValue')}").text = value_text
-    return etree.tostring(root.getroottree(), encoding="UTF-8")
+    signature = (
+        f"<署名情報>\n  <{p}Signature {xmlns}>\n    {signed_info(False)}\n"
+        f"    <{p}SignatureValue>{value}</{p}SignatureValue>\n"
+        f"    <{p}KeyInfo><{p}X509Data>{certificates}</{p}X509Data></{p}KeyInfo>\n  </{p}Signature>\n</署名情報>\n"
+    )
+    return document.replace(b"</DataRoot>", signature.encode() + b"</DataRoot>")
 
 
-def test_foreign_signature_with_prefix_and_sha1_verifies(kousei, files, signer):
-    document = foreign_signature(kousei, files, signer)
+@pytest.mark.parametrize("prefix", ["", "ds"])
+def test_foreign_signature_with_sha1_and_percent_encoded_uris_verifies(kousei, files, signer, prefix):
+    document = foreign_signature(kousei, files, signer, prefix)
     [info] = verify_kousei(parse_xml(document), files)
     assert info.certificate == signer.certificate
     assert info.referenced_files == [FORM]
@@ -276,3 +308,102 @@ def test_test_pki_extensions(ca, signer):
     assert signer.certificate.not_valid_after_utc - signer.certificate.not_valid_before_utc > timedelta(
         days=365
     )
+
+
+# ---------------------------------------------------------------------------- spellings of a reference
+
+
+def _resign(root: etree._Element, signer: Signer) -> None:
+    """Recompute the SignatureValue over the (edited) SignedInfo: only the spelling changed."""
+    from egov_client.signing import canonicalize
+
+    signature = root.find(f"署名情報/{ds('Signature')}")
+    si = signature.find(ds("SignedInfo"))
+    raw = signer.private_key.sign(canonicalize(si), padding.PKCS1v15(), hashes.SHA256())
+    signature.find(ds("SignatureValue")).text = base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["#%E6%A7%8B%E6%88%90%E6%83%85%E5%A0%B1", "#xpointer(id('構成情報'))", '#xpointer(id("構成情報"))'],
+)
+def test_same_document_reference_spellings(kousei, files, signer, uri):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    root.find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}/{ds('Reference')}").set("URI", uri)
+    _resign(root, signer)
+    [info] = verify_kousei(reparse(root), files)
+    assert info.referenced_files == [FORM]
+
+
+def test_unusable_same_document_reference(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    root.find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}/{ds('Reference')}").set("URI", "#xpointer(/)")
+    _resign(root, signer)
+    with pytest.raises(SignatureError, match="形式に誤り"):
+        verify_kousei(root, files)
+
+
+def test_reference_to_a_missing_file(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    root.find(f"署名情報/{ds('Signature')}/{ds('SignedInfo')}/{ds('Reference')}[2]").set("URI", "nai.xml")
+    _resign(root, signer)
+    with pytest.raises(SignatureError, match=r"署名対象のファイル\(nai.xml\)が存在しません"):
+        verify_kousei(root, files)
+
+
+# ---------------------------------------------------------------------------- wrapping attacks
+
+
+def test_signed_element_moved_and_replaced_is_refused(kousei, files, signer):
+    """The signed 構成情報 hidden elsewhere, a forged one (no ID) where the server reads it."""
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    original = root.find("構成情報")
+    forged = copy.deepcopy(original)
+    del forged.attrib["ID"]
+    forged.find("管理情報/申請者連絡先情報/申請者情報/氏名").text = "攻撃者"
+    original.addprevious(forged)
+    hideout = etree.SubElement(root, "付加情報")
+    hideout.append(original)  # still the only element with ID 構成情報: its digest matches
+    with pytest.raises(SignatureError, match="構成情報が署名されていません"):
+        verify_kousei(root, files)
+    # the same with the signed copy inside the Signature (an Object, as wrapping attacks do)
+    obj = etree.SubElement(root.find(f"署名情報/{ds('Signature')}"), ds("Object"))
+    obj.append(original)  # (its canonical form now carries the xmldsig default namespace, too)
+    root.remove(hideout)
+    with pytest.raises(SignatureError, match=r"構成情報が署名されていません|改ざん"):
+        verify_kousei(root, files)
+
+
+def test_second_kousei_info_without_id_is_refused(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    extra = etree.Element("構成情報")
+    etree.SubElement(etree.SubElement(extra, "申請書属性情報"), "申請書ファイル名称").text = "evil.xml"
+    root.find("構成情報").addnext(extra)
+    with pytest.raises(SignatureError, match="構成情報が重複"):
+        verify_kousei(root, files)
+    from egov_client.package import _parse_kousei
+
+    with pytest.raises(PackageError, match="形式に誤り"):
+        _parse_kousei(serialize_xml(root))
+
+
+def test_signature_inside_the_signed_element_is_refused(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    holder = root.find("署名情報")
+    root.find("構成情報").append(holder)  # enveloped: the signature wraps nothing, the element wraps it
+    with pytest.raises(SignatureError, match="サポートされていません"):
+        verify_kousei(root, files)
+
+
+def test_second_holder_is_refused(kousei, files, signer):
+    sign_kousei(kousei, files, signer)
+    root = reparse(kousei)
+    root.append(copy.deepcopy(root.find("署名情報")))
+    with pytest.raises(SignatureError, match="署名情報が重複"):
+        verify_kousei(root, files)

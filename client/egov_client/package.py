@@ -16,7 +16,13 @@ from typing import TypedDict
 
 from lxml import etree
 
-from .errors import AttachmentPolicyError, NonAsciiFileNameWarning, PackageError, PackageTooLargeError
+from .errors import (
+    AttachmentPolicyError,
+    NonAsciiFileNameWarning,
+    PackageError,
+    PackageTooLargeError,
+    SignatureError,
+)
 from .formcheck import (
     KOUSEI_CHECK_FILE,
     CheckProblem,
@@ -39,6 +45,8 @@ from .zipsafe import MAX_FILE_BYTES, read_zip, write_zip
 
 __all__ = [
     "APPLY_TYPES",
+    "CONFIGURATION_FORM_ID",
+    "CONFIGURATION_TARGET",
     "PERSON_FIELDS",
     "WITHDRAWAL_PROC_ID",
     "ApplicationPackage",
@@ -50,9 +58,13 @@ __all__ = [
     "Skeleton",
     "build_withdrawal_package",
     "parse_package",
+    "verify_configuration",
 ]
 
 KOUSEI_FILE = "kousei.xml"
+# 個別署名形式: a separately signed 構成情報 file names the one file it signs here (catalogue's own layout)
+CONFIGURATION_FORM_ID = "999000000000000002"
+CONFIGURATION_TARGET = "署名対象ファイル名称"
 WITHDRAWAL_PROC_ID = "9990000000000003"
 WITHDRAWAL_FORM_FILE = "torisageirai.xml"
 APPLY_TYPES = ("新規申請", "再提出", "部分補正", "取下げ依頼")
@@ -246,7 +258,74 @@ def _parse_kousei(data: bytes) -> etree._Element:
             item=KOUSEI_ID,
             detail="DataRoot/構成情報/管理情報 is required",
         )
+    if len(root.findall(KOUSEI_ID)) > 1:  # the forms and attachments read must be the ones signed
+        raise PackageError(
+            "構成管理XMLファイルの形式に誤りがあります",
+            file_name=KOUSEI_FILE,
+            item=KOUSEI_ID,
+            detail="more than one DataRoot/構成情報",
+        )
     return root
+
+
+# ---------------------------------------------------------------------------- 個別署名形式
+
+
+def _parse_configuration(name: str, data: bytes) -> etree._Element:
+    root = parse_xml(data, what="構成情報XML", file_name=name)
+    if root.tag != "DataRoot" or len(root.findall(KOUSEI_ID)) != 1:
+        raise PackageError(
+            f"構成情報ファイル({name})の形式に誤りがあります",
+            file_name=name,
+            item=KOUSEI_ID,
+            detail="DataRoot with one 構成情報 is required",
+        )
+    return root
+
+
+def is_configuration_file(data: bytes) -> bool:
+    """Whether a package file is a separately signed 構成情報 file (個別署名形式)."""
+    try:
+        root = parse_xml(data)
+    except PackageError:
+        return False
+    return root.tag == "DataRoot" and root.find(f"{KOUSEI_ID}/{CONFIGURATION_TARGET}") is not None
+
+
+def verify_configuration(
+    name: str, files: Mapping[str, bytes], *, kind: str = "申請書"
+) -> tuple[str, list[SignatureInfo]]:
+    """Verify the 構成情報 file ``name``: signed, Reference #構成情報 plus exactly the file it names.
+
+    Returns that file's name and the signatures (co-signers included). ``kind`` names the signed
+    file in messages (申請書ファイル(…) / 添付書類ファイル(…)); other errors name ``name``.
+    """
+    if name not in files:
+        raise PackageError(f"構成情報ファイル({name})が存在しません", file_name=name, detail="missing")
+    root = _parse_configuration(name, files[name])
+    target = _text(root, f"{KOUSEI_ID}/{CONFIGURATION_TARGET}")
+    if not target or target not in files or target == name:
+        raise SignatureError(
+            f"構成情報ファイル({name})の署名対象ファイル({target or '未設定'})が存在しません",
+            file_name=name,
+            item=CONFIGURATION_TARGET,
+            detail="the file a 構成情報 file signs must be in the package",
+        )
+    try:
+        infos = verify_kousei(root, dict(files), required=True, signed_files=[target])
+    except SignatureError as exc:
+        exc.file_name = name if exc.file_name == KOUSEI_FILE else exc.file_name
+        exc.message = exc.message.replace(f"申請書ファイル({target})", f"{kind}ファイル({target})")
+        raise
+    for info in infos:
+        if info.referenced_files != [target]:
+            raise SignatureError(
+                f"署名の検証に失敗しました。構成情報ファイル({name})の署名対象に誤りがあります。",
+                file_name=name,
+                item="署名情報",
+                detail=f"references {info.referenced_files}, expected only {target!r}",
+            )
+    return target, infos
 
 
 # ---------------------------------------------------------------------------- attachment policy
@@ -678,6 +757,41 @@ class ApplicationPackage:
         """Sign 構成情報 and every form (call last; calling again adds a co-signer)."""
         sign_kousei(self._kousei, self._files, signer, form_files=self.form_files)
         return self
+
+    @property
+    def configuration_files(self) -> list[str]:
+        """The separately signed 構成情報 files of a 個別署名形式 package (from the skeleton)."""
+        return [name for name, data in self._files.items() if name.endswith(".xml") and is_configuration_file(data)]
+
+    def sign_configuration(self, file_name: str, signer: Signer, *, target: str | None = None) -> str:
+        """個別署名形式: sign the 構成情報 file ``file_name`` and the one file it names.
+
+        ``target`` sets that file first (e.g. the attachment an 添付書類署名 file signs). Sign after
+        the forms and attachments are final; calling again adds a co-signer. Returns the target.
+        """
+        root = _parse_configuration(file_name, self._files[file_name]) if file_name in self._files else None
+        if root is None or root.find(f"{KOUSEI_ID}/{CONFIGURATION_TARGET}") is None:
+            raise PackageError(
+                f"構成情報ファイル({file_name})が存在しません", file_name=file_name, detail="not a 構成情報 file"
+            )
+        element = root.find(f"{KOUSEI_ID}/{CONFIGURATION_TARGET}")
+        if target is not None and (element.text or "").strip() != target:
+            if root.find(HOLDER_TAG) is not None:
+                raise PackageError(
+                    "署名済みの申請データは変更できません。変更する場合は署名を削除してください。",
+                    file_name=file_name,
+                    item=HOLDER_TAG,
+                    detail="the 構成情報 file is signed already",
+                )
+            element.text = target
+        name = (element.text or "").strip()
+        sign_kousei(root, self._files, signer, form_files=[name])
+        self._files[file_name] = serialize_xml(root)
+        return name
+
+    def verify_configurations(self) -> dict[str, list[SignatureInfo]]:
+        """{構成情報 file: its signatures}, each verified as the server does (SignatureError if not)."""
+        return {name: verify_configuration(name, self._files)[1] for name in self.configuration_files}
 
     def drop_signatures(self) -> None:
         holder = self._kousei.find(HOLDER_TAG)

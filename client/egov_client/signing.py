@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ __all__ = [
     "DS_NS",
     "SignatureInfo",
     "Signer",
+    "canonicalize",
     "listed_form_files",
     "load_pkcs12",
     "load_pkcs12_file",
@@ -162,10 +164,48 @@ def _find_by_id(kousei: etree._Element, ident: str) -> etree._Element:
     return hits[0]
 
 
-def _c14n(
-    node: etree._Element | etree._ElementTree, algorithm: str = C14N, prefixes: list[str] | None = None
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+def _standalone_copy(element: etree._Element, *, inherit_xml_attributes: bool) -> etree._Element:
+    """``element`` and its descendants as the root of a new document, with the same context.
+
+    The copy declares every namespace in scope at ``element`` (lxml's serializer writes the
+    ancestors' declarations on a subtree it dumps, keeping every prefix) and, for inclusive
+    C14N 1.0, carries the xml:* attributes (xml:lang, xml:space, ...) it inherits from ancestors.
+    """
+    data = etree.tostring(element, encoding="UTF-8", xml_declaration=False, with_tail=False)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    root = etree.fromstring(data, parser)
+    if inherit_xml_attributes:
+        for ancestor in element.iterancestors():
+            for name, value in ancestor.attrib.items():
+                if name.startswith(f"{{{XML_NS}}}") and name not in root.attrib:
+                    root.set(name, value)  # the nearest ancestor wins: it is visited first
+    return root
+
+
+def canonicalize(
+    node: etree._Element | etree._ElementTree,
+    algorithm: str = C14N,
+    prefixes: list[str] | None = None,
+    *,
+    with_comments: bool | None = None,
 ) -> bytes:
+    """Canonical XML (C14N 1.0 or exclusive C14N, with or without comments) of a node-set.
+
+    An element stands for the document subset made of it and its descendants; a tree for the
+    whole document. Every canonicalization in the package goes through here: libxml2's own
+    subtree C14N (``tostring(element, method="c14n")``) emits a spurious ``xmlns=""`` on the
+    descendants of an element whose default namespace is declared on an ancestor, so subsets are
+    canonicalized as a standalone copy instead. ``with_comments`` overrides the algorithm's choice
+    (a bare-name ``#id`` reference selects a node-set without comments).
+    """
     exclusive, comments = _C14N_METHODS[algorithm]
+    if with_comments is not None:
+        comments = with_comments
+    if isinstance(node, etree._Element):
+        node = _standalone_copy(node, inherit_xml_attributes=not exclusive)
     return etree.tostring(
         node,
         method="c14n",
@@ -253,7 +293,7 @@ def sign_kousei(
     signed_info = etree.SubElement(signature, _ds("SignedInfo"))
     etree.SubElement(signed_info, _ds("CanonicalizationMethod"), Algorithm=C14N)
     etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=RSA_SHA256)
-    _add_reference(signed_info, f"#{target_id}", hashlib.sha256(_c14n(target)).digest(), c14n=True)
+    _add_reference(signed_info, f"#{target_id}", hashlib.sha256(canonicalize(target)).digest(), c14n=True)
     for name in names:
         _add_reference(signed_info, name, hashlib.sha256(files[name]).digest(), c14n=False)
     value = etree.SubElement(signature, _ds("SignatureValue"))
@@ -262,7 +302,7 @@ def sign_kousei(
     etree.SubElement(x509_data, _ds("X509Certificate")).text = _b64(cert_der)
 
     # SignedInfo is canonicalized in place, i.e. with the namespace context of the final document.
-    raw = signer.private_key.sign(_c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
+    raw = signer.private_key.sign(canonicalize(signed_info), padding.PKCS1v15(), hashes.SHA256())
     value.text = _b64(raw)
     return signature
 
@@ -342,7 +382,7 @@ def _verify_signature_value(signature: etree._Element, signed_info: etree._Eleme
         _algorithm(_one(signed_info, "SignatureMethod"), _SIGNATURE_METHODS, "SignatureMethod")
     ]
     value = _unb64(_one(signature, "SignatureValue").text, "SignatureValue")
-    data = _c14n(signed_info, c14n_method, _prefix_list(_one(signed_info, "CanonicalizationMethod")))
+    data = canonicalize(signed_info, c14n_method, _prefix_list(_one(signed_info, "CanonicalizationMethod")))
     for cert in _certificates(signature):
         key = cert.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
@@ -392,7 +432,8 @@ def _reference_octets(
             )
 
     if uri.startswith("#"):
-        target = _find_by_id(kousei, uri[1:])
+        ident, keep_comments = _same_document_id(uri)
+        target = _find_by_id(kousei, ident)
         if signature in target.iterdescendants():
             raise SignatureError(
                 "署名の方式はサポートされていません",
@@ -402,7 +443,8 @@ def _reference_octets(
             )
         method = c14n_method.get("Algorithm") if c14n_method is not None else C14N
         prefixes = _prefix_list(c14n_method) if c14n_method is not None else None
-        return _c14n(target, method, prefixes), target
+        # a bare-name reference selects the element without its comments (XMLDSig 4.3.3.3)
+        return canonicalize(target, method, prefixes, with_comments=None if keep_comments else False), target
 
     if any(t.get("Algorithm") == ENVELOPED for t in transforms):
         raise SignatureError(
@@ -415,7 +457,32 @@ def _reference_octets(
     if c14n_method is None:
         return files[name], name
     root = parse_xml(files[name], what="申請書XML", file_name=name)
-    return _c14n(root.getroottree(), c14n_method.get("Algorithm"), _prefix_list(c14n_method)), name
+    return canonicalize(root.getroottree(), c14n_method.get("Algorithm"), _prefix_list(c14n_method)), name
+
+
+_XPOINTER_ID = re.compile(r"""^xpointer\(id\((['"])(.+)\1\)\)$""")
+
+
+def _same_document_id(uri: str) -> tuple[str, bool]:
+    """The ID a same-document URI points at, and whether the node-set keeps comments.
+
+    ``#構成情報`` and its percent-encoded spelling ``#%E6%A7%8B...`` are the same reference (RFC 3986);
+    ``#xpointer(id('構成情報'))`` is the form that keeps comments.
+    """
+    try:
+        fragment = unquote(uri[1:], errors="strict")
+    except UnicodeDecodeError:
+        fragment = ""
+    xpointer = _XPOINTER_ID.match(fragment)
+    ident = xpointer.group(2) if xpointer else fragment
+    if not ident or (fragment.startswith("xpointer(") and not xpointer):
+        raise SignatureError(
+            "署名情報の形式に誤りがあります",
+            file_name="kousei.xml",
+            item="Reference",
+            detail=f"unsupported same-document reference {uri!r}",
+        )
+    return ident, xpointer is not None
 
 
 def _file_for_uri(uri: str, files: dict[str, bytes]) -> str:
@@ -483,6 +550,32 @@ def _verify_one(
     )
 
 
+def _check_layout(kousei: etree._Element, target_id: str) -> None:
+    """One signed element and one 署名情報 below the root, and every Signature inside 署名情報.
+
+    What the server reads (the root's one 構成情報 child) must be what was verified: a second
+    構成情報 (signed or not), a Signature elsewhere (e.g. enveloped in the signed element) or a
+    second 署名情報 is refused rather than ignored.
+    """
+    for tag, what in ((target_id, target_id), (HOLDER_TAG, HOLDER_TAG)):
+        if len(kousei.findall(tag)) > 1:
+            raise SignatureError(
+                f"構成管理XMLファイルに{what}が重複しています",
+                file_name="kousei.xml",
+                item=what,
+                detail=f"more than one {tag} element below the root",
+            )
+    for signature in kousei.iter(_ds("Signature")):
+        parent = signature.getparent()
+        if parent is None or parent.tag != HOLDER_TAG or parent.getparent() is not kousei:
+            raise SignatureError(
+                "署名の方式はサポートされていません",
+                file_name="kousei.xml",
+                item="Signature",
+                detail=f"a Signature outside {HOLDER_TAG} (at {kousei.getroottree().getpath(signature)})",
+            )
+
+
 def verify_kousei(
     kousei: etree._Element, files: dict[str, bytes], *, required: bool = False,
     target_id: str = KOUSEI_ID, signed_files: list[str] | None = None,
@@ -493,6 +586,7 @@ def verify_kousei(
     Certificate validity (expiry, revocation, registration) is the caller's business.
     Documents of the same shape (a 公文書's 鑑) pass ``target_id`` and the files that must be signed.
     """
+    _check_layout(kousei, target_id)
     holder = kousei.find(HOLDER_TAG)
     signatures = holder.findall(_ds("Signature")) if holder is not None else []
     if holder is not None and len([c for c in holder if isinstance(c.tag, str)]) != len(signatures):

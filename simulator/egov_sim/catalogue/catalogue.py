@@ -84,6 +84,15 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class ConfigurationFile:
+    """A separately signed 構成情報 file of a 個別署名形式 procedure (``[[configuration_files]]``)."""
+
+    file_name: str
+    name: str
+    signs: str  # "form" (the 申請書) or "attachment" (an attached file)
+
+
+@dataclass(frozen=True)
 class ScenarioStep:
     after: timedelta
     status: str | None = None
@@ -113,6 +122,7 @@ class Procedure:
     preprint: bool = False
     post_apply: bool = False  # a 電子送達 利用申込み: sent with POST /post-apply, not /apply
     destination_required: bool = False  # the applicant sets 提出先情報 (the skeleton leaves it empty)
+    configuration_files: tuple[ConfigurationFile, ...] = ()  # 個別署名形式 only
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -188,6 +198,9 @@ def _parse_procedure(data: dict[str, Any], scenario_sets: dict[str, dict[str, Sc
         preprint=bool(data.get("preprint", False)),
         post_apply=bool(data.get("post_apply", False)),
         destination_required=bool(data.get("destination_required", False)),
+        configuration_files=tuple(
+            ConfigurationFile(c["file_name"], c["name"], c["signs"]) for c in data.get("configuration_files", [])
+        ),
         raw=data,
     )
 

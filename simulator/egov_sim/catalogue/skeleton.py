@@ -16,6 +16,7 @@ from egov_client.zipsafe import write_zip
 from lxml import etree
 
 from .catalogue import KOUSEI_FORM_ID, Catalogue, FormSpec, Procedure, RequiredItem
+from .individual import configuration_skeleton_files
 
 _XSL = """<?xml version="1.0" encoding="UTF-8"?>
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
@@ -133,6 +134,7 @@ def skeleton_files(catalogue: Catalogue, proc: Procedure) -> dict[str, str | byt
         files[form.xsl_file_name] = _XSL.format(title=form.name)
         files[form.check_file_name] = check_file(form)
         files[form.schema_file_name] = schema_file(form, template)
+    files.update(configuration_skeleton_files(proc, _XSL.format(title="構成情報")))  # 個別署名形式 only
     return files
 
 

@@ -87,7 +87,7 @@ def get_procedure(proc_id: str) -> Any:
         raise NotFound(proc_id)
     results = {
         "file_data": base64.b64encode(skeleton_zip(catalogue, proc)).decode(),
-        "configuration_file_name": ["kousei.xml"],
+        "configuration_file_name": ["kousei.xml", *(c.file_name for c in proc.configuration_files)],
         "file_info": [
             {
                 "form_id": f.form_id,

@@ -26,6 +26,7 @@ from ..catalogue import Catalogue, Procedure
 from ..catalogue.skeleton import form_check, kousei_check
 from . import reports
 from .errors import FilingError, bad_request
+from .individual import check_configuration_files
 from .reports import ReportItem
 from .trust import TrustStore, certificate_problem
 
@@ -172,6 +173,12 @@ class PackageChecker:
         except SignatureError as exc:
             c.report.append(ReportItem(content=exc.message, file_name="kousei.xml", item="署名情報"))
             return
+        if c.proc.configuration_files:  # 個別署名形式: the 構成情報 files carry the signatures
+            signatures, problems = check_configuration_files(c.proc, c.package)
+            c.signatures.extend(signatures)
+            c.report.extend(problems)
+            if problems:
+                return
         if not c.signatures:
             if c.proc.signature_required:
                 c.report.append(ReportItem(content=reports.SIGNATURE_MISSING, file_name="kousei.xml", item="署名情報"))

@@ -10,6 +10,7 @@ from egov_client.signing import Signer
 
 from ..catalogue import Catalogue
 from ..catalogue.skeleton import skeleton_zip
+from ..filing.pdf import text_pdf
 
 
 def sample_package(catalogue: Catalogue, proc_id: str, signer: Signer | None, *, applicant_name: str = "山田　太郎",
@@ -29,6 +30,13 @@ def sample_package(catalogue: Catalogue, proc_id: str, signer: Signer | None, *,
     for form in proc.forms:
         for item in form.required:
             package.set_form_value(form.form_id, item.path, item.example or "1")
+    for config in proc.configuration_files:  # 個別署名形式: an attachment to sign, each 構成情報 signed
+        if config.signs == "attachment" and signer is not None:
+            name = package.add_attachment("tenpu.pdf", text_pdf("添付書類", ["個別署名形式の添付書類"]), title="添付書類")
+            package.sign_configuration(config.file_name, signer, target=name)
+    for config in proc.configuration_files:
+        if config.signs == "form" and signer is not None:
+            package.sign_configuration(config.file_name, signer)
     if signer is not None:
         package.sign(signer)
     return package
