@@ -54,6 +54,12 @@ def _package(skeleton: bytes, proc, signer, destination: tuple[str, str] | None)
             package.set_form_value(form.form_id, item.path, item.example or "1")
     if destination is not None:
         package.set_destination(*destination)
+    for config in proc.configuration_files:  # 個別署名形式: an attachment and each 構成情報 signed on its own
+        if config.signs == "attachment":
+            name = package.add_attachment("tenpu.pdf", b"%PDF-1.4\n%%EOF\n", title="添付書類")
+            package.sign_configuration(config.file_name, signer, target=name)
+        else:
+            package.sign_configuration(config.file_name, signer)
     if signer is not None:
         package.sign(signer)
     return package.to_zip()
@@ -87,7 +93,10 @@ def test_skeleton_and_a_correct_package_are_accepted(proc_id: str, egov: EgovCli
     files = read_zip(skeleton.file_data)
     assert {name.split("/", 1)[0] for name in files} == {proc_id}
     names = {name.split("/", 1)[1] for name in files}
-    assert skeleton.configuration_file_name == ["kousei.xml"] and "kousei.xml" in names
+    # 個別署名形式 lists its separately signed 構成情報 files beside kousei.xml
+    expected_configuration = ["kousei.xml", *(c.file_name for c in proc.configuration_files)]
+    assert skeleton.configuration_file_name == expected_configuration
+    assert set(expected_configuration) <= names
     kousei = parse_xml(files[f"{proc_id}/kousei.xml"]).find("構成情報")
     assert kousei.findtext("管理情報/手続番号/受付行政機関ID") == "100" + proc_id[:3]
     assert kousei.findtext("管理情報/手続番号/手続ID") == proc_id
