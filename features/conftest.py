@@ -1,3 +1,3 @@
 """The step library of egov-sandbox (the same one users import into their own suites)."""
 
-from egov_client.bdd.steps import *  # noqa: F403
+from egov_harness.steps import *  # noqa: F403

@@ -63,7 +63,7 @@ def free_port() -> int:
 
 def prepare(data_dir: Path, port: int, *, bodies: int, refresh_tokens: int) -> Prepared:
     """Demo world, an access token, one application to poll, signed packages, refresh tokens."""
-    from egov_client.signing import load_pkcs12
+    from egov_format.signing import load_pkcs12
     from egov_sim import Settings, create_app
     from egov_sim.idp.egov_tokens import issue_tokens_for
     from egov_sim.store.models import Account

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
-from egov_client.signing import load_pkcs12
+from egov_format.signing import load_pkcs12
 from egov_sim import Settings, create_app
 from egov_sim.idp.egov_tokens import issue_tokens_for
 from egov_sim.ops import middleware

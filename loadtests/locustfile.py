@@ -52,8 +52,8 @@ for _p in (_ROOT / "client", _ROOT / "simulator"):
 
 from egov_client.auth import login_with_form  # noqa: E402
 from egov_client.config import simulator  # noqa: E402
-from egov_client.package import build_withdrawal_package  # noqa: E402
-from egov_client.signing import Signer, load_pkcs12, load_pkcs12_file  # noqa: E402
+from egov_format.package import build_withdrawal_package  # noqa: E402
+from egov_format.signing import Signer, load_pkcs12, load_pkcs12_file  # noqa: E402
 
 PROC_ID = os.environ.get("LOAD_PROC_ID", "950A010700005000")
 BATCH_MAX = 20  # seed 000: up to 20 applications per batch

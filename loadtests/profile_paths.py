@@ -53,7 +53,7 @@ class Paths:
 
     def __init__(self, folder: Path, bodies: int = 40) -> None:
         import bare
-        from egov_client.signing import load_pkcs12
+        from egov_format.signing import load_pkcs12
         from egov_sim import Settings, create_app
         from egov_sim.idp.egov_tokens import issue_tokens_for
         from egov_sim.store.models import Account

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import httpx
-from egov_client.signing import load_pkcs12_file
+from egov_format.signing import load_pkcs12_file
 from egov_sim.catalogue import Catalogue
 from egov_sim.world.packages import sample_package
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from egov_client import EgovClient
 from egov_client.config import simulator
-from egov_client.signing import load_pkcs12
+from egov_format.signing import load_pkcs12
 from egov_sim import Settings, create_app
 from egov_sim.clock import parse_duration
 from egov_sim.world.demo import certificate_for, load_world

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from egov_client import EgovClient
 from egov_client.config import Endpoint, simulator
-from egov_client.signing import Signer, load_pkcs12
+from egov_format.signing import Signer, load_pkcs12
 from egov_sim import Settings, create_app
 from egov_sim.services import Services
 from egov_sim.world.demo import DemoWorld, certificate_for, load_world

@@ -8,7 +8,7 @@ every case below that has one fails on that path.
 from __future__ import annotations
 
 import pytest
-from egov_client.signing import C14N, C14N_COMMENTS, DS_NS, EXC_C14N, EXC_C14N_COMMENTS, canonicalize
+from egov_format.signing import C14N, C14N_COMMENTS, DS_NS, EXC_C14N, EXC_C14N_COMMENTS, canonicalize
 from lxml import etree
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from conftest import advance
 from egov_client import ApiError, EgovClient
-from egov_client.package import ApplicationPackage, Skeleton
-from egov_client.safexml import parse_xml
-from egov_client.zipsafe import read_zip
+from egov_format.package import ApplicationPackage, Skeleton
+from egov_format.safexml import parse_xml
+from egov_format.zipsafe import read_zip
 from egov_sim.catalogue import Catalogue
 from egov_sim.store.models import Application
 from egov_sim.world.packages import sample_package

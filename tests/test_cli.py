@@ -183,7 +183,7 @@ def test_submit_from_the_skeleton_with_values_and_a_certificate(logged_in: Egov,
     assert "PIN が不正です" in wrong.stderr
 
     # the same from an unzipped folder
-    from egov_client.zipsafe import read_zip
+    from egov_format.zipsafe import read_zip
     for name, data in read_zip(saved.read_bytes()).items():
         (tmp_path / "unzipped" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "unzipped" / name).write_bytes(data)

@@ -13,7 +13,7 @@ import pytest
 from conftest import BASE, advance
 from cryptography.hazmat.primitives.serialization import Encoding
 from egov_client.casework import DOC_FOLDER_FORMAT, VERIFY_FILE, _prepare
-from egov_client.zipsafe import read_zip
+from egov_format.zipsafe import read_zip
 from egov_sim.filing.documents import government_authorities
 from egov_sim.world.demo import certificate_for
 from egov_sim.world.packages import sample_package

@@ -12,8 +12,8 @@ import pytest
 from conftest import BASE, advance, certificate_signer
 from egov_client import ApiError, AsyncEgovClient, EgovClient, NotFoundError, UnauthorizedError
 from egov_client.config import simulator
-from egov_client.package import Skeleton
-from egov_client.zipsafe import read_zip
+from egov_format.package import Skeleton
+from egov_format.zipsafe import read_zip
 from egov_sim import Settings, create_app
 from egov_sim.store.models import Application
 from egov_sim.world.packages import sample_package

@@ -16,10 +16,10 @@ from egov_client import ApiError, AsyncEgovClient, EgovClient, NotFoundError
 from egov_client.config import simulator
 from egov_client.documents import as_amendment, as_resubmission, save_document, verify_locally
 from egov_client.gbizid import login_egov_with_gbizid, simulator_one_time_code
-from egov_client.package import build_withdrawal_package
-from egov_client.safexml import parse_xml
-from egov_client.signing import sign_kousei
-from egov_client.zipsafe import read_zip, write_zip
+from egov_format.package import build_withdrawal_package
+from egov_format.safexml import parse_xml
+from egov_format.signing import sign_kousei
+from egov_format.zipsafe import read_zip, write_zip
 from egov_sim.filing.documents import government_authorities
 from egov_sim.world.packages import sample_package
 from pypdf import PdfReader
@@ -120,7 +120,7 @@ def test_verify_fails_for_a_tampered_file_or_a_wrong_certificate(egov: EgovClien
     root = parse_xml(files["kagami.xml"])
     root.remove(root.find("署名情報"))
     sign_kousei(root, files, signer, form_files=["kakunin_tsuchisho.pdf"], target_id="鑑")  # the applicant's cert
-    from egov_client.safexml import serialize_xml
+    from egov_format.safexml import serialize_xml
 
     resigned = egov.verify_official_document(write_zip(dict(files, **{"kagami.xml": serialize_xml(root)})),
                                              "kagami.xml")

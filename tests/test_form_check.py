@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from egov_client import ApiError, EgovClient
 from egov_client.errors import PackageError
-from egov_client.formcheck import (
+from egov_format.formcheck import (
     MISSING_REQUIRED,
     NOT_FULL_WIDTH,
     NOT_NUMERIC,
@@ -26,8 +26,8 @@ from egov_client.formcheck import (
     parse_check_file,
     write_check_file,
 )
-from egov_client.package import ApplicationPackage, Skeleton
-from egov_client.zipsafe import read_zip
+from egov_format.package import ApplicationPackage, Skeleton
+from egov_format.zipsafe import read_zip
 from egov_sim.catalogue.skeleton import check_file, form_check, skeleton_files
 from egov_sim.store.models import Application
 from egov_sim.world.demo import certificate_for

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 from egov_client import ApiError, EgovClient
 from egov_client.errors import SignatureError
-from egov_client.package import ApplicationPackage, Skeleton
-from egov_client.safexml import parse_xml
-from egov_client.zipsafe import read_zip, write_zip
+from egov_format.package import ApplicationPackage, Skeleton
+from egov_format.safexml import parse_xml
+from egov_format.zipsafe import read_zip, write_zip
 from egov_sim.filing.pdf import text_pdf
 from egov_sim.world.packages import sample_package
 
@@ -127,7 +127,7 @@ def test_signed_configuration_cannot_be_retargeted(egov: EgovClient, signer):
     entries = _entries(package)
     root = parse_xml(entries[f"{PROC}/{TENPU}"])
     root.find("構成情報/署名対象ファイル名称").text = FORM  # retargeted by hand after signing
-    from egov_client.safexml import serialize_xml
+    from egov_format.safexml import serialize_xml
 
     entries[f"{PROC}/{TENPU}"] = serialize_xml(root)
     with pytest.raises(SignatureError):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from egov_client.auth import login_with_form
 from egov_client.config import simulator
-from egov_client.signing import load_pkcs12
+from egov_format.signing import load_pkcs12
 from egov_sim.catalogue import Catalogue
 from egov_sim.world.packages import sample_package
 from load_support import simulator_process, simulator_processes

@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from egov_client import package as package_module
 from egov_client.errors import (
     AttachmentPolicyError,
     NonAsciiFileNameWarning,
@@ -19,14 +18,15 @@ from egov_client.errors import (
     UnsafeXmlError,
     XmlFormatError,
 )
-from egov_client.package import (
+from egov_format import package as package_module
+from egov_format.package import (
     ApplicationPackage,
     AttachmentPolicy,
     Skeleton,
     build_withdrawal_package,
     parse_package,
 )
-from egov_client.signing import DS_NS, load_pkcs12, load_pkcs12_file, verify_kousei
+from egov_format.signing import DS_NS, load_pkcs12, load_pkcs12_file, verify_kousei
 from egov_sim import certs
 from lxml import etree
 

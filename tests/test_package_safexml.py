@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from egov_client.errors import PackageError, UnsafeXmlError, XmlFormatError
-from egov_client.safexml import parse_xml, serialize_xml
+from egov_format.safexml import parse_xml, serialize_xml
 from lxml import etree
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 from egov_client.errors import PackageError, PackageTooLargeError, UnsafeZipError
-from egov_client.zipsafe import read_zip, write_zip
+from egov_format.zipsafe import read_zip, write_zip
 
 
 def make_zip(

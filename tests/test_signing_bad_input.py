@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from egov_client import ApiError, EgovClient
-from egov_client.safexml import parse_xml, serialize_xml
-from egov_client.signing import DS_NS, Signer, canonicalize
-from egov_client.zipsafe import read_zip, write_zip
+from egov_format.safexml import parse_xml, serialize_xml
+from egov_format.signing import DS_NS, Signer, canonicalize
+from egov_format.zipsafe import read_zip, write_zip
 from egov_sim.world.packages import sample_package
 from lxml import etree
 

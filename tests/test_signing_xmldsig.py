@@ -15,8 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from egov_client.errors import PackageError, SignatureError
-from egov_client.safexml import parse_xml, serialize_xml
-from egov_client.signing import DS_NS, Signer, sign_kousei, verify_kousei
+from egov_format.safexml import parse_xml, serialize_xml
+from egov_format.signing import DS_NS, Signer, sign_kousei, verify_kousei
 from egov_sim import certs
 from lxml import etree
 
@@ -315,7 +315,7 @@ def test_test_pki_extensions(ca, signer):
 
 def _resign(root: etree._Element, signer: Signer) -> None:
     """Recompute the SignatureValue over the (edited) SignedInfo: only the spelling changed."""
-    from egov_client.signing import canonicalize
+    from egov_format.signing import canonicalize
 
     signature = root.find(f"署名情報/{ds('Signature')}")
     si = signature.find(ds("SignedInfo"))
@@ -386,7 +386,7 @@ def test_second_kousei_info_without_id_is_refused(kousei, files, signer):
     root.find("構成情報").addnext(extra)
     with pytest.raises(SignatureError, match="構成情報が重複"):
         verify_kousei(root, files)
-    from egov_client.package import _parse_kousei
+    from egov_format.package import _parse_kousei
 
     with pytest.raises(PackageError, match="形式に誤り"):
         _parse_kousei(serialize_xml(root))

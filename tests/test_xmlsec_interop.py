@@ -19,9 +19,9 @@ import pytest
 from conftest import advance
 from cryptography.hazmat.primitives import serialization
 from egov_client import EgovClient
-from egov_client.package import ApplicationPackage, parse_package
-from egov_client.signing import Signer, verify_kousei
-from egov_client.zipsafe import read_zip, write_zip
+from egov_format.package import ApplicationPackage, parse_package
+from egov_format.signing import Signer, verify_kousei
+from egov_format.zipsafe import read_zip, write_zip
 from egov_sim.filing.documents import government_authorities
 from egov_sim.world.packages import sample_package
 

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from egov_format.package import ParsedPackage
+
 from .errors import MaintenanceError
 from .models import Application, ApplicationPage
-from .package import ParsedPackage
 from .transport import Call
 
 LIST_PAGE = 50  # GET /apply/lists: limit ≤ 50

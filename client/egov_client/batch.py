@@ -18,6 +18,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from egov_format.package import parse_package
+
 from .api import EgovClient
 from .arrivals import Identity, find_arrival
 from .auth import AuthError
@@ -32,7 +34,6 @@ from .errors import (
 )
 from .ledger import Ledger, PackageFacts, SendRow, digest_of, jst_now
 from .models import Application
-from .package import parse_package
 
 MAX_PER_RUN = 20  # seed 000: 一度に送信できる申請データの件数は 20 件まで
 RECONCILE_DAYS_AHEAD = 2  # server clocks (and the simulator's virtual clock) may run ahead of ours

@@ -18,15 +18,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cryptography import x509
+from egov_format.package import ApplicationPackage, build_withdrawal_package, parse_package
+from egov_format.signing import Signer
+from egov_format.zipsafe import read_zip
 
 from .api import EgovClient
 from .documents import as_amendment, as_resubmission, save_document, signature_file, verify_locally
 from .errors import EgovError, PackageError
 from .ledger import FetchRow, Ledger, SendRow, jst_now
 from .models import AmendResult, Application, DocumentCompletion, WithdrawResult
-from .package import ApplicationPackage, build_withdrawal_package, parse_package
-from .signing import Signer
-from .zipsafe import read_zip
 
 DOC_FOLDER_FORMAT = "%Y%m%d_%H%M%S"  # seed 001: 「20201215_110804」⇒2020年12月15日11時8分4秒
 COMPLETE_WARNING = ("公文書の取得完了を申請すると、この申請の公文書は再取得できなくなります"

@@ -22,6 +22,9 @@ from typing import Any
 
 import click
 import httpx
+from egov_format.formcheck import CheckProblem
+from egov_format.package import ApplicationPackage
+from egov_format.signing import Signer, load_pkcs12_file
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -44,14 +47,11 @@ from .doctor import (
     check_tokens,
 )
 from .errors import ApiError, EgovError, MaintenanceError, NotFoundError, PackageError, UnauthorizedError
-from .formcheck import CheckProblem
 from .ledger import JST, STATUS_GROUPS, Ledger, SendRow, jst_now, months_before
 from .loopback import login_with_browser
 from .maintenance import ADVICE, is_json_source, read_notice
 from .models import Application
-from .package import ApplicationPackage
 from .profiles import Home, Profile, ProfileError, ProfileStore, new_profile
-from .signing import Signer, load_pkcs12_file
 
 OUTCOME_MARK = {"sent": "[green]✔[/]", "already": "[cyan]＝[/]", "refused": "[red]✘[/]", "unknown": "[yellow]？[/]",
                 "not_sent": "[red]✘[/]"}

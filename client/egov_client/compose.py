@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from egov_format.package import KOUSEI_FILE, ApplicationPackage, Skeleton
+from egov_format.safexml import parse_xml
+from egov_format.signing import Signer
+
 from .errors import PackageError
-from .package import KOUSEI_FILE, ApplicationPackage, Skeleton
-from .safexml import parse_xml
-from .signing import Signer
 
 MAX_DIR_FILES = 2000
 

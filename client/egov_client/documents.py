@@ -14,13 +14,13 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from egov_format.package import ApplicationPackage
+from egov_format.safexml import parse_xml
+from egov_format.signing import SignatureInfo, verify_kousei
+from egov_format.zipsafe import read_zip
 
 from .errors import PackageError, SignatureError
 from .models import DocumentArchive
-from .package import ApplicationPackage
-from .safexml import parse_xml
-from .signing import SignatureInfo, verify_kousei
-from .zipsafe import read_zip
 
 KAGAMI = "鑑"
 

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from egov_format.package import parse_package
+
 from .arrivals import Identity, Step, Wait, listing_steps, pick, run_async, run_sync
 from .errors import ApiError, CommunicationError, MaintenanceError, OutcomeUnknownError
 from .models import Application, ApplyResult
-from .package import parse_package
 from .transport import Call
 
 JST = timezone(timedelta(hours=9), "JST")

@@ -12,7 +12,7 @@ __all__ = ["Settings", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # imported on first use, so `egov_sim.pytest_plugin` loads without Flask installed
+    # imported on first use, so `egov_harness.pytest_plugin` loads without Flask installed
     if name == "create_app":
         from .app import create_app
 

@@ -11,7 +11,7 @@ names (the 申請書 for a "form" file, an attachment for an "attachment" file).
 
 from __future__ import annotations
 
-from egov_client.package import CONFIGURATION_FORM_ID, CONFIGURATION_TARGET
+from egov_format.package import CONFIGURATION_FORM_ID, CONFIGURATION_TARGET
 from lxml import etree
 
 from .catalogue import ConfigurationFile, Procedure

@@ -1,6 +1,6 @@
 """Skeleton zips for `GET /procedure/{proc_id}`: kousei.xml, forms, stylesheets and check files.
 
-Each form's check file (`{form_id}check.xml`, e-Gov's `checkItem` format: egov_client.formcheck)
+Each form's check file (`{form_id}check.xml`, e-Gov's `checkItem` format: egov_format.formcheck)
 is written from the catalogue entry, and the simulator's 形式チェック at submission parses these
 same bytes (`form_check`), so what a client downloads is what the server enforces. kousei.xml gets
 its 構成管理形式チェックファイル `999000000000000001check.xml` the same way.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from egov_client.formcheck import KOUSEI_CHECK_FILE, CheckRule, FormCheck, parse_check_file, write_check_file
-from egov_client.zipsafe import write_zip
+from egov_format.formcheck import KOUSEI_CHECK_FILE, CheckRule, FormCheck, parse_check_file, write_check_file
+from egov_format.zipsafe import write_zip
 from lxml import etree
 
 from .catalogue import KOUSEI_FORM_ID, Catalogue, FormSpec, Procedure, RequiredItem

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from egov_format import reports
+from egov_format.reports import ReportItem
+
 from ..clock import format_datetime
 from ..store.models import Application, ApplicationAction
-from . import reports
 from .access import find_case
 from .cases import Caller, FilingService
 from .errors import bad_request
-from .reports import ReportItem
 from .submission import PackageChecker
 
 AMEND_TYPES = ("部分補正",)

@@ -7,6 +7,7 @@ import re
 from importlib import resources
 from typing import Any
 
+from egov_format.reports import ReportItem
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -33,7 +34,6 @@ from .http import (
     unauthorized,
 )
 from .http import authenticated as _auth
-from .reports import ReportItem
 from .scenarios import choose as choose_scenario
 from .submission import UNKNOWN_PROCEDURE as NOT_APPLY_PROCEDURE
 from .submission import PackageChecker, decode_request

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from egov_client.errors import PackageError
-from egov_client.safexml import parse_xml
-from egov_client.zipsafe import read_zip, write_zip
+from egov_format.errors import PackageError
+from egov_format.reports import ReportItem
+from egov_format.safexml import parse_xml
+from egov_format.zipsafe import read_zip, write_zip
 from sqlalchemy import func, select
 
 from ..clock import format_datetime
@@ -22,7 +23,6 @@ from . import scenarios
 from .amendment import link_resubmission
 from .cases import Caller, FilingService
 from .errors import FilingError
-from .reports import ReportItem
 from .submission import PackageChecker
 
 INGEST_DELAY = timedelta(minutes=2)  # from 送信 to 到達 of bulk folders

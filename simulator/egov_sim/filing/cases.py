@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from egov_format import reports
+from egov_format.reports import ReportItem
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
@@ -14,9 +16,8 @@ from ..catalogue import Catalogue
 from ..clock import format_datetime
 from ..store.models import Application, ApplicationAction
 from ..store.ops_tables import ApplicationHold
-from . import lifecycle, reports
+from . import lifecycle
 from .errors import NotFound, bad_request
-from .reports import ReportItem
 from .submission import CheckedPackage
 
 

@@ -18,10 +18,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from egov_client.errors import PackageError, SignatureError
-from egov_client.safexml import parse_xml, serialize_xml
-from egov_client.signing import Signer, sign_kousei, verify_kousei
-from egov_client.zipsafe import read_zip, write_zip
+from egov_format.errors import PackageError, SignatureError
+from egov_format.safexml import parse_xml, serialize_xml
+from egov_format.signing import Signer, sign_kousei, verify_kousei
+from egov_format.zipsafe import read_zip, write_zip
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError

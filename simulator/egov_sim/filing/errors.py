@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .reports import ReportItem
+from egov_format.reports import ReportItem
 
 
 class FilingError(Exception):

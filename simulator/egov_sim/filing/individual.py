@@ -6,12 +6,12 @@ A 構成情報 file signs ``#構成情報`` plus the one file it names: a 申請
 
 from __future__ import annotations
 
-from egov_client.errors import PackageError
-from egov_client.package import ParsedPackage, verify_configuration
-from egov_client.signing import SignatureInfo
+from egov_format.errors import PackageError
+from egov_format.package import ParsedPackage, verify_configuration
+from egov_format.reports import ReportItem
+from egov_format.signing import SignatureInfo
 
 from ..catalogue import Procedure
-from .reports import ReportItem
 
 
 def check_configuration_files(proc: Procedure, package: ParsedPackage) -> tuple[list[SignatureInfo], list[ReportItem]]:

@@ -14,8 +14,8 @@ import hashlib
 import re
 from typing import Any
 
-from egov_client.errors import PackageError
-from egov_client.safexml import parse_xml, serialize_xml
+from egov_format.errors import PackageError
+from egov_format.safexml import parse_xml, serialize_xml
 
 from ..catalogue import Catalogue
 from ..world.people import PeopleFactory

@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from egov_client.errors import PackageError, PackageTooLargeError
-from egov_client.formcheck import CheckProblem
-from egov_client.package import ParsedPackage, parse_package
-from egov_client.signing import SignatureError, SignatureInfo, verify_kousei
+from egov_format import reports
+from egov_format.errors import PackageError, PackageTooLargeError
+from egov_format.formcheck import CheckProblem
+from egov_format.package import ParsedPackage, parse_package
+from egov_format.reports import ReportItem
+from egov_format.signing import SignatureError, SignatureInfo, verify_kousei
 from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue, Procedure
 from ..catalogue.skeleton import form_check, kousei_check
-from . import reports
 from .errors import FilingError, bad_request
 from .individual import check_configuration_files
-from .reports import ReportItem
 from .trust import TrustStore, certificate_problem
 
 PROC_ID = re.compile(r"^[0-9A-Za-z]{16}$")

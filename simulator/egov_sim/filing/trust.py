@@ -14,11 +14,11 @@ from importlib import resources
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from egov_format import reports
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Certificate, KeyPair
-from . import reports
 
 # e-Gov registers a newly issued certificate with a delay (seed 002: 1–2 days).
 REGISTRATION_DELAY = timedelta(days=1)

@@ -11,19 +11,19 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from egov_client.errors import PackageError, PackageTooLargeError
-from egov_client.package import WITHDRAWAL_FORM_FILE, parse_package
-from egov_client.safexml import parse_xml
-from egov_client.signing import SignatureError, verify_kousei
+from egov_format import reports
+from egov_format.errors import PackageError, PackageTooLargeError
+from egov_format.package import WITHDRAWAL_FORM_FILE, parse_package
+from egov_format.reports import ReportItem
+from egov_format.safexml import parse_xml
+from egov_format.signing import SignatureError, verify_kousei
 
 from ..catalogue.catalogue import WITHDRAWAL_PROC_ID
 from ..clock import format_datetime
 from ..store.models import ApplicationAction
-from . import reports
 from .access import find_case
 from .cases import Caller, FilingService
 from .errors import FilingError, bad_request
-from .reports import ReportItem
 from .trust import TrustStore, certificate_problem
 
 NOT_WITHDRAWABLE = "指定された到達番号の申請案件は、現在取下げできません。"

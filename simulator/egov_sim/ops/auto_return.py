@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from egov_format import reports
+from egov_format.reports import ReportItem
+
 from ..catalogue import Procedure
-from ..filing import reports
-from ..filing.reports import ReportItem
 
 DETAIL = "申請データに誤りがあります。"
 HEADER = "X-Sandbox-Auto-Return"

@@ -5,8 +5,8 @@ Built with the client's own package code from the same skeleton `GET /procedure`
 
 from __future__ import annotations
 
-from egov_client.package import ApplicationPackage, Skeleton
-from egov_client.signing import Signer
+from egov_format.package import ApplicationPackage, Skeleton
+from egov_format.signing import Signer
 
 from ..catalogue import Catalogue
 from ..catalogue.skeleton import skeleton_zip

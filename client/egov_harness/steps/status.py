@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 
+from egov_client.errors import NotFoundError
 from pytest_bdd import parsers, then, when
 
-from ...errors import NotFoundError
 from ..context import ScenarioContext
 
 # polling: against a simulator the virtual clock moves by POLL_STEP between calls; against e-Gov

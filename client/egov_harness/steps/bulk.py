@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from egov_client.models import BulkFolderResult, BulkReport
+from egov_format.zipsafe import read_zip, write_zip
 from pytest_bdd import given, parsers, then, when
 
-from ...models import BulkFolderResult, BulkReport
-from ...zipsafe import read_zip, write_zip
 from ..context import ScenarioContext
 from .cases import poll
 from .submission import build_sample_package

@@ -1,8 +1,8 @@
 """The step definitions (Japanese). Load them into a pytest-bdd suite with
 
-    from egov_client.bdd.steps import *  # noqa: F403
+    from egov_harness.steps import *  # noqa: F403
 
-or `-p egov_client.bdd.steps`. Each module covers one feature area: login and GビズID, tokens,
+or `-p egov_harness.steps`. Each module covers one feature area: login and GビズID, tokens,
 procedure skeletons, submission, status, notices, official documents, withdrawal, 補正/再提出, bulk
 sending, payment, and on simulators the clock, the agency's side (cases), maintenance and faults.
 """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from egov_client.models import Notice, NoticeListItem
 from pytest_bdd import parsers, then, when
 
-from ...models import Notice, NoticeListItem
 from ..context import ScenarioContext
 from .cases import fetch_application, target_today
 

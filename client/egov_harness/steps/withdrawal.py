@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from egov_format.package import build_withdrawal_package
+from egov_format.signing import Signer
 from pytest_bdd import then, when
 
-from ...package import build_withdrawal_package
-from ...signing import Signer
 from ..context import ScenarioContext
 from .cases import target_today
 

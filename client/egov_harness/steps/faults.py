@@ -3,10 +3,10 @@ arrival checks, cut sessions, certificates revoked mid-way — and what the clie
 
 from __future__ import annotations
 
+from egov_client.admin import Faults
+from egov_client.errors import NotFoundError
 from pytest_bdd import given, parsers, then, when
 
-from ...admin import Faults
-from ...errors import NotFoundError
 from ..context import ScenarioContext
 from .cases import fetch_application, target_today
 from .common import iso_duration

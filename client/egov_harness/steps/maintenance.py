@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from egov_client.admin import Maintenance
+from egov_client.auth import AuthError
+from egov_client.errors import MaintenanceError
+from egov_client.safe_submit import SafeSubmitPolicy, safe_submit
 from pytest_bdd import given, parsers, then, when
 
-from ...admin import Maintenance
-from ...auth import AuthError
-from ...errors import MaintenanceError
-from ...safe_submit import SafeSubmitPolicy, safe_submit
 from ..context import ScenarioContext
 from .cases import target_today, virtual_sleep
 from .common import iso_duration

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from egov_client.admin import SimulatorAdmin
+from egov_client.gbizid import OneTimeCode, login_egov_with_gbizid
 from pytest_bdd import given, parsers, then, when
 
-from ...admin import SimulatorAdmin
-from ...gbizid import OneTimeCode, login_egov_with_gbizid
 from ..context import ScenarioContext
 
 ACCOUNT_TYPES = {"エントリー": "1", "プライム": "2", "メンバー": "3"}

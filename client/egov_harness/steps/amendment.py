@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from egov_client.documents import as_amendment, as_resubmission
 from pytest_bdd import parsers, then, when
 
-from ...documents import as_amendment, as_resubmission
 from ..context import ScenarioContext
 from .cases import fetch_application
 from .notices import notice_of_kind

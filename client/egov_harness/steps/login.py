@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from egov_client.auth import AuthError, login_with_form
+from egov_client.errors import UnauthorizedError
 from pytest_bdd import given, parsers, then, when
 
-from ...auth import AuthError, login_with_form
-from ...errors import UnauthorizedError
 from ..context import ScenarioContext
 from .common import assert_message
 

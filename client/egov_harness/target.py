@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from ..admin import SimulatorAdmin
-from ..config import SANDBOX, Endpoint, simulator
-from ..signing import Signer, load_pkcs12
+from egov_client.admin import SimulatorAdmin
+from egov_client.config import SANDBOX, Endpoint, simulator
+from egov_format.signing import Signer, load_pkcs12
 
 # e-Gov's 検証環境 settings read from the environment (see sandbox_target)
 SANDBOX_ENV = ("EGOV_CLIENT_ID", "EGOV_CLIENT_SECRET", "EGOV_REDIRECT_URI", "EGOV_USERNAME", "EGOV_PASSWORD")

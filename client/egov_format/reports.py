@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from egov_client.formcheck import MISSING_REQUIRED as MISSING_REQUIRED
+from .formcheck import MISSING_REQUIRED as MISSING_REQUIRED
 
 # Wording as e-Gov's sandbox and the seed manuals show it (MISSING_REQUIRED and the other
-# check-file rules live with the check-file format: egov_client.formcheck).
+# check-file rules live with the check-file format: egov_format.formcheck).
 MISSING_DESTINATION = "提出先情報を設定しなければなりません"
 WRONG_DESTINATION = "構成管理XML.提出先識別子に誤りがあります"  # the simulator's wording, after 初回受付番号's
 WRONG_FIRST_ARRIVE_ID = "構成管理XML.初回受付番号に誤りがあります"

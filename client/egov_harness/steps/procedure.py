@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from egov_client.errors import NotFoundError
+from egov_format.package import Skeleton
+from egov_format.zipsafe import read_zip
 from pytest_bdd import parsers, then, when
 
-from ...errors import NotFoundError
-from ...package import Skeleton
-from ...zipsafe import read_zip
 from ..context import ScenarioContext
 
 

@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from egov_client.admin import SimulatorAdmin
+from egov_client.api import EgovClient
+from egov_client.auth import AuthError, TokenSet
+from egov_client.errors import ApiError, EgovError, PackageError
+from egov_client.models import Application, ApplyResult, ProcedureSkeleton
+from egov_format.package import ApplicationPackage
+from egov_format.signing import Signer
 
-from ..admin import SimulatorAdmin
-from ..api import EgovClient
-from ..auth import AuthError, TokenSet
-from ..errors import ApiError, EgovError, PackageError
-from ..models import Application, ApplyResult, ProcedureSkeleton
-from ..package import ApplicationPackage
-from ..signing import Signer
 from .evidence import EvidenceRecorder
 from .samples import Samples, load_samples
 from .target import Account, Target, TargetUnavailable

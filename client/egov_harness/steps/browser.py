@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
+from egov_client.auth import AuthClient, authorization_url, pkce_pair
 from pytest_bdd import parsers, then, when
 
-from ...auth import AuthClient, authorization_url, pkce_pair
 from ..context import ScenarioContext
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -1,6 +1,6 @@
 """pytest plugin of egov-sandbox: targets, fixtures, Gherkin tags and the conformance report.
 
-Loaded through the `pytest11` entry point (or `-p egov_sim.pytest_plugin`). It imports the
+Loaded through the `pytest11` entry point (or `-p egov_harness.pytest_plugin`). It imports the
 simulator only when a test needs the in-process one, so it costs nothing elsewhere.
 
 Targets (`--egov-target`, or EGOV_TARGET):
@@ -10,7 +10,7 @@ Targets (`--egov-target`, or EGOV_TARGET):
                         EGOV_USERNAME, EGOV_PASSWORD (and EGOV_P12, EGOV_P12_PASSWORD) from the environment
 
 Fixtures: egov_target, egov_simulator, egov_admin, egov_clock, egov_maintenance, egov_faults, egov_world,
-egov_client, egov_evidence (and egov_context, the scenario state, from egov_client.bdd.steps).
+egov_client, egov_evidence (and egov_context, the scenario state, from egov_harness.steps).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import pytest
 if TYPE_CHECKING:
     from egov_client import EgovClient
     from egov_client.admin import SimulatorAdmin
-    from egov_client.bdd.evidence import EvidenceRecorder
-    from egov_client.bdd.target import Target
+    from egov_sim.embedded import EmbeddedSimulator
 
-    from .embedded import EmbeddedSimulator
+    from egov_harness.evidence import EvidenceRecorder
+    from egov_harness.target import Target
 
 INPROCESS, SIMULATOR, SANDBOX = "inprocess", "simulator", "sandbox"
 SIMULATOR_ONLY = ("simulator_only", "シミュレーターのみ")
@@ -101,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     report_dir = Path(config.getoption("egov_report_dir"))
     if not config.option.xmlpath and not hasattr(config, "workerinput"):
         config.option.xmlpath = str(report_dir / "junit.xml")
-    from egov_client.bdd.report import ConformanceReport
+    from egov_harness.report import ConformanceReport
 
     config.pluginmanager.register(
         ConformanceReport(report_dir, lambda: choice.describe(config.stash.get(_url_key, ""))), "egov-conformance")
@@ -117,7 +117,7 @@ def _has_bdd() -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
-    from egov_client.bdd.tags import apply_tag
+    from egov_harness.tags import apply_tag
 
     return apply_tag(tag, function)
 
@@ -139,7 +139,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def egov_embedded_simulator(tmp_path_factory: pytest.TempPathFactory,
                             pytestconfig: pytest.Config) -> Iterator[EmbeddedSimulator]:
     """The in-process simulator of this session (one port; state renewed per test by egov_target)."""
-    from .embedded import EmbeddedSimulator
+    from egov_sim.embedded import EmbeddedSimulator
 
     with EmbeddedSimulator(tmp_path_factory.mktemp("egov-sim")) as sim:
         pytestconfig.stash[_url_key] = sim.url
@@ -149,7 +149,7 @@ def egov_embedded_simulator(tmp_path_factory: pytest.TempPathFactory,
 @pytest.fixture
 def egov_target(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Iterator[Target]:
     """Where this test runs, with a fresh state on simulators (see the module doc)."""
-    from egov_client.bdd.target import TargetUnavailable, sandbox_target, simulator_target
+    from egov_harness.target import TargetUnavailable, sandbox_target, simulator_target
 
     choice = pytestconfig.stash[_choice_key]
     if choice.kind == INPROCESS:
@@ -231,8 +231,8 @@ def egov_evidence(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -
     """Evidence recorder of this test (None unless --egov-evidence)."""
     if not pytestconfig.getoption("egov_evidence"):
         return None
-    from egov_client.bdd.evidence import EvidenceRecorder
-    from egov_client.bdd.tags import test_id_of
+    from egov_harness.evidence import EvidenceRecorder
+    from egov_harness.tags import test_id_of
 
     folder = Path(pytestconfig.getoption("egov_report_dir")) / "evidence" / evidence_folder_name(
         test_id_of(request.node), request.node)
@@ -241,7 +241,7 @@ def egov_evidence(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -
 
 
 def evidence_folder_name(test_id: str, item: pytest.Item) -> str:
-    from egov_client.bdd.tags import example_index, scenario_template
+    from egov_harness.tags import example_index, scenario_template
 
     template = scenario_template(item)
     name = template.name if template is not None else item.name
@@ -257,7 +257,8 @@ def egov_client(egov_target: Target, egov_evidence: EvidenceRecorder | None) -> 
     """An EgovClient logged in as the target's demo account (exchanges kept as evidence when on)."""
     import httpx
     from egov_client import EgovClient
-    from egov_client.bdd.target import TargetUnavailable
+
+    from egov_harness.target import TargetUnavailable
 
     try:
         account = egov_target.account()

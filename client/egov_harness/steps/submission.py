@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import warnings
 
+from egov_client.errors import ApiError, EgovError, NonAsciiFileNameWarning
+from egov_format.package import ApplicationPackage, Skeleton
+from egov_format.signing import load_pkcs12
 from pytest_bdd import given, parsers, then, when
 
-from ...errors import ApiError, EgovError, NonAsciiFileNameWarning
-from ...package import ApplicationPackage, Skeleton
-from ...signing import load_pkcs12
 from ..context import ScenarioContext
 from .common import assert_message
 

@@ -6,7 +6,7 @@ egov-sandbox simulator (in-process or running elsewhere) or e-Gov's 検証環境
 Use it in your own suite (pytest-bdd installed):
 
     # conftest.py
-    from egov_client.bdd.steps import *  # noqa: F403  (the step definitions)
+    from egov_harness.steps import *  # noqa: F403  (the step definitions)
 
 and run `pytest --egov-target URL` (the egov-sandbox pytest plugin supplies the target).
 See features/ in egov-sandbox for the scenarios this library drives.

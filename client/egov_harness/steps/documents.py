@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from egov_client.documents import signature_file
+from egov_client.errors import ApiError
+from egov_client.models import DocumentArchive
+from egov_format.zipsafe import read_zip, write_zip
 from pytest_bdd import parsers, then, when
 
-from ...documents import signature_file
-from ...errors import ApiError
-from ...models import DocumentArchive
-from ...zipsafe import read_zip, write_zip
 from ..context import ScenarioContext
 from .cases import fetch_application, poll
 

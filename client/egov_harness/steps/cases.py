@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
 
+from egov_client.errors import EgovError
+from egov_client.models import Application
 from pytest_bdd import given, parsers, then, when
 
-from ...errors import EgovError
-from ...models import Application
 from ..context import ScenarioContext
 from .common import assert_message
 from .status import POLL_INTERVAL, POLL_LIMIT, POLL_STEP, POLL_TIMEOUT
