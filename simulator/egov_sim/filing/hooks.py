@@ -1,0 +1,36 @@
+"""What the ops room may do inside a filing operation: after authentication, inside the operation's
+own transaction, never by reading the HTTP request itself.
+
+The FilingBackend calls these at fixed points; ops/ provides the implementation that applies the
+fault rules matched for this request (by account and proc_id, now known for certain). The default
+does nothing, so a backend built without ops (tests, scripts, another face) behaves plainly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from egov_format.reports import ReportItem
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A package about to be accepted: who sends it, for which procedure, through which operation."""
+
+    operation: str  # "apply", "bulk-apply", "apply/amend", "post-apply"
+    account: str  # the authenticated account's login name
+    proc_id: str
+
+
+class FilingHooks:
+    def automatic_return(self, submission: Submission) -> tuple[str, list[ReportItem]] | None:
+        """A (detail, report) to refuse the package with (400), as e-Gov's 自動返戻; None to go on."""
+        return None
+
+    def arrival_check(self, submission: Submission) -> timedelta | None:
+        """How long the new arrival stays 'being checked' (not yet in the lists); None for not at all."""
+        return None
+
+
+NO_HOOKS = FilingHooks()
