@@ -1,32 +1,38 @@
 """EgovClient and AsyncEgovClient: one method per API operation, described once.
 
-Each operation returns a `Call` (see transport.py); the `operation` decorator hands it to the
-client's transport, which runs it synchronously (EgovClient) or asynchronously (AsyncEgovClient).
+Each operation returns a `Call` (calls.py); the `operation` decorator hands it to the client's
+executor (executor.py), which runs it synchronously (EgovClient) or asynchronously (AsyncEgovClient).
+The session methods (login, trial_mode, introspect, refresh, logout) are shared the same way.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
-from collections.abc import Callable
 from datetime import date
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import httpx
 
 from .auth import (
     AsyncAuthClient,
-    AuthCall,
     AuthCalls,
     AuthClient,
     AuthError,
     MemoryTokenStore,
     TokenSet,
     TokenStore,
-    login_with_form,
 )
+from .calls import Call, Flow, operation
 from .config import Endpoint
+from .executor import (
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUTS,
+    AsyncExecutor,
+    RetryPolicy,
+    SyncExecutor,
+    TimeoutPolicy,
+    TokenSource,
+)
 from .models import (
     AmendResult,
     Application,
@@ -47,40 +53,12 @@ from .models import (
     VerifyResult,
     WithdrawResult,
 )
-from .transport import (
-    DEFAULT_RETRY,
-    DEFAULT_TIMEOUTS,
-    AsyncTransport,
-    Call,
-    RetryPolicy,
-    SyncTransport,
-    TimeoutPolicy,
-    TokenSource,
-)
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def operation(build: Callable[P, Call[T]]) -> Callable[P, Any]:
-    """Turn a Call builder into a client method (returns T, or an awaitable of T when async)."""
-
-    @wraps(build)
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = build(self, *args, **kwargs)
-        return self._transport.execute(call if call.name else dataclasses.replace(call, name=build.__name__))
-
-    return method  # type: ignore[return-value]
-
-
-def _json(resp: httpx.Response) -> dict[str, Any]:
-    return resp.json()
 
 
 class Operations:
     """The e-Gov API v2 operations, shared by the sync and async clients."""
 
-    _transport: Any
+    _executor: Any
 
     @operation
     def get_procedure(self, proc_id: str) -> Call[ProcedureSkeleton]:
@@ -309,12 +287,7 @@ def _period(date_from: date | None, date_to: date | None, limit: int, offset: in
     return {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "limit": limit, "offset": offset}
 
 
-# ---------------------------------------------------------------------------- tokens for the transport
-
-def _from_auth_call(call: AuthCall[T]) -> Call[T]:
-    return Call(call.method, call.url, call.parse, data=call.form, headers=call.headers, bearer=False,
-                ok_status=tuple(range(100, 600)))  # the auth call's own parser raises AuthError
-
+# ---------------------------------------------------------------------------- tokens for the executor
 
 class _StoreTokens(TokenSource):
     """Tokens from a TokenStore, refreshed through the auth server before they expire."""
@@ -333,7 +306,7 @@ class _StoreTokens(TokenSource):
             return None
         if not force and not tokens.needs_refresh(self.calls.clock()):
             return None
-        return _from_auth_call(self.calls.refresh(tokens.refresh_token))
+        return self.calls.refresh(tokens.refresh_token)
 
     def accept(self, result: Any) -> None:
         self.store.save(result)
@@ -347,63 +320,90 @@ def _token_store(tokens: TokenSet | TokenStore | None) -> TokenStore:
     return tokens
 
 
-class _ClientBase(Operations):
-    endpoint: Endpoint
-    store: TokenStore
-    trial: bool
+# ---------------------------------------------------------------------------- the clients
 
-    @property
-    def tokens(self) -> TokenSet | None:
-        return self.store.load()
+class _Session(Operations):
+    """What both clients share: construction, the operations, the session methods. In AsyncEgovClient
+    each method returns an awaitable. Session requests go to the auth server through `auth`."""
 
+    auth: AuthClient | AsyncAuthClient
+    _executor: SyncExecutor | AsyncExecutor
 
-class EgovClient(_ClientBase):
-    """Synchronous e-Gov API v2 client (real e-Gov or the simulator)."""
-
-    def __init__(self, endpoint: Endpoint, tokens: TokenSet | TokenStore | None = None, *,
-                 http: httpx.Client | None = None, trial: bool = False, retry: RetryPolicy = DEFAULT_RETRY,
+    def __init__(self, endpoint: Endpoint, tokens: TokenSet | TokenStore | None = None, *, http: Any = None,
+                 trial: bool = False, retry: RetryPolicy = DEFAULT_RETRY,
                  timeouts: TimeoutPolicy = DEFAULT_TIMEOUTS) -> None:
         self.endpoint = endpoint
         self.store = _token_store(tokens)
         self.trial = trial
         self._own_http = http is None
-        self.http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
-        self.auth = AuthClient(endpoint, self.http)
-        self._transport = SyncTransport(self.http, endpoint.api_base, _StoreTokens(self.auth.calls, self.store),
-                                        retry, trial, timeouts)
+        self.http = http or self._new_http()
+        self.auth = self._new_auth(endpoint, self.http)
+        self._executor = self._new_executor(self.http, endpoint.api_base, _StoreTokens(self.auth.calls, self.store),
+                                            retry, trial, timeouts)
+
+    def _new_http(self) -> Any:  # pragma: no cover - set by each client
+        raise NotImplementedError
+
+    _new_auth: Any  # AuthClient / AsyncAuthClient
+    _new_executor: Any  # SyncExecutor / AsyncExecutor
+
+    @property
+    def tokens(self) -> TokenSet | None:
+        return self.store.load()
 
     @classmethod
-    def login(cls, endpoint: Endpoint, username: str, password: str, *, http: httpx.Client | None = None,
-              **kwargs: Any) -> EgovClient:
+    def login(cls, endpoint: Endpoint, username: str, password: str, *, http: Any = None, **kwargs: Any) -> Any:
         """Log in through the auth server's login form (the simulator's, or any Keycloak-like page)."""
         client = cls(endpoint, http=http, **kwargs)
-        client.store.save(login_with_form(endpoint, username, password, http=client.http))
-        return client
+        return client.auth.run(client._login_flow(username, password))
 
-    def trial_mode(self) -> EgovClient:
+    def _login_flow(self, username: str, password: str) -> Flow[Any]:
+        self.store.save((yield from self.auth.form_login(username, password)))
+        return self
+
+    def trial_mode(self) -> Any:
         """The same login in trial mode (`X-eGovAPI-Trial: true`): nothing sent counts."""
-        clone = EgovClient(self.endpoint, self.store, http=self.http, trial=True, retry=self._transport.retry,
-                           timeouts=self._transport.timeouts)
+        clone = type(self)(self.endpoint, self.store, http=self.http, trial=True, retry=self._executor.retry,
+                           timeouts=self._executor.timeouts or DEFAULT_TIMEOUTS)
         clone._own_http = False
         return clone
 
-    def introspect(self, token: str | None = None) -> dict[str, Any]:
+    def introspect(self, token: str | None = None) -> Any:
         tokens = self.store.load()
         return self.auth.introspect(token or (tokens.access_token if tokens else ""))
 
-    def refresh(self) -> TokenSet:
+    def refresh(self) -> Any:
+        """Refresh the tokens now and store them; returns the new TokenSet."""
+        return self.auth.run(self._refresh_flow())
+
+    def _refresh_flow(self) -> Flow[TokenSet]:
         tokens = self.store.load()
         if tokens is None:
             raise AuthError(401, "login_required", "no tokens")
-        new = self.auth.refresh(tokens.refresh_token)
+        new = yield self.auth.calls.refresh(tokens.refresh_token)
         self.store.save(new)
         return new
 
-    def logout(self) -> None:
+    def logout(self) -> Any:
+        """End the session at the auth server and forget the tokens."""
+        return self.auth.run(self._logout_flow())
+
+    def _logout_flow(self) -> Flow[None]:
         tokens = self.store.load()
         if tokens is not None:
-            self.auth.logout(tokens.refresh_token)
+            yield self.auth.calls.logout(tokens.refresh_token)
             self.store.clear()
+
+
+class EgovClient(_Session):
+    """Synchronous e-Gov API v2 client (real e-Gov or the simulator)."""
+
+    http: httpx.Client
+    _new_auth = AuthClient
+    _new_executor = SyncExecutor
+
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
 
     def close(self) -> None:
         if self._own_http:
@@ -416,30 +416,16 @@ class EgovClient(_ClientBase):
         self.close()
 
 
-class AsyncEgovClient(_ClientBase):
-    """Asynchronous e-Gov API v2 client: the same operations as EgovClient, awaited."""
+class AsyncEgovClient(_Session):
+    """Asynchronous e-Gov API v2 client: the same operations and session methods as EgovClient, awaited
+    (`client = await AsyncEgovClient.login(...)`, `await client.refresh()`)."""
 
-    def __init__(self, endpoint: Endpoint, tokens: TokenSet | TokenStore | None = None, *,
-                 http: httpx.AsyncClient | None = None, trial: bool = False,
-                 retry: RetryPolicy = DEFAULT_RETRY, timeouts: TimeoutPolicy = DEFAULT_TIMEOUTS) -> None:
-        self.endpoint = endpoint
-        self.store = _token_store(tokens)
-        self.trial = trial
-        self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
-        self.auth = AsyncAuthClient(endpoint, self.http)
-        self._transport = AsyncTransport(self.http, endpoint.api_base, _StoreTokens(self.auth.calls, self.store),
-                                         retry, trial, timeouts)
+    http: httpx.AsyncClient
+    _new_auth = AsyncAuthClient
+    _new_executor = AsyncExecutor
 
-    async def introspect(self, token: str | None = None) -> dict[str, Any]:
-        tokens = self.store.load()
-        return await self.auth.introspect(token or (tokens.access_token if tokens else ""))
-
-    async def logout(self) -> None:
-        tokens = self.store.load()
-        if tokens is not None:
-            await self.auth.logout(tokens.refresh_token)
-            self.store.clear()
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
 
     async def aclose(self) -> None:
         if self._own_http:

@@ -22,9 +22,9 @@ from typing import Any
 
 from egov_format.package import ParsedPackage
 
+from .calls import Call
 from .errors import MaintenanceError
 from .models import Application, ApplicationPage
-from .transport import Call
 
 LIST_PAGE = 50  # GET /apply/lists: limit ≤ 50
 MAX_PAGES = 20  # 1000 arrivals in the window is more than any one office sends around a lost answer
@@ -123,7 +123,7 @@ def run_sync(client: Any, steps: Generator[Step, Any, Any], sleep: Callable[[flo
             sleep(step.seconds)
             continue
         try:
-            send = client._transport.execute(step)
+            send = client._executor.execute(step)
         except Exception as exc:  # handed to the generator, which decides
             error = exc
 
@@ -142,7 +142,7 @@ async def run_async(client: Any, steps: Generator[Step, Any, Any], sleep: Callab
             await sleep(step.seconds)
             continue
         try:
-            send = await client._transport.execute(step)
+            send = await client._executor.execute(step)
         except Exception as exc:
             error = exc
 

@@ -1,14 +1,13 @@
 """Login to the e-Gov auth server (real e-Gov or the simulator): authorization code + PKCE,
 token refresh, introspection, logout, and token storage.
 
-Each auth server operation is described once (`AuthCalls` builds a request description with
-its response parser); `AuthClient` runs it on an `httpx.Client`, `AsyncAuthClient` on an
-`httpx.AsyncClient`.
+Each auth server request is described once as a `Call` (`AuthCalls`), the form login as a flow of
+Calls; `AuthClient` runs them on an `httpx.Client`, `AsyncAuthClient` on an `httpx.AsyncClient`,
+through the same executor as the API.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -16,19 +15,20 @@ import json
 import os
 import secrets
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urljoin, urlsplit
 
 import httpx
 import lxml.html
 
+from .calls import ANY_STATUS, Call, Flow, flow, operation, page
 from .config import Endpoint
 from .errors import EgovError
+from .executor import NO_RETRY, AsyncExecutor, SyncExecutor
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -214,17 +214,6 @@ class FileTokenStore:
 
 # ---------------------------------------------------------------------------- requests, described once
 
-@dataclass(frozen=True)
-class AuthCall(Generic[T]):
-    """One auth server request and how to read its response."""
-
-    method: str
-    url: str
-    form: dict[str, str]
-    headers: dict[str, str]
-    parse: Callable[[httpx.Response], T]
-
-
 def basic_authorization(client_id: str, client_secret: str) -> str:
     """RFC 6749 §2.3.1: form-urlencode both parts, then HTTP Basic."""
     pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
@@ -243,7 +232,8 @@ def _raise_for_error(response: httpx.Response) -> None:
     raise AuthError(response.status_code, f"http_{response.status_code}", response.text[:200])
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an OAuth answer, or AuthError (`{error, error_description}` or not JSON)."""
     _raise_for_error(response)
     try:
         body = response.json()
@@ -262,35 +252,36 @@ class AuthCalls:
         self.clock = clock
         self.base = endpoint.auth_base.rstrip("/")
 
-    def _call(self, path: str, form: dict[str, str], parse: Callable[[httpx.Response], T]) -> AuthCall[T]:
+    def _call(self, path: str, form: dict[str, str], parse: Callable[[httpx.Response], T]) -> Call[T]:
         headers = {"Authorization": basic_authorization(self.endpoint.client_id, self.endpoint.client_secret),
                    "Accept": "application/json"}
-        return AuthCall("POST", f"{self.base}{path}", form, headers, parse)
+        return Call("POST", f"{self.base}{path}", parse, data=form, headers=headers, bearer=False,
+                    ok_status=ANY_STATUS)
 
     def _token_set(self, keep_refresh: str = "") -> Callable[[httpx.Response], TokenSet]:
         def parse(response: httpx.Response) -> TokenSet:
-            body = _json_object(response)
+            body = json_object(response)
             if keep_refresh and not body.get("refresh_token"):
                 body["refresh_token"] = keep_refresh  # servers without rotation may omit it
             return TokenSet.from_response(body, self.clock())
         return parse
 
-    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str | None = None) -> AuthCall[TokenSet]:
+    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str | None = None) -> Call[TokenSet]:
         form = {"grant_type": "authorization_code", "code": code,
                 "redirect_uri": _redirect_uri(self.endpoint, redirect_uri), "code_verifier": code_verifier}
         return self._call("/token", form, self._token_set())
 
-    def refresh(self, refresh_token: str) -> AuthCall[TokenSet]:
+    def refresh(self, refresh_token: str) -> Call[TokenSet]:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return self._call("/token", form, self._token_set(keep_refresh=refresh_token))
 
-    def introspect(self, token: str, token_type_hint: str | None = None) -> AuthCall[dict[str, Any]]:
+    def introspect(self, token: str, token_type_hint: str | None = None) -> Call[dict[str, Any]]:
         form = {"token": token}
         if token_type_hint:
             form["token_type_hint"] = token_type_hint
-        return self._call("/token/introspect", form, _json_object)
+        return self._call("/token/introspect", form, json_object)
 
-    def logout(self, refresh_token: str) -> AuthCall[None]:
+    def logout(self, refresh_token: str) -> Call[None]:
         return self._call("/logout", {"refresh_token": refresh_token}, _raise_for_error)
 
 
@@ -306,69 +297,85 @@ def _stored_tokens(store: TokenStore, now: datetime) -> tuple[TokenSet, bool]:
     return tokens, True
 
 
-class AuthClient:
+class _AuthOperations:
+    """The auth server's operations, shared by AuthClient and AsyncAuthClient (results are awaitable
+    in the latter). Requests go out once: no retries, and network failures stay httpx's exceptions."""
+
+    calls: AuthCalls
+    _executor: Any
+
+    @operation
+    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str | None = None) -> Call[TokenSet]:
+        return self.calls.exchange_code(code, code_verifier, redirect_uri)
+
+    @operation
+    def refresh(self, refresh_token: str) -> Call[TokenSet]:
+        return self.calls.refresh(refresh_token)
+
+    @operation
+    def introspect(self, token: str, token_type_hint: str | None = None) -> Call[dict[str, Any]]:
+        return self.calls.introspect(token, token_type_hint)
+
+    @operation
+    def logout(self, refresh_token: str) -> Call[None]:
+        return self.calls.logout(refresh_token)
+
+    def run(self, steps: Flow[T], *, exclusive: bool = False) -> Any:
+        """Run a flow of auth server Calls (e.g. one built from `calls` and `form_login`)."""
+        return self._executor.run(steps, exclusive=exclusive)
+
+    def valid_tokens(self, store: TokenStore) -> Any:
+        """Stored tokens, refreshed (and saved) first when the access token is about to expire."""
+        return self.run(self._valid_tokens(store), exclusive=True)
+
+    def _valid_tokens(self, store: TokenStore) -> Flow[TokenSet]:
+        tokens, stale = _stored_tokens(store, self.calls.clock())
+        if stale:
+            tokens = yield self.calls.refresh(tokens.refresh_token)
+            store.save(tokens)
+        return tokens
+
+    def form_login(self, username: str, password: str, *, state: str | None = None,
+                   scope: str | None = None) -> Flow[TokenSet]:
+        """Log in through the auth server's HTML login form (the simulator, Keycloak-like servers)
+        and exchange the code: PKCE, form post, code read from the final redirect's Location."""
+        endpoint = self.calls.endpoint
+        redirect_uri = _redirect_uri(endpoint)
+        verifier, challenge = pkce_pair()
+        state = state or secrets.token_urlsafe(24)
+        response = yield page("GET", authorization_url(endpoint, state, challenge, scope))
+        response, callback = yield from follow(response, redirect_uri)
+        if callback is None:
+            doc = _parse_page(response)
+            if not response.is_success:
+                raise AuthError(response.status_code, "invalid_request", _page_message(doc) or response.reason_phrase)
+            action, fields = _login_form(doc, str(response.url), username, password)
+            response, callback = yield from follow((yield page("POST", action, fields)), redirect_uri)
+        if callback is None:
+            doc = _parse_page(response)
+            raise AuthError(response.status_code, "login_failed", _page_message(doc) or "login failed")
+        code = _callback_code(callback, state)
+        return (yield self.calls.exchange_code(code, verifier, redirect_uri))
+
+    login_with_form = flow(form_login)
+
+
+class AuthClient(_AuthOperations):
     """The auth server on a synchronous httpx.Client."""
 
     def __init__(self, endpoint: Endpoint, http: httpx.Client, *, clock: Clock = utc_now) -> None:
         self.calls = AuthCalls(endpoint, clock)
         self.http = http
-        self._lock = threading.Lock()
-
-    def _send(self, call: AuthCall[T]) -> T:
-        return call.parse(self.http.request(call.method, call.url, data=call.form, headers=call.headers))
-
-    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str | None = None) -> TokenSet:
-        return self._send(self.calls.exchange_code(code, code_verifier, redirect_uri))
-
-    def refresh(self, refresh_token: str) -> TokenSet:
-        return self._send(self.calls.refresh(refresh_token))
-
-    def introspect(self, token: str, token_type_hint: str | None = None) -> dict[str, Any]:
-        return self._send(self.calls.introspect(token, token_type_hint))
-
-    def logout(self, refresh_token: str) -> None:
-        self._send(self.calls.logout(refresh_token))
-
-    def valid_tokens(self, store: TokenStore) -> TokenSet:
-        """Stored tokens, refreshed (and saved) first when the access token is about to expire."""
-        with self._lock:
-            tokens, stale = _stored_tokens(store, self.calls.clock())
-            if stale:
-                tokens = self.refresh(tokens.refresh_token)
-                store.save(tokens)
-            return tokens
+        self._executor = SyncExecutor(http, retry=NO_RETRY, map_errors=False)
 
 
-class AsyncAuthClient:
-    """The auth server on an httpx.AsyncClient (same calls as AuthClient)."""
+class AsyncAuthClient(_AuthOperations):
+    """The auth server on an httpx.AsyncClient (same calls as AuthClient, awaited)."""
 
     def __init__(self, endpoint: Endpoint, http: httpx.AsyncClient, *, clock: Clock = utc_now) -> None:
         self.calls = AuthCalls(endpoint, clock)
         self.http = http
-        self._lock = asyncio.Lock()
-
-    async def _send(self, call: AuthCall[T]) -> T:
-        return call.parse(await self.http.request(call.method, call.url, data=call.form, headers=call.headers))
-
-    async def exchange_code(self, code: str, code_verifier: str, redirect_uri: str | None = None) -> TokenSet:
-        return await self._send(self.calls.exchange_code(code, code_verifier, redirect_uri))
-
-    async def refresh(self, refresh_token: str) -> TokenSet:
-        return await self._send(self.calls.refresh(refresh_token))
-
-    async def introspect(self, token: str, token_type_hint: str | None = None) -> dict[str, Any]:
-        return await self._send(self.calls.introspect(token, token_type_hint))
-
-    async def logout(self, refresh_token: str) -> None:
-        await self._send(self.calls.logout(refresh_token))
-
-    async def valid_tokens(self, store: TokenStore) -> TokenSet:
-        async with self._lock:
-            tokens, stale = _stored_tokens(store, self.calls.clock())
-            if stale:
-                tokens = await self.refresh(tokens.refresh_token)
-                store.save(tokens)
-            return tokens
+        self._executor = AsyncExecutor(http, retry=NO_RETRY, map_errors=False)
 
 
 # ---------------------------------------------------------------------------- form login (simulator, Keycloak-like pages)
@@ -381,7 +388,7 @@ def _is_callback(url: str, redirect_uri: str) -> bool:
     return (a.scheme, a.netloc.lower(), a.path) == (b.scheme, b.netloc.lower(), b.path)
 
 
-def _follow(http: httpx.Client, response: httpx.Response, redirect_uri: str) -> tuple[httpx.Response, str | None]:
+def follow(response: httpx.Response, redirect_uri: str) -> Flow[tuple[httpx.Response, str | None]]:
     """Follow redirects until a page, or until one points at the redirect_uri (not fetched)."""
     for _ in range(MAX_REDIRECTS):
         if not response.is_redirect:
@@ -389,7 +396,7 @@ def _follow(http: httpx.Client, response: httpx.Response, redirect_uri: str) -> 
         location = urljoin(str(response.url), response.headers["location"])
         if _is_callback(location, redirect_uri):
             return response, location
-        response = http.get(location)
+        response = yield page("GET", location)
     raise AuthError(response.status_code, "too_many_redirects", "the login did not reach the redirect_uri")
 
 
@@ -439,21 +446,5 @@ def _callback_code(location: str, state: str) -> str:
 
 def login_with_form(endpoint: Endpoint, username: str, password: str, *, http: httpx.Client,
                     state: str | None = None, scope: str | None = None, clock: Clock = utc_now) -> TokenSet:
-    """Log in through the auth server's HTML login form (the simulator, Keycloak-like servers)
-    and exchange the code: PKCE, form post, code read from the final redirect's Location."""
-    redirect_uri = _redirect_uri(endpoint)
-    verifier, challenge = pkce_pair()
-    state = state or secrets.token_urlsafe(24)
-    response, callback = _follow(http, http.get(authorization_url(endpoint, state, challenge, scope)), redirect_uri)
-    if callback is None:
-        doc = _parse_page(response)
-        if not response.is_success:
-            raise AuthError(response.status_code, "invalid_request", _page_message(doc) or response.reason_phrase)
-        action, fields = _login_form(doc, str(response.url), username, password)
-        response, callback = _follow(http, http.post(action, data=fields), redirect_uri)
-    if callback is None:
-        doc = _parse_page(response)
-        raise AuthError(response.status_code, "login_failed", _page_message(doc) or "login failed")
-    code = _callback_code(callback, state)
-    return AuthClient(endpoint, http, clock=clock).exchange_code(code, verifier, redirect_uri)
-
+    """`AuthClient.login_with_form` on `http` (PKCE, form post, code exchange)."""
+    return AuthClient(endpoint, http, clock=clock).login_with_form(username, password, state=state, scope=scope)

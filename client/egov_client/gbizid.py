@@ -2,9 +2,10 @@
 validation against the JWKS (signature, iss, aud, exp, iat, nonce), UserInfo and refresh — for the
 real GビズID (production / staging) and the simulator alike.
 
-Each request is described once (`GbizIdCalls`, on the auth module's `AuthCall`); `GbizIdClient`
-runs them on an `httpx.Client`, `AsyncGbizIdClient` on an `httpx.AsyncClient`. The endpoints come
-from the provider's discovery document.
+Each request is described once as a `Call` (`GbizIdCalls`), each operation once as a flow of Calls
+(`_GbizIdFlows`); `GbizIdClient` runs them on an `httpx.Client`, `AsyncGbizIdClient` on an
+`httpx.AsyncClient`, through the client's executor. The endpoints come from the provider's discovery
+document.
 
 At the end: drivers for the simulator's login pages (ID/password, then the SMS or authenticator
 code), also through e-Gov's 「GビズIDでログイン」.
@@ -12,9 +13,7 @@ code), also through e-Gov's 「GビズIDでログイン」.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -25,21 +24,23 @@ import httpx
 import jwt
 
 from .auth import (
-    AuthCall,
-    AuthClient,
+    AuthCalls,
     AuthError,
     Clock,
     TokenSet,
-    _follow,
     _login_form,
     _page_message,
     _parse_page,
     authorization_url,
     basic_authorization,
+    follow,
+    json_object,
     pkce_pair,
     utc_now,
 )
+from .calls import ANY_STATUS, Call, Flow, flow, page
 from .config import Endpoint
+from .executor import NO_RETRY, AsyncExecutor, SyncExecutor
 
 DEFAULT_SCOPE = "openid profile user email"
 LEEWAY = timedelta(seconds=60)
@@ -108,12 +109,6 @@ class GbizIdTokens:
     @property
     def sub(self) -> str:
         return str(self.id_claims.get("sub", ""))
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    from .auth import _json_object
-
-    return _json_object(response)
 
 
 def callback_code(url_or_query: str | Mapping[str, str], authorization: GbizIdAuthorization) -> str:
@@ -189,26 +184,31 @@ class GbizIdCalls:
         return {"Authorization": basic_authorization(self.provider.client_id, self.provider.client_secret),
                 "Accept": "application/json"}
 
-    def discovery(self) -> AuthCall[dict[str, Any]]:
-        return AuthCall("GET", self.provider.discovery_url, {}, {"Accept": "application/json"}, _json)
+    @staticmethod
+    def _call(method: str, url: str, headers: dict[str, str], form: dict[str, str] | None = None,
+              ) -> Call[dict[str, Any]]:
+        return Call(method, url, json_object, data=form, headers=headers, bearer=False, ok_status=ANY_STATUS)
 
-    def jwks(self, metadata: Mapping[str, Any]) -> AuthCall[dict[str, Any]]:
-        return AuthCall("GET", str(metadata["jwks_uri"]), {}, {"Accept": "application/json"}, _json)
+    def discovery(self) -> Call[dict[str, Any]]:
+        return self._call("GET", self.provider.discovery_url, {"Accept": "application/json"})
+
+    def jwks(self, metadata: Mapping[str, Any]) -> Call[dict[str, Any]]:
+        return self._call("GET", str(metadata["jwks_uri"]), {"Accept": "application/json"})
 
     def exchange_code(self, metadata: Mapping[str, Any], code: str,
-                      authorization: GbizIdAuthorization) -> AuthCall[dict[str, Any]]:
+                      authorization: GbizIdAuthorization) -> Call[dict[str, Any]]:
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": authorization.redirect_uri}
         if authorization.code_verifier:
             form["code_verifier"] = authorization.code_verifier
-        return AuthCall("POST", str(metadata["token_endpoint"]), form, self._basic(), _json)
+        return self._call("POST", str(metadata["token_endpoint"]), self._basic(), form)
 
-    def refresh(self, metadata: Mapping[str, Any], refresh_token: str) -> AuthCall[dict[str, Any]]:
+    def refresh(self, metadata: Mapping[str, Any], refresh_token: str) -> Call[dict[str, Any]]:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        return AuthCall("POST", str(metadata["token_endpoint"]), form, self._basic(), _json)
+        return self._call("POST", str(metadata["token_endpoint"]), self._basic(), form)
 
-    def userinfo(self, metadata: Mapping[str, Any], access_token: str) -> AuthCall[dict[str, Any]]:
+    def userinfo(self, metadata: Mapping[str, Any], access_token: str) -> Call[dict[str, Any]]:
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        return AuthCall("GET", str(metadata["userinfo_endpoint"]), {}, headers, _json)
+        return self._call("GET", str(metadata["userinfo_endpoint"]), headers)
 
     def authorization(self, metadata: Mapping[str, Any], scope: str | None = None, *, prompt: str | None = None,
                       login_hint: str | None = None, pkce: bool = True,
@@ -258,16 +258,65 @@ def _needs_key_refresh(body: Mapping[str, Any], jwks: Mapping[str, Any]) -> bool
     return bool(kid) and not any(k.get("kid") == kid for k in jwks.get("keys", []))
 
 
-class GbizIdClient:
+class _GbizIdFlows:
+    """The relying party's operations as flows, shared by GbizIdClient and AsyncGbizIdClient (results
+    are awaitable in the latter). Discovery and the JWKS are fetched once and cached."""
+
+    calls: GbizIdCalls
+    _executor: Any
+    _metadata: dict[str, Any] | None = None
+    _jwks: dict[str, Any] | None = None
+
+    def _metadata_flow(self) -> Flow[dict[str, Any]]:
+        if self._metadata is None:
+            self._metadata = yield self.calls.discovery()
+        return self._metadata
+
+    def _jwks_flow(self, refresh: bool = False) -> Flow[dict[str, Any]]:
+        metadata = yield from self._metadata_flow()
+        if self._jwks is None or refresh:
+            self._jwks = yield self.calls.jwks(metadata)
+        return self._jwks
+
+    def _tokens(self, body: dict[str, Any], nonce: str | None, previous_refresh: str = "") -> Flow[GbizIdTokens]:
+        jwks = yield from self._jwks_flow(refresh=_needs_key_refresh(body, (yield from self._jwks_flow())))
+        return self.calls.tokens(body, (yield from self._metadata_flow()), jwks, nonce, previous_refresh)
+
+    metadata = flow(_metadata_flow)
+    jwks = flow(_jwks_flow)
+
+    @flow
+    def authorization(self, scope: str | None = None, **kwargs: Any) -> Flow[GbizIdAuthorization]:
+        return self.calls.authorization((yield from self._metadata_flow()), scope, **kwargs)
+
+    def _exchange_flow(self, code: str, authorization: GbizIdAuthorization) -> Flow[GbizIdTokens]:
+        body = yield self.calls.exchange_code((yield from self._metadata_flow()), code, authorization)
+        return (yield from self._tokens(body, authorization.nonce))
+
+    exchange_code = flow(_exchange_flow)
+
+    @flow
+    def callback(self, url_or_query: str | Mapping[str, str], authorization: GbizIdAuthorization) -> Flow[GbizIdTokens]:
+        return (yield from self._exchange_flow(callback_code(url_or_query, authorization), authorization))
+
+    @flow
+    def refresh(self, refresh_token: str) -> Flow[GbizIdTokens]:
+        body = yield self.calls.refresh((yield from self._metadata_flow()), refresh_token)
+        return (yield from self._tokens(body, None, refresh_token))
+
+    @flow
+    def userinfo(self, access_token: str) -> Flow[dict[str, Any]]:
+        return (yield self.calls.userinfo((yield from self._metadata_flow()), access_token))
+
+
+class GbizIdClient(_GbizIdFlows):
     """A GビズID relying party on a synchronous httpx.Client."""
 
     def __init__(self, provider: GbizIdProvider, http: httpx.Client | None = None, *, clock: Clock = utc_now) -> None:
         self.calls = GbizIdCalls(provider, clock)
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
-        self._metadata: dict[str, Any] | None = None
-        self._jwks: dict[str, Any] | None = None
-        self._lock = threading.Lock()
+        self._executor = SyncExecutor(self.http, retry=NO_RETRY, map_errors=False)
 
     def __enter__(self) -> GbizIdClient:
         return self
@@ -279,45 +328,8 @@ class GbizIdClient:
         if self._own_http:
             self.http.close()
 
-    def _send(self, call: AuthCall[Any]) -> Any:
-        return call.parse(self.http.request(call.method, call.url, data=call.form or None, headers=call.headers))
 
-    def metadata(self) -> dict[str, Any]:
-        with self._lock:
-            if self._metadata is None:
-                self._metadata = self._send(self.calls.discovery())
-            return self._metadata
-
-    def jwks(self, refresh: bool = False) -> dict[str, Any]:
-        metadata = self.metadata()
-        with self._lock:
-            if self._jwks is None or refresh:
-                self._jwks = self._send(self.calls.jwks(metadata))
-            return self._jwks
-
-    def authorization(self, scope: str | None = None, **kwargs: Any) -> GbizIdAuthorization:
-        return self.calls.authorization(self.metadata(), scope, **kwargs)
-
-    def _tokens(self, body: dict[str, Any], nonce: str | None, previous_refresh: str = "") -> GbizIdTokens:
-        jwks = self.jwks(refresh=_needs_key_refresh(body, self.jwks()))
-        return self.calls.tokens(body, self.metadata(), jwks, nonce, previous_refresh)
-
-    def exchange_code(self, code: str, authorization: GbizIdAuthorization) -> GbizIdTokens:
-        body = self._send(self.calls.exchange_code(self.metadata(), code, authorization))
-        return self._tokens(body, authorization.nonce)
-
-    def callback(self, url_or_query: str | Mapping[str, str], authorization: GbizIdAuthorization) -> GbizIdTokens:
-        return self.exchange_code(callback_code(url_or_query, authorization), authorization)
-
-    def refresh(self, refresh_token: str) -> GbizIdTokens:
-        body = self._send(self.calls.refresh(self.metadata(), refresh_token))
-        return self._tokens(body, None, refresh_token)
-
-    def userinfo(self, access_token: str) -> dict[str, Any]:
-        return self._send(self.calls.userinfo(self.metadata(), access_token))
-
-
-class AsyncGbizIdClient:
+class AsyncGbizIdClient(_GbizIdFlows):
     """The same relying party on an httpx.AsyncClient."""
 
     def __init__(self, provider: GbizIdProvider, http: httpx.AsyncClient | None = None, *,
@@ -325,9 +337,7 @@ class AsyncGbizIdClient:
         self.calls = GbizIdCalls(provider, clock)
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
-        self._metadata: dict[str, Any] | None = None
-        self._jwks: dict[str, Any] | None = None
-        self._lock = asyncio.Lock()
+        self._executor = AsyncExecutor(self.http, retry=NO_RETRY, map_errors=False)
 
     async def __aenter__(self) -> AsyncGbizIdClient:
         return self
@@ -338,45 +348,6 @@ class AsyncGbizIdClient:
     async def aclose(self) -> None:
         if self._own_http:
             await self.http.aclose()
-
-    async def _send(self, call: AuthCall[Any]) -> Any:
-        return call.parse(await self.http.request(call.method, call.url, data=call.form or None,
-                                                  headers=call.headers))
-
-    async def metadata(self) -> dict[str, Any]:
-        async with self._lock:
-            if self._metadata is None:
-                self._metadata = await self._send(self.calls.discovery())
-            return self._metadata
-
-    async def jwks(self, refresh: bool = False) -> dict[str, Any]:
-        metadata = await self.metadata()
-        async with self._lock:
-            if self._jwks is None or refresh:
-                self._jwks = await self._send(self.calls.jwks(metadata))
-            return self._jwks
-
-    async def authorization(self, scope: str | None = None, **kwargs: Any) -> GbizIdAuthorization:
-        return self.calls.authorization(await self.metadata(), scope, **kwargs)
-
-    async def _tokens(self, body: dict[str, Any], nonce: str | None, previous_refresh: str = "") -> GbizIdTokens:
-        jwks = await self.jwks(refresh=_needs_key_refresh(body, await self.jwks()))
-        return self.calls.tokens(body, await self.metadata(), jwks, nonce, previous_refresh)
-
-    async def exchange_code(self, code: str, authorization: GbizIdAuthorization) -> GbizIdTokens:
-        body = await self._send(self.calls.exchange_code(await self.metadata(), code, authorization))
-        return await self._tokens(body, authorization.nonce)
-
-    async def callback(self, url_or_query: str | Mapping[str, str],
-                       authorization: GbizIdAuthorization) -> GbizIdTokens:
-        return await self.exchange_code(callback_code(url_or_query, authorization), authorization)
-
-    async def refresh(self, refresh_token: str) -> GbizIdTokens:
-        body = await self._send(self.calls.refresh(await self.metadata(), refresh_token))
-        return await self._tokens(body, None, refresh_token)
-
-    async def userinfo(self, access_token: str) -> dict[str, Any]:
-        return await self._send(self.calls.userinfo(await self.metadata(), access_token))
 
 
 # ---------------------------------------------------------------------------- the simulator's login pages
@@ -392,8 +363,8 @@ def simulator_one_time_code(http: httpx.Client, simulator_base: str, account_id:
     def read(factor: str) -> str:
         if factor == "app":
             response = http.get(f"{base}/__admin/gbizid/accounts/{quote(account_id)}/app/code")
-            return str(_json(response)["code"])
-        messages = _json(http.get(f"{base}/__admin/outbox", params={"account": account_id, "limit": 1}))["messages"]
+            return str(json_object(response)["code"])
+        messages = json_object(http.get(f"{base}/__admin/outbox", params={"account": account_id, "limit": 1}))["messages"]
         if not messages:
             raise AuthError(404, "no_sms", f"no SMS for {account_id} in the outbox")
         return str(messages[0]["code"])
@@ -408,15 +379,16 @@ def _otp_form(doc: Any) -> tuple[Any, str] | None:
     return None
 
 
-def _drive_gbizid_pages(http: httpx.Client, response: httpx.Response, callback: str | None, final_redirect: str,
-                        account_id: str, password: str, one_time_code: OneTimeCode | None) -> str:
+def _drive_gbizid_pages(response: httpx.Response, callback: str | None, final_redirect: str, account_id: str,
+                        password: str, one_time_code: OneTimeCode | None) -> Flow[str]:
     """From the OP's login page (or an SSO redirect) to the final redirect: password, then the code."""
     if callback is None:
         doc = _parse_page(response)
         if not response.is_success:
             raise AuthError(response.status_code, "invalid_request", _page_message(doc) or response.reason_phrase)
         action, fields = _login_form(doc, str(response.url), account_id, password)
-        response, callback = _follow(http, http.post(urljoin(str(response.url), action), data=fields), final_redirect)
+        response, callback = yield from follow((yield page("POST", urljoin(str(response.url), action), fields)),
+                                               final_redirect)
     if callback is None:
         doc = _parse_page(response)
         otp = _otp_form(doc)
@@ -427,33 +399,41 @@ def _drive_gbizid_pages(http: httpx.Client, response: httpx.Response, callback: 
         form, factor = otp
         fields = {name: value for name, value in form.form_values() if name}
         fields["otp"] = one_time_code(factor)
-        response, callback = _follow(http, http.post(urljoin(str(response.url), form.action), data=fields),
-                                     final_redirect)
+        response, callback = yield from follow((yield page("POST", urljoin(str(response.url), form.action), fields)),
+                                               final_redirect)
     if callback is None:
         doc = _parse_page(response)
         raise AuthError(response.status_code, "login_failed", _page_message(doc) or "login failed")
     return callback
 
 
+def _pages(http: httpx.Client) -> SyncExecutor:
+    """Page requests as a browser makes them: once each, httpx's own errors."""
+    return SyncExecutor(http, retry=NO_RETRY, map_errors=False)
+
+
+def _gbizid_form_login(authorization: GbizIdAuthorization, account_id: str, password: str,
+                       one_time_code: OneTimeCode | None) -> Flow[str]:
+    response, callback = yield from follow((yield page("GET", authorization.url)), authorization.redirect_uri)
+    return (yield from _drive_gbizid_pages(response, callback, authorization.redirect_uri, account_id, password,
+                                           one_time_code))
+
+
 def login_with_gbizid_form(http: httpx.Client, authorization: GbizIdAuthorization, account_id: str, password: str,
                            one_time_code: OneTimeCode | None = None) -> str:
     """Log in on the simulator's GビズID pages; returns the redirect back to the RP (not fetched)."""
-    response, callback = _follow(http, http.get(authorization.url), authorization.redirect_uri)
-    return _drive_gbizid_pages(http, response, callback, authorization.redirect_uri, account_id, password,
-                               one_time_code)
+    return _pages(http).run(_gbizid_form_login(authorization, account_id, password, one_time_code))
 
 
-def login_egov_with_gbizid(endpoint: Endpoint, account_id: str, password: str, *, http: httpx.Client,
-                           one_time_code: OneTimeCode | None = None, scope: str | None = None,
-                           clock: Clock = utc_now) -> TokenSet:
-    """e-Gov login through 「GビズIDでログイン」 on the e-Gov login page (simulator pages), then the
-    e-Gov code exchange: the tokens of an e-Gov session whose IdP is GビズID."""
+def _egov_gbizid_login(calls: AuthCalls, account_id: str, password: str, one_time_code: OneTimeCode | None,
+                       scope: str | None) -> Flow[TokenSet]:
+    endpoint = calls.endpoint
     if not endpoint.redirect_uri:
         raise ValueError("a redirect_uri is required (the one registered for the software)")
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(24)
-    response, callback = _follow(http, http.get(authorization_url(endpoint, state, challenge, scope)),
-                                 endpoint.redirect_uri)
+    response, callback = yield from follow((yield page("GET", authorization_url(endpoint, state, challenge, scope))),
+                                           endpoint.redirect_uri)
     if callback is None:
         doc = _parse_page(response)
         forms = [f for f in doc.forms if "GビズID" in f.text_content()]
@@ -462,13 +442,22 @@ def login_egov_with_gbizid(endpoint: Endpoint, account_id: str, password: str, *
                             _page_message(doc) or "no 「GビズIDでログイン」 on the login page")
         form = forms[0]
         fields = {name: value for name, value in form.form_values() if name}
-        response, callback = _follow(http, http.post(urljoin(str(response.url), form.action), data=fields),
-                                     endpoint.redirect_uri)
-        callback = _drive_gbizid_pages(http, response, callback, endpoint.redirect_uri, account_id, password,
-                                       one_time_code)
+        response, callback = yield from follow((yield page("POST", urljoin(str(response.url), form.action), fields)),
+                                               endpoint.redirect_uri)
+        callback = yield from _drive_gbizid_pages(response, callback, endpoint.redirect_uri, account_id, password,
+                                                  one_time_code)
     params = dict(parse_qsl(urlsplit(callback).query, keep_blank_values=True))
     if "error" in params:
         raise AuthError(400, params["error"], params.get("error_description", ""))
     if params.get("state") != state or not params.get("code"):
         raise AuthError(400, "invalid_state", "the e-Gov redirect does not carry this login's state and code")
-    return AuthClient(endpoint, http, clock=clock).exchange_code(params["code"], verifier, endpoint.redirect_uri)
+    return (yield calls.exchange_code(params["code"], verifier, endpoint.redirect_uri))
+
+
+def login_egov_with_gbizid(endpoint: Endpoint, account_id: str, password: str, *, http: httpx.Client,
+                           one_time_code: OneTimeCode | None = None, scope: str | None = None,
+                           clock: Clock = utc_now) -> TokenSet:
+    """e-Gov login through 「GビズIDでログイン」 on the e-Gov login page (simulator pages), then the
+    e-Gov code exchange: the tokens of an e-Gov session whose IdP is GビズID."""
+    return _pages(http).run(_egov_gbizid_login(AuthCalls(endpoint, clock), account_id, password, one_time_code,
+                                               scope))

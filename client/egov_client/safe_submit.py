@@ -27,9 +27,9 @@ from typing import Any
 from egov_format.package import parse_package
 
 from .arrivals import Identity, Step, Wait, listing_steps, pick, run_async, run_sync
+from .calls import Call
 from .errors import ApiError, CommunicationError, MaintenanceError, OutcomeUnknownError
 from .models import Application, ApplyResult
-from .transport import Call
 
 JST = timezone(timedelta(hours=9), "JST")
 UNKNOWN_STATUSES = (500, 502, 504)  # the request may have been processed
