@@ -6,6 +6,9 @@ the bearer check used by the filing API. Every time comes from the virtual clock
 
 The clock and the signing key are read before a database session is opened, never inside one:
 both may use a session of their own (SQLite allows one writer; in memory, one connection).
+
+EgovAuthServer (egov_auth_server.py) is the door to these rules; the filing face calls
+`authenticate_bearer` (and the polling fast path `bearer_claims` / `bearer_context`) directly.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ alphanumerics valid 5 minutes and single use, `client_secret_basic`, RS256 ID an
 (both JWTs) of 3600 s, refresh tokens only with offline_access, UserInfo per scope. Where the real
 behaviour is uncertain the settings decide (issuer slash, refresh format/rotation, omitted scope).
 Every time comes from the virtual clock; the clock and the key are read before a session is opened.
+GbizIdProvider (gbizid_provider.py) is the door to these rules.
 """
 
 from __future__ import annotations
