@@ -1,5 +1,6 @@
-"""The e-Gov auth server's HTTP face (`/auth`): authorization + login page, token,
-introspection, logout, JWKS and discovery. Rules live in egov_tokens."""
+"""The e-Gov auth server's HTTP face (`/auth`): authorization + login page, token, introspection,
+logout, JWKS and discovery. Each view parses the request, calls one EgovAuthServer method and
+renders; OAuth errors are rendered by oauth_http."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from ..services import services
-from . import egov_tokens as tokens
-from .egov_tokens import AuthorizationRequest, AuthorizationRequestError, LoginError, OAuthError
-from .oauth_http import form_params, json_response, oauth_error
+from .egov_auth_server import EgovAuthServer
+from .egov_tokens import AuthorizationRequestError, LoginError
+from .oauth_http import form_params, json_response, method_not_allowed, render_oauth_errors
+from .outcomes import LoginForm, Redirect
 
 bp = Blueprint("egov_auth", __name__, url_prefix="/auth", template_folder="templates")
+REALM = "egov"
+render_oauth_errors(bp, REALM)
 
 LOGIN_COOKIE = "EGOV_SIM_AUTH_SESSION"  # binds a login form to the browser that asked for it
+RESTART = "Your login attempt timed out or came from another browser."
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -25,10 +30,8 @@ _PAGE_HEADERS = {
 }
 
 
-def issuer() -> str:
-    public_url = services().settings.public_url
-    base = public_url.rstrip("/") if public_url else request.host_url.rstrip("/")
-    return base + "/auth"
+def server() -> EgovAuthServer:
+    return EgovAuthServer.of(services(), request.host_url)
 
 
 # ---------------------------------------------------------------------------- pages
@@ -39,123 +42,80 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     return response
 
 
-def _error_page(message: str, detail: str, status: int = 400) -> Response:
+def error_page(message: str, detail: str, status: int = 400) -> Response:
     return _page("egov_auth_error.html", status, message=message, detail=detail)
 
 
-def _login_page(sealed: str, *, username: str = "", error: str | None = None) -> Response:
-    return _page("egov_auth_login.html", sealed=sealed, username=username, error=error,
+def login_page(form: LoginForm) -> Response:
+    return _page("egov_auth_login.html", sealed=form.sealed, username=form.username, error=form.error,
                  action=url_for("egov_auth.authenticate"))
+
+
+def login_step(outcome: Redirect | LoginForm) -> Response:
+    return redirect(outcome.url, 302) if isinstance(outcome, Redirect) else login_page(outcome)
+
+
+def binding() -> str:
+    """The browser's login cookie value, which sealed login forms are bound to."""
+    return request.cookies.get(LOGIN_COOKIE, "")
 
 
 @bp.get("/auth")
 def authorize() -> Response:
+    browser = binding() or secrets.token_urlsafe(24)
     try:
-        auth_request = tokens.validate_authorization_request(services(), request.args)
+        outcome = server().authorize(request.args, browser)
     except AuthorizationRequestError as exc:
-        if exc.redirect_uri is None:
-            return _error_page("ログイン要求が正しくありません。", exc.error_description)
-        return redirect(exc.redirect_url(), 302)
-    binding = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
-    response = _login_page(tokens.seal_login_request(services(), auth_request, binding))
-    response.set_cookie(LOGIN_COOKIE, binding, path=bp.url_prefix, httponly=True, samesite="Lax",
-                        secure=request.is_secure)
+        return error_page("ログイン要求が正しくありません。", exc.error_description)
+    response = login_step(outcome)
+    if isinstance(outcome, LoginForm):
+        response.set_cookie(LOGIN_COOKIE, browser, path=bp.url_prefix, httponly=True, samesite="Lax",
+                            secure=request.is_secure)
     return response
 
 
 @bp.post("/login-actions/authenticate")
 def authenticate() -> Response:
-    sealed = request.form.get("login_request", "")
-    username = request.form.get("username", "")
+    form = request.form
     try:
-        auth_request: AuthorizationRequest = tokens.open_login_request(
-            services(), sealed, request.cookies.get(LOGIN_COOKIE, ""))
-        result = tokens.login(services(), auth_request, username, request.form.get("password", ""))
+        outcome = server().login(form.get("login_request", ""), binding(), form.get("username", ""),
+                                 form.get("password", ""))
     except LoginError as exc:
-        if exc.restart:
-            return _error_page(exc.message, "Your login attempt timed out or came from another browser.")
-        return _login_page(sealed, username=username, error=exc.message)
-    return redirect(result.redirect_url(auth_request), 302)
+        return error_page(exc.message, RESTART)
+    return login_step(outcome)
 
 
 # ---------------------------------------------------------------------------- JSON endpoints
 
-def _oauth_error(exc: OAuthError) -> Response:
-    return oauth_error(exc, "egov")
-
-
-
-
-def _client() -> str:
-    return tokens.authenticate_client(services(), request.headers.get("Authorization"))
-
-
 @bp.post("/token")
 def token() -> Response:
-    try:
-        form = form_params()
-        return json_response(tokens.token(services(), _client(), form, issuer()))
-    except OAuthError as exc:
-        return _oauth_error(exc)
+    form = form_params()
+    return json_response(server().token(request.headers.get("Authorization"), form))
 
 
 @bp.post("/token/introspect")
 def introspect() -> Response:
-    try:
-        form = form_params()
-        _client()
-        if not form.get("token"):
-            raise tokens.invalid_request("Missing parameter: token")
-        return json_response(tokens.introspect(services(), form["token"], form.get("token_type_hint")))
-    except OAuthError as exc:
-        return _oauth_error(exc)
+    form = form_params()
+    return json_response(server().introspect(request.headers.get("Authorization"), form))
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    try:
-        form = form_params()
-        tokens.logout(services(), _client(), form.get("refresh_token", ""))
-    except OAuthError as exc:
-        return _oauth_error(exc)
+    form = form_params()
+    server().logout(request.headers.get("Authorization"), form)
     return Response(status=204)
 
 
-def _method_not_allowed() -> Response:
-    response = json_response({"error": "method_not_allowed", "error_description": "HTTP method not allowed"}, 405)
-    response.headers["Allow"] = "POST"
-    return response
-
-
 for _path in ("/token", "/token/introspect", "/logout"):
-    bp.add_url_rule(_path, f"{_path.strip('/').replace('/', '_')}_not_allowed", _method_not_allowed,
+    bp.add_url_rule(_path, f"{_path.strip('/').replace('/', '_')}_not_allowed", lambda: method_not_allowed(REALM),
                     methods=["GET", "PUT", "PATCH", "DELETE"])
 
 
 @bp.get("/certs")
 def certs() -> Response:
-    return json_response(services().keys.jwks(tokens.KEY_PURPOSE))
+    return json_response(server().jwks())
 
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    base = issuer()
-    return json_response({
-        "issuer": base,
-        "authorization_endpoint": f"{base}/auth",
-        "token_endpoint": f"{base}/token",
-        "introspection_endpoint": f"{base}/token/introspect",
-        "end_session_endpoint": f"{base}/logout",
-        "jwks_uri": f"{base}/certs",
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "subject_types_supported": ["public"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": list(tokens.SUPPORTED_SCOPES),
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email",
-                             "email_verified", "preferred_username", "egov_idp"],
-    })
+    return json_response(server().discovery())

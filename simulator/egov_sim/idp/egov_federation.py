@@ -14,6 +14,7 @@ import base64
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from . import gbizid_op as op
 from .egov_tokens import AuthorizationRequest, LoginError, LoginResult, OAuthError, epoch, login_federated
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from .context import IdpContext
 
 EGOV_RP_CLIENT_ID = "e-gov"
 CALLBACK_PATH = "/auth/broker/gbizid/endpoint"
@@ -40,9 +41,9 @@ MSG_FEDERATION_CANCELLED = "GビズIDでのログインが完了しませんで�
 MSG_EMAIL_TAKEN = "このメールアドレスは既にe-Govアカウントとして登録されています。e-Govアカウントでログインしてください。"
 
 
-def ensure_egov_rp(services: Services) -> GbizRelyingParty:
+def ensure_egov_rp(ctx: IdpContext) -> GbizRelyingParty:
     """e-Gov's own registration with GビズID (created on first use; its redirect URI is on this origin)."""
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         rp = s.get(GbizRelyingParty, EGOV_RP_CLIENT_ID)
         if rp is None:
             rp = GbizRelyingParty(client_id=EGOV_RP_CLIENT_ID, client_secret=secrets.token_urlsafe(32),
@@ -64,70 +65,70 @@ def _pkce() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def start(services: Services, egov_request: AuthorizationRequest, host_url: str) -> BrokerStart:
+def start(ctx: IdpContext, egov_request: AuthorizationRequest, host_url: str) -> BrokerStart:
     """The redirect to GビズID for a pending e-Gov login, and the state to keep until it returns."""
-    rp = ensure_egov_rp(services)
+    rp = ensure_egov_rp(ctx)
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     verifier, challenge = _pkce()
-    now = services.clock.now()
-    key = services.keys.get(STATE_KEY)
+    now = ctx.clock.now()
+    key = ctx.keys.get(STATE_KEY)
     sealed = jwt.encode({"typ": "Broker", "req": asdict(egov_request), "state": state, "nonce": nonce,
                          "cv": verifier, "iat": epoch(now), "exp": epoch(now + STATE_LIFETIME)},
                         key.private_key, algorithm="RS256", headers={"kid": key.kid})
-    site = op.origin(services.settings, host_url)
+    site = op.origin(ctx.settings, host_url)
     params = {"response_type": "code", "client_id": rp.client_id, "redirect_uri": site + CALLBACK_PATH,
               "scope": BROKER_SCOPE, "state": state, "nonce": nonce, "code_challenge": challenge,
               "code_challenge_method": "S256"}
-    return BrokerStart(f"{op.op_base(services.settings, host_url)}/authorize?{urlencode(params)}", sealed)
+    return BrokerStart(f"{op.op_base(ctx.settings, host_url)}/authorize?{urlencode(params)}", sealed)
 
 
-def pending_request(services: Services, sealed_state: str) -> tuple[AuthorizationRequest, dict[str, Any]]:
+def pending_request(ctx: IdpContext, sealed_state: str) -> tuple[AuthorizationRequest, dict[str, Any]]:
     """The e-Gov request waiting for GビズID, from the broker cookie (LoginError when unusable)."""
-    key = services.keys.get(STATE_KEY)
+    key = ctx.keys.get(STATE_KEY)
     try:
         claims = jwt.decode(sealed_state, key.public_key, algorithms=["RS256"],
                             options={"verify_exp": False, "verify_iat": False})
     except (jwt.InvalidTokenError, ValueError) as exc:
         raise LoginError(MSG_FEDERATION_FAILED, restart=True) from exc
-    if claims.get("typ") != "Broker" or claims.get("exp", 0) <= epoch(services.clock.now()):
+    if claims.get("typ") != "Broker" or claims.get("exp", 0) <= epoch(ctx.clock.now()):
         raise LoginError(MSG_FEDERATION_FAILED, restart=True)
     return AuthorizationRequest(**claims["req"]), claims
 
 
-def complete(services: Services, sealed_state: str, params: dict[str, str],
+def complete(ctx: IdpContext, sealed_state: str, params: Mapping[str, str],
              host_url: str) -> tuple[AuthorizationRequest, LoginResult]:
     """The callback: check state, exchange the code, validate the ID token, read UserInfo, link the
     account and finish the e-Gov login."""
-    egov_request, claims = pending_request(services, sealed_state)
+    egov_request, claims = pending_request(ctx, sealed_state)
     if params.get("state") != claims["state"]:
         raise LoginError(MSG_FEDERATION_FAILED, restart=True)
     if "error" in params or not params.get("code"):
         raise LoginError(MSG_FEDERATION_CANCELLED)
-    rp = ensure_egov_rp(services)
-    site = op.origin(services.settings, host_url)
-    iss = op.issuer(services.settings, host_url)
+    rp = ensure_egov_rp(ctx)
+    site = op.origin(ctx.settings, host_url)
+    iss = op.issuer(ctx.settings, host_url)
     try:
-        tokens = op.token(services, rp.client_id, {"grant_type": "authorization_code", "code": params["code"],
+        tokens = op.token(ctx, rp.client_id, {"grant_type": "authorization_code", "code": params["code"],
                                                    "redirect_uri": site + CALLBACK_PATH,
                                                    "code_verifier": claims["cv"]}, iss)
-        id_claims = op.verify_id_token(services, tokens["id_token"], rp.client_id, iss, claims["nonce"])
-        info = op.userinfo(services, f"Bearer {tokens['access_token']}")
+        id_claims = op.verify_id_token(ctx, tokens["id_token"], rp.client_id, iss, claims["nonce"])
+        info = op.userinfo(ctx, f"Bearer {tokens['access_token']}")
     except (OAuthError, op.UserinfoError) as exc:
         raise LoginError(MSG_FEDERATION_FAILED) from exc
     if info.get("sub") != id_claims["sub"]:
         raise LoginError(MSG_FEDERATION_FAILED)
-    account_id = link_account(services, info)
-    return egov_request, login_federated(services, egov_request, account_id, op.auth_time_of(id_claims))
+    account_id = link_account(ctx, info)
+    return egov_request, login_federated(ctx, egov_request, account_id, op.auth_time_of(id_claims))
 
 
-def link_account(services: Services, info: dict[str, Any]) -> int:
+def link_account(ctx: IdpContext, info: dict[str, Any]) -> int:
     """The e-Gov account for a GビズID identity: found by its GビズID sub or login ID, else created;
     its account type and names follow GビズID on every login."""
     email = str(info.get("email") or "").lower()
     user_name = f"{info.get('user_last_nm', '')}　{info.get('user_first_nm', '')}".strip("　")
     kana = f"{info.get('user_last_nm_kana', '')}　{info.get('user_first_nm_kana', '')}".strip("　")
-    now = services.clock.now()
-    with services.db.session() as s:
+    now = ctx.clock.now()
+    with ctx.db.session() as s:
         account = s.scalars(select(Account).where(Account.username == email)).first()
         if account is not None and account.idp != "gbizid":
             raise LoginError(MSG_EMAIL_TAKEN)

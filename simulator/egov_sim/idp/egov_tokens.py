@@ -6,6 +6,9 @@ the bearer check used by the filing API. Every time comes from the virtual clock
 
 The clock and the signing key are read before a database session is opened, never inside one:
 both may use a session of their own (SQLite allows one writer; in memory, one connection).
+
+EgovAuthServer (egov_auth_server.py) is the door to these rules; the filing face calls
+`authenticate_bearer` (and the polling fast path `bearer_claims` / `bearer_context`) directly.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from ..store.models import Account, AuthCode, AuthSession, ClockRow, RefreshToke
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-    from ..services import Services
+    from .context import IdpContext
     from .keys import HmacKey, SigningKey
 
 KEY_PURPOSE = "egov-auth"
@@ -70,6 +73,10 @@ class OAuthError(Exception):
 
     def body(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.error_description}
+
+    def challenge(self, realm: str) -> str | None:
+        """The WWW-Authenticate value: a failed client authentication asks for Basic."""
+        return f'Basic realm="{realm}"' if self.status == 401 else None
 
 
 def invalid_request(description: str) -> OAuthError:
@@ -136,16 +143,16 @@ def from_epoch(seconds: float) -> datetime:
 _public_keys: dict[str, RSAPublicKey] = {}  # kid → public key (the kid is a hash of the key)
 
 
-def _verify_key(services: Services) -> RSAPublicKey:
-    key = services.keys.get(KEY_PURPOSE)
+def _verify_key(ctx: IdpContext) -> RSAPublicKey:
+    key = ctx.keys.get(KEY_PURPOSE)
     public = _public_keys.get(key.kid)
     if public is None:
         public = _public_keys[key.kid] = key.public_key
     return public
 
 
-def _signing_key(services: Services) -> SigningKey:
-    return services.keys.get(KEY_PURPOSE)
+def _signing_key(ctx: IdpContext) -> SigningKey:
+    return ctx.keys.get(KEY_PURPOSE)
 
 
 
@@ -155,14 +162,14 @@ def _sign_refresh(key: HmacKey, claims: dict[str, Any]) -> str:
     return jwt.encode(claims, key.secret, algorithm="HS512", headers={"kid": key.kid, "typ": "JWT"})
 
 
-def _decode(services: Services, token: str, *, refresh: bool = False) -> dict[str, Any] | None:
+def _decode(ctx: IdpContext, token: str, *, refresh: bool = False) -> dict[str, Any] | None:
     """Claims of a JWT signed by our key (signature only; time rules are checked by callers).
     `refresh`: also accept our HS512 refresh tokens (RS256 ones from before stay valid)."""
     try:
         if refresh and token.startswith(_HS512_HEADER_PREFIX):
-            claims = _verify_hs512(token, _hmac_key(services).secret)
+            claims = _verify_hs512(token, _hmac_key(ctx).secret)
         else:
-            claims = jwt.decode(token, _verify_key(services), algorithms=["RS256"], options=_JWT_OPTIONS)
+            claims = jwt.decode(token, _verify_key(ctx), algorithms=["RS256"], options=_JWT_OPTIONS)
     except (jwt.InvalidTokenError, ValueError):
         return None
     return claims if isinstance(claims, dict) and isinstance(claims.get("exp"), int) else None
@@ -191,8 +198,8 @@ def _verify_hs512(token: str, secret: bytes) -> Any:
     return json.loads(_b64url(payload_b64))
 
 
-def _hmac_key(services: Services) -> HmacKey:
-    return services.keys.hmac(KEY_PURPOSE)
+def _hmac_key(ctx: IdpContext) -> HmacKey:
+    return ctx.keys.hmac(KEY_PURPOSE)
 
 
 def _s256(verifier: str) -> str:
@@ -231,11 +238,11 @@ def _normalise_scope(scope: str) -> str:
     return " ".join(s for s in requested if s in SUPPORTED_SCOPES)
 
 
-def validate_authorization_request(services: Services, params: Mapping[str, str]) -> AuthorizationRequest:
+def validate_authorization_request(ctx: IdpContext, params: Mapping[str, str]) -> AuthorizationRequest:
     """Check `GET /auth/auth` parameters; raise AuthorizationRequestError."""
     client_id = params.get("client_id", "")
     redirect_uri = params.get("redirect_uri", "")
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         software = s.get(Software, client_id) if client_id else None
         registered = list(software.redirect_uris) if software else []
     if software is None:
@@ -274,20 +281,20 @@ def _binding(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-def seal_login_request(services: Services, request: AuthorizationRequest, binding: str) -> str:
+def seal_login_request(ctx: IdpContext, request: AuthorizationRequest, binding: str) -> str:
     """The pending request as an opaque signed value for the login form, bound to `binding`
     (a per-browser cookie value) so a form cannot be replayed from another browser."""
-    now = services.clock.now()
+    now = ctx.clock.now()
     claims = {"typ": "Login", "req": asdict(request), "bnd": _binding(binding),
               "iat": epoch(now), "exp": epoch(now + LOGIN_FORM_LIFETIME), "jti": secrets.token_urlsafe(12)}
-    return _signing_key(services).sign(claims)
+    return _signing_key(ctx).sign(claims)
 
 
-def open_login_request(services: Services, sealed: str, binding: str) -> AuthorizationRequest:
-    claims = _decode(services, sealed)
+def open_login_request(ctx: IdpContext, sealed: str, binding: str) -> AuthorizationRequest:
+    claims = _decode(ctx, sealed)
     if (claims is None or claims.get("typ") != "Login" or not binding
             or not hmac.compare_digest(str(claims.get("bnd", "")), _binding(binding))
-            or claims["exp"] <= epoch(services.clock.now())):
+            or claims["exp"] <= epoch(ctx.clock.now())):
         raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
     return AuthorizationRequest(**claims["req"])
 
@@ -333,21 +340,21 @@ def _new_session(s: Session, account: Account, client_id: str, now: datetime,
     return session
 
 
-def login(services: Services, request: AuthorizationRequest, username: str, password: str) -> LoginResult:
+def login(ctx: IdpContext, request: AuthorizationRequest, username: str, password: str) -> LoginResult:
     """Check the credentials, open a session and issue a single-use code (raises LoginError)."""
-    now = services.clock.now()
-    with services.db.session() as s:
+    now = ctx.clock.now()
+    with ctx.db.session() as s:
         account = _check_credentials(s, username, password)
-        if account.idp == "gbizid" and not services.settings.egov_form_gbizid_password:
+        if account.idp == "gbizid" and not ctx.settings.egov_form_gbizid_password:
             raise LoginError(MSG_BAD_CREDENTIALS)  # a GビズID-backed account logs in through GビズID
         return _issue_code(s, request, account, now)
 
 
-def login_federated(services: Services, request: AuthorizationRequest, account_id: int,
+def login_federated(ctx: IdpContext, request: AuthorizationRequest, account_id: int,
                     extidp_auth_time: datetime) -> LoginResult:
     """Finish a login brokered by an external IdP (GビズID): session marked with the IdP, code issued."""
-    now = services.clock.now()
-    with services.db.session() as s:
+    now = ctx.clock.now()
+    with ctx.db.session() as s:
         account = s.get(Account, account_id)
         if account is None or account.disabled:
             raise LoginError(MSG_ACCOUNT_DISABLED)
@@ -370,7 +377,7 @@ def _issue_code(s: Session, request: AuthorizationRequest, account: Account, now
 _CLIENT_SECRET = select(Software.client_secret).where(Software.client_id == bindparam("client_id"))
 
 
-def authenticate_client(services: Services, authorization: str | None) -> str:
+def authenticate_client(ctx: IdpContext, authorization: str | None) -> str:
     """HTTP Basic client authentication (RFC 6749 §2.3.1: both parts form-urlencoded).
     Returns the client_id; raises 401 invalid_client."""
     scheme, _, encoded = (authorization or "").partition(" ")
@@ -384,8 +391,8 @@ def authenticate_client(services: Services, authorization: str | None) -> str:
     if not sep:
         raise invalid_client("Malformed Basic authorization header")
     client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-    with services.db.reads.connection() as conn:  # on every token call: a prepared read
-        rows = services.db.prepared(_CLIENT_SECRET).rows(conn, {"client_id": client_id})
+    with ctx.db.reads.connection() as conn:  # on every token call: a prepared read
+        rows = ctx.db.prepared(_CLIENT_SECRET).rows(conn, {"client_id": client_id})
     expected = rows[0][0] if rows else None
     if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
         raise invalid_client()
@@ -496,13 +503,13 @@ def _active_session(s: Session, session_id: str) -> tuple[AuthSession, Account]:
     return session, account
 
 
-def token(services: Services, client_id: str, form: Mapping[str, str], issuer: str) -> dict[str, Any]:
+def token(ctx: IdpContext, client_id: str, form: Mapping[str, str], issuer: str) -> dict[str, Any]:
     """`POST /auth/token` for an authenticated client."""
     grant_type = form.get("grant_type", "")
     if grant_type == "authorization_code":
-        return exchange_code(services, client_id, form, issuer)
+        return exchange_code(ctx, client_id, form, issuer)
     if grant_type == "refresh_token":
-        return refresh(services, client_id, form.get("refresh_token", ""), issuer)
+        return refresh(ctx, client_id, form.get("refresh_token", ""), issuer)
     if not grant_type:
         raise invalid_request("Missing form parameter: grant_type")
     if grant_type in ("password", "client_credentials"):
@@ -510,9 +517,9 @@ def token(services: Services, client_id: str, form: Mapping[str, str], issuer: s
     raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
 
 
-def _consume_code(services: Services, code: str, now: datetime) -> AuthCode:
+def _consume_code(ctx: IdpContext, code: str, now: datetime) -> AuthCode:
     """Mark a code used (atomically). A second use revokes its session, as Keycloak does."""
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         row = s.get(AuthCode, code)
         if row is None or row.issuer != ISSUER_KIND:
             raise invalid_grant("Code not valid")
@@ -536,27 +543,27 @@ def _check_pkce(row: AuthCode, verifier: str | None) -> None:
         raise invalid_grant("PKCE verification failed: Code mismatch")
 
 
-def exchange_code(services: Services, client_id: str, form: Mapping[str, str], issuer: str) -> dict[str, Any]:
+def exchange_code(ctx: IdpContext, client_id: str, form: Mapping[str, str], issuer: str) -> dict[str, Any]:
     code = form.get("code", "")
     if not code:
         raise invalid_request("Missing parameter: code")
-    now = services.clock.now()
-    row = _consume_code(services, code, now)
+    now = ctx.clock.now()
+    row = _consume_code(ctx, code, now)
     if row.expires_at <= now or row.client_id != client_id:
         raise invalid_grant("Code not valid")
     if form.get("redirect_uri", "") != row.redirect_uri:
         raise invalid_grant("Incorrect redirect_uri")
     _check_pkce(row, form.get("code_verifier"))
-    key, hmac_key = _signing_key(services), _hmac_key(services)
-    with services.db.session() as s:
+    key, hmac_key = _signing_key(ctx), _hmac_key(ctx)
+    with ctx.db.session() as s:
         session, account = _active_session(s, row.session_id)
         grant = _Grant(session=session, account=account, client_id=client_id, scope=row.scope,
                        issuer=issuer, now=now, nonce=row.nonce)
         return _issue(key, s, grant, hmac_key)
 
 
-def _refresh_claims_of(services: Services, refresh_token: str, client_id: str) -> dict[str, Any]:
-    claims = _decode(services, refresh_token, refresh=True)
+def _refresh_claims_of(ctx: IdpContext, refresh_token: str, client_id: str) -> dict[str, Any]:
+    claims = _decode(ctx, refresh_token, refresh=True)
     if claims is None or claims.get("typ") != "Refresh":
         raise invalid_grant("Invalid refresh token")
     if claims.get("azp") != client_id:
@@ -564,12 +571,12 @@ def _refresh_claims_of(services: Services, refresh_token: str, client_id: str) -
     return claims
 
 
-def refresh(services: Services, client_id: str, refresh_token: str, issuer: str) -> dict[str, Any]:
+def refresh(ctx: IdpContext, client_id: str, refresh_token: str, issuer: str) -> dict[str, Any]:
     """grant_type=refresh_token with rotation: the presented token is used up."""
     if not refresh_token:
         raise invalid_request("Missing parameter: refresh_token")
-    claims = _refresh_claims_of(services, refresh_token, client_id)
-    db = services.db
+    claims = _refresh_claims_of(ctx, refresh_token, client_id)
+    db = ctx.db
     with db.reads.connection() as conn:  # token row, session, account and clock: one read
         rows = db.prepared(_REFRESH_STATE).rows(conn, {"jti": claims["jti"], "sid": claims["sid"]})
     if not rows:
@@ -589,7 +596,7 @@ def refresh(services: Services, client_id: str, refresh_token: str, issuer: str)
                    client_id=client_id, scope=claims.get("scope", DEFAULT_SCOPE), issuer=issuer, now=now)
     # Sign first, then write: the RSA work stays outside the write transaction (other processes
     # wait on it), which is two statements — use up the presented token, record the new one.
-    response, row = _mint(_signing_key(services), _hmac_key(services), grant)
+    response, row = _mint(_signing_key(ctx), _hmac_key(ctx), grant)
     with db.engine.begin() as write:
         consumed = write.execute(_CONSUME_REFRESH, {"used_jti": claims["jti"], "used_at": now}).rowcount == 1
         if consumed:
@@ -621,11 +628,11 @@ _CONSUME_REFRESH = (update(RefreshToken)
 _RECORD_REFRESH = RefreshToken.__table__.insert()
 
 
-def issue_tokens_for(services: Services, account_id: int, client_id: str, issuer: str) -> dict[str, Any]:
+def issue_tokens_for(ctx: IdpContext, account_id: int, client_id: str, issuer: str) -> dict[str, Any]:
     """Mint a token pair without the browser flow (CLI `egov-sim token`, load tests): opens a
     session as a login would and returns the results_token dict."""
-    now, key, hmac_key = services.clock.now(), _signing_key(services), _hmac_key(services)
-    with services.db.session() as s:
+    now, key, hmac_key = ctx.clock.now(), _signing_key(ctx), _hmac_key(ctx)
+    with ctx.db.session() as s:
         if s.get(Software, client_id) is None:
             raise invalid_request(f"Unknown client: {client_id}")
         account = s.get(Account, account_id)
@@ -640,14 +647,14 @@ def issue_tokens_for(services: Services, account_id: int, client_id: str, issuer
 
 # ---------------------------------------------------------------------------- logout
 
-def logout(services: Services, client_id: str, refresh_token: str) -> None:
+def logout(ctx: IdpContext, client_id: str, refresh_token: str) -> None:
     """Revoke the refresh token's session and with it every token of the session. Idempotent
     for a valid token of this client (an expired or already logged-out one is accepted)."""
     if not refresh_token:
         raise invalid_request("Missing parameter: refresh_token")
-    claims = _refresh_claims_of(services, refresh_token, client_id)
-    now = services.clock.now()
-    with services.db.session() as s:
+    claims = _refresh_claims_of(ctx, refresh_token, client_id)
+    now = ctx.clock.now()
+    with ctx.db.session() as s:
         _revoke(s, claims["sid"], now)
 
 
@@ -671,13 +678,13 @@ def _session_snapshot(s: Session, session_id: str) -> tuple[AuthSession, Account
 _INACTIVE: dict[str, Any] = {"active": False}
 
 
-def introspect(services: Services, token_value: str, token_type_hint: str | None = None) -> dict[str, Any]:
+def introspect(ctx: IdpContext, token_value: str, token_type_hint: str | None = None) -> dict[str, Any]:
     """RFC 7662 introspection with e-Gov's extra fields; `{"active": false}` for anything unusable.
     The hint is advisory only: the token's own `typ` decides."""
-    claims = _decode(services, token_value, refresh=True) if token_value else None
+    claims = _decode(ctx, token_value, refresh=True) if token_value else None
     if claims is None or claims.get("typ") not in ("Bearer", "Refresh") or not claims.get("sid"):
         return dict(_INACTIVE)
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         snapshot = _session_snapshot(s, claims["sid"])
         if snapshot is None:
             return dict(_INACTIVE)
@@ -744,11 +751,11 @@ _BEARER_STATE = (
 )
 
 
-def _bearer_claims_of(services: Services, token_value: str) -> dict[str, Any] | None:
-    kid = _signing_key(services).kid
+def _bearer_claims_of(ctx: IdpContext, token_value: str) -> dict[str, Any] | None:
+    kid = _signing_key(ctx).kid
     claims = _bearer_claims.get((kid, token_value))
     if claims is None:
-        claims = _decode(services, token_value)
+        claims = _decode(ctx, token_value)
         if claims is None or claims.get("typ") != "Bearer" or not claims.get("sid"):
             return None
         if len(_bearer_claims) >= _BEARER_CACHE_SIZE:
@@ -757,18 +764,18 @@ def _bearer_claims_of(services: Services, token_value: str) -> dict[str, Any] | 
     return claims
 
 
-def authenticate_bearer(services: Services, token_value: str, *, issuer: str | None = None) -> AccessContext:
+def authenticate_bearer(ctx: IdpContext, token_value: str, *, issuer: str | None = None) -> AccessContext:
     """Verify an access token for an API call: RS256 signature with our key, `typ` Bearer, issuer
     (when given), expiry on the virtual clock, live session, enabled account. One indexed read."""
-    claims = bearer_claims(services, token_value, issuer=issuer)
-    with services.db.engine.connect() as conn:
+    claims = bearer_claims(ctx, token_value, issuer=issuer)
+    with ctx.db.engine.connect() as conn:
         row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
     return bearer_context(claims, row)
 
 
-def bearer_claims(services: Services, token_value: str, *, issuer: str | None = None) -> dict[str, Any]:
+def bearer_claims(ctx: IdpContext, token_value: str, *, issuer: str | None = None) -> dict[str, Any]:
     """The verified claims of an access token (cached), before the live state is checked."""
-    claims = _bearer_claims_of(services, token_value) if token_value else None
+    claims = _bearer_claims_of(ctx, token_value) if token_value else None
     if claims is None:
         raise InvalidTokenError("Invalid token")
     if issuer is not None and claims.get("iss") != issuer:

@@ -6,6 +6,7 @@ alphanumerics valid 5 minutes and single use, `client_secret_basic`, RS256 ID an
 (both JWTs) of 3600 s, refresh tokens only with offline_access, UserInfo per scope. Where the real
 behaviour is uncertain the settings decide (issuer slash, refresh format/rotation, omitted scope).
 Every time comes from the virtual clock; the clock and the key are read before a session is opened.
+GbizIdProvider (gbizid_provider.py) is the door to these rules.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from .gbizid_accounts import APPROVAL_SCOPES, ENTRY, standing
 from .gbizid_claims import userinfo_claims
 
 if TYPE_CHECKING:
-    from ..services import Services
     from ..settings import Settings
+    from .context import IdpContext
     from .keys import SigningKey
 
 KEY_PURPOSE = "gbizid"
@@ -108,8 +109,8 @@ def discovery(settings: Settings, host_url: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- keys and small helpers
 
-def _key(services: Services) -> SigningKey:
-    return services.keys.get(KEY_PURPOSE)
+def _key(ctx: IdpContext) -> SigningKey:
+    return ctx.keys.get(KEY_PURPOSE)
 
 
 
@@ -159,11 +160,11 @@ class GbizAuthRequest:
         return set(self.scope.split())
 
 
-def validate_authorization_request(services: Services, params: Mapping[str, str], site: str) -> GbizAuthRequest:
+def validate_authorization_request(ctx: IdpContext, params: Mapping[str, str], site: str) -> GbizAuthRequest:
     """Check `GET /authorize`. Unknown client / unregistered redirect_uri: error page (no redirect);
     everything else is redirected back with error, error_description and state."""
     client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         rp = s.get(GbizRelyingParty, client_id) if client_id else None
         approved = set(rp.approved_scopes) if rp else set()
         registered = rp is not None and bool(redirect_uri) and registered_redirect(rp, redirect_uri, site)
@@ -183,7 +184,7 @@ def validate_authorization_request(services: Services, params: Mapping[str, str]
         raise refuse("unsupported_response_type", "only response_type=code is supported")
     raw_scope = params.get("scope", "").split()
     if not raw_scope:
-        if services.settings.gbizid_omitted_scope != "all":
+        if ctx.settings.gbizid_omitted_scope != "all":
             raise refuse("invalid_scope", "scope is required")
         raw_scope = [*BASE_SCOPES, *(s for s in APPROVAL_SCOPES if s in approved)]
     requested = list(dict.fromkeys(raw_scope))
@@ -217,19 +218,19 @@ def redirect_error(request: GbizAuthRequest, error: str, description: str) -> st
 
 # ---------------------------------------------------------------------------- the login form state
 
-def seal(services: Services, request: GbizAuthRequest, binding: str, **extra: Any) -> str:
+def seal(ctx: IdpContext, request: GbizAuthRequest, binding: str, **extra: Any) -> str:
     """The pending login (request + progress) as a signed value bound to the browser's cookie."""
-    now = services.clock.now()
+    now = ctx.clock.now()
     claims = {"typ": "GbizLogin", "req": asdict(request), "bnd": _binding(binding), "iat": epoch(now),
               "exp": epoch(now + LOGIN_FORM_LIFETIME), "jti": secrets.token_urlsafe(12), **extra}
-    return _key(services).sign(claims)
+    return _key(ctx).sign(claims)
 
 
-def unseal(services: Services, sealed: str, binding: str) -> tuple[GbizAuthRequest, dict[str, Any]]:
-    claims = _verify(_key(services), sealed) if sealed else None
+def unseal(ctx: IdpContext, sealed: str, binding: str) -> tuple[GbizAuthRequest, dict[str, Any]]:
+    claims = _verify(_key(ctx), sealed) if sealed else None
     if (claims is None or claims.get("typ") != "GbizLogin" or not binding
             or not hmac.compare_digest(str(claims.get("bnd", "")), _binding(binding))
-            or claims["exp"] <= epoch(services.clock.now())):
+            or claims["exp"] <= epoch(ctx.clock.now())):
         raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
     return GbizAuthRequest(**claims["req"]), claims
 
@@ -243,9 +244,9 @@ class PasswordChecked:
     second_factor: str  # none (entry) | sms | app
 
 
-def check_password(services: Services, account_id: str, password: str) -> PasswordChecked:
-    now = services.clock.now()
-    with services.db.session() as s:
+def check_password(ctx: IdpContext, account_id: str, password: str) -> PasswordChecked:
+    now = ctx.clock.now()
+    with ctx.db.session() as s:
         account = s.scalars(select(GbizAccount).where(
             GbizAccount.account_id == account_id.strip().lower())).first()
         if account is None:
@@ -264,11 +265,11 @@ def mask_number(number: str) -> str:
     return f"{number[:3]}-****-{number[-4:]}" if len(number) >= 7 else "****"
 
 
-def send_sms_code(services: Services, account_ref: int) -> tuple[int, str]:
+def send_sms_code(ctx: IdpContext, account_ref: int) -> tuple[int, str]:
     """"Send" a 6-digit code by SMS: it goes to the outbox. Returns (message id, masked number)."""
-    now = services.clock.now()
+    now = ctx.clock.now()
     code = f"{secrets.randbelow(1_000_000):06d}"
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         account = s.get(GbizAccount, account_ref)
         assert account is not None
         text = (f"【GビズID】認証コード: {code}\nこのコードを画面に入力してください。"
@@ -280,9 +281,9 @@ def send_sms_code(services: Services, account_ref: int) -> tuple[int, str]:
         return message.id, mask_number(account.sms_number)
 
 
-def verify_sms_code(services: Services, account_ref: int, message_id: int, code: str) -> None:
-    now = services.clock.now()
-    with services.db.session() as s:
+def verify_sms_code(ctx: IdpContext, account_ref: int, message_id: int, code: str) -> None:
+    now = ctx.clock.now()
+    with ctx.db.session() as s:
         message = s.get(GbizSmsMessage, message_id)
         if message is None or message.account_ref != account_ref or message.used_at is not None:
             raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
@@ -310,18 +311,18 @@ def _totp_step(totp: pyotp.TOTP, code: str, when: datetime) -> int | None:
     return None
 
 
-def verify_app_code(services: Services, account_ref: int, code: str) -> None:
+def verify_app_code(ctx: IdpContext, account_ref: int, code: str) -> None:
     """An authenticator-app TOTP (RFC 6238, 30 s, 6 digits) for the virtual clock (and for real time when
     the settings say so: the phone lives in real time); a code is accepted once."""
-    now = services.clock.now()
+    now = ctx.clock.now()
     code = code.strip()
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         account = s.get(GbizAccount, account_ref)
         if account is None or not account.totp_secret:
             raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
         totp = pyotp.TOTP(account.totp_secret)
         step = _totp_step(totp, code, _as_local(now)) if re.fullmatch(r"\d{6}", code) else None
-        if step is None and services.settings.gbizid_totp_real_time:
+        if step is None and ctx.settings.gbizid_totp_real_time:
             step = _totp_step(totp, code, _as_local(real_now_jst()))
         if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
             raise LoginError(MSG_BAD_OTP)
@@ -350,22 +351,22 @@ def totp_now(secret: str, when: datetime, last_step: int | None = None) -> tuple
     return totp.generate_otp(step), max(1, remaining)
 
 
-def start_session(services: Services, account_ref: int, amr: str) -> tuple[str, datetime]:
-    now = services.clock.now()
-    lifetime = parse_duration(services.settings.gbizid_session_lifetime)
-    with services.db.session() as s:
+def start_session(ctx: IdpContext, account_ref: int, amr: str) -> tuple[str, datetime]:
+    now = ctx.clock.now()
+    lifetime = parse_duration(ctx.settings.gbizid_session_lifetime)
+    with ctx.db.session() as s:
         session = GbizSession(id=secrets.token_urlsafe(24), account_ref=account_ref, auth_time=now,
                               expires_at=now + lifetime, amr=amr)
         s.add(session)
         return session.id, now
 
 
-def session_login(services: Services, session_id: str) -> tuple[int, datetime] | None:
+def session_login(ctx: IdpContext, session_id: str) -> tuple[int, datetime] | None:
     """(account, auth_time) of a live OP session whose account may still log in."""
     if not session_id:
         return None
-    now = services.clock.now()
-    with services.db.session() as s:
+    now = ctx.clock.now()
+    with ctx.db.session() as s:
         session = s.get(GbizSession, session_id)
         if session is None or session.expires_at <= now:
             return None
@@ -375,11 +376,11 @@ def session_login(services: Services, session_id: str) -> tuple[int, datetime] |
         return session.account_ref, session.auth_time
 
 
-def issue_code(services: Services, request: GbizAuthRequest, account_ref: int, auth_time: datetime) -> str:
+def issue_code(ctx: IdpContext, request: GbizAuthRequest, account_ref: int, auth_time: datetime) -> str:
     """A single-use code (22 alphanumerics, 5 minutes) and the redirect URL carrying it."""
-    now = services.clock.now()
+    now = ctx.clock.now()
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(22))
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         s.add(GbizCode(code=code, client_id=request.client_id, account_ref=account_ref,
                        redirect_uri=request.redirect_uri, scope=request.scope, nonce=request.nonce,
                        code_challenge=request.code_challenge, auth_time=auth_time, expires_at=now + CODE_LIFETIME))
@@ -395,7 +396,7 @@ def unauthorized(description: str) -> OAuthError:
     return OAuthError(401, "unauthorized", description)
 
 
-def authenticate_client(services: Services, authorization: str | None) -> str:
+def authenticate_client(ctx: IdpContext, authorization: str | None) -> str:
     """client_secret_basic only; anything else is 401 `unauthorized` (GビズID's word, not invalid_client)."""
     scheme, _, encoded = (authorization or "").partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
@@ -407,7 +408,7 @@ def authenticate_client(services: Services, authorization: str | None) -> str:
     if not sep:
         raise unauthorized("malformed Basic authorization header")
     client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         rp = s.get(GbizRelyingParty, client_id)
         expected = rp.client_secret if rp else None
     if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
@@ -423,14 +424,14 @@ def invalid_request(description: str) -> OAuthError:
     return OAuthError(400, "invalid_request", description)
 
 
-def token(services: Services, client_id: str, form: Mapping[str, str], iss: str) -> dict[str, Any]:
+def token(ctx: IdpContext, client_id: str, form: Mapping[str, str], iss: str) -> dict[str, Any]:
     grant_type = form.get("grant_type", "")
     if not grant_type:
         raise invalid_request("grant_type is required")
     if grant_type == "authorization_code":
-        return exchange_code(services, client_id, form, iss)
+        return exchange_code(ctx, client_id, form, iss)
     if grant_type == "refresh_token":
-        return refresh(services, client_id, form, iss)
+        return refresh(ctx, client_id, form, iss)
     raise OAuthError(400, "unsupported_grant_type", f"unsupported grant_type: {grant_type}")
 
 
@@ -464,7 +465,7 @@ def _refresh_jti(settings: Settings, value: str) -> str | None:
     return jti if isinstance(jti, str) else None
 
 
-def _mint(services: Services, key: SigningKey, s: Any, grant: GbizGrant, sub: str, iss: str, now: datetime,
+def _mint(ctx: IdpContext, key: SigningKey, s: Any, grant: GbizGrant, sub: str, iss: str, now: datetime,
           nonce: str | None, *, with_refresh: bool) -> dict[str, Any]:
     access_jti = str(uuid.uuid4())
     iat = epoch(now)
@@ -477,20 +478,20 @@ def _mint(services: Services, key: SigningKey, s: Any, grant: GbizGrant, sub: st
     scopes = set(grant.scope.split())
     if with_refresh and "offline_access" in scopes:
         refresh_jti = secrets.token_urlsafe(32)
-        expires = now + parse_duration(services.settings.gbizid_refresh_lifetime)
+        expires = now + parse_duration(ctx.settings.gbizid_refresh_lifetime)
         s.add(GbizToken(jti=refresh_jti, grant_id=grant.id, kind="refresh", issued_at=now, expires_at=expires))
-        body["refresh_token"] = _refresh_value(services.settings, refresh_jti, expires)
+        body["refresh_token"] = _refresh_value(ctx.settings, refresh_jti, expires)
     if "openid" in scopes:
         body["id_token"] = _id_token(key, iss, grant.client_id, sub, grant.auth_time, now, nonce)
     return body
 
 
-def exchange_code(services: Services, client_id: str, form: Mapping[str, str], iss: str) -> dict[str, Any]:
+def exchange_code(ctx: IdpContext, client_id: str, form: Mapping[str, str], iss: str) -> dict[str, Any]:
     code = form.get("code", "")
     if not code:
         raise invalid_request("code is required")
-    now, key = services.clock.now(), _key(services)
-    with services.db.session() as s:
+    now, key = ctx.clock.now(), _key(ctx)
+    with ctx.db.session() as s:
         row = s.get(GbizCode, code)
         if row is None:
             raise invalid_grant("invalid authorization code")
@@ -517,7 +518,7 @@ def exchange_code(services: Services, client_id: str, form: Mapping[str, str], i
             raise invalid_grant("code_verifier is required")
         if not _PKCE_VALUE.match(verifier) or not hmac.compare_digest(_s256(verifier), row.code_challenge):
             raise invalid_grant("code_verifier does not match the code_challenge")
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         account = s.get(GbizAccount, row.account_ref)
         if account is None or not standing(s, account, now).usable:
             raise invalid_grant("the account cannot log in")
@@ -526,17 +527,17 @@ def exchange_code(services: Services, client_id: str, form: Mapping[str, str], i
         s.add(grant)
         s.execute(update(GbizCode).where(GbizCode.code == code).values(grant_id=grant.id))
         s.flush()
-        return _mint(services, key, s, grant, account.sub, iss, now, row.nonce, with_refresh=True)
+        return _mint(ctx, key, s, grant, account.sub, iss, now, row.nonce, with_refresh=True)
 
 
-def refresh(services: Services, client_id: str, form: Mapping[str, str], iss: str) -> dict[str, Any]:
+def refresh(ctx: IdpContext, client_id: str, form: Mapping[str, str], iss: str) -> dict[str, Any]:
     value = form.get("refresh_token", "")
     if not value:
         raise invalid_request("refresh_token is required")
-    jti = _refresh_jti(services.settings, value)
-    now, key = services.clock.now(), _key(services)
-    rotate = services.settings.gbizid_refresh_rotation
-    with services.db.session() as s:
+    jti = _refresh_jti(ctx.settings, value)
+    now, key = ctx.clock.now(), _key(ctx)
+    rotate = ctx.settings.gbizid_refresh_rotation
+    with ctx.db.session() as s:
         row = s.get(GbizToken, jti) if jti else None
         grant = s.get(GbizGrant, row.grant_id) if row is not None and row.kind == "refresh" else None
         if row is None or grant is None:
@@ -553,7 +554,7 @@ def refresh(services: Services, client_id: str, form: Mapping[str, str], iss: st
             raise OAuthError(400, "invalid_scope", "scope exceeds the original grant")
         if rotate:
             row.used_at = now
-        return _mint(services, key, s, grant, account.sub, iss, now, None, with_refresh=rotate)
+        return _mint(ctx, key, s, grant, account.sub, iss, now, None, with_refresh=rotate)
 
 
 # ---------------------------------------------------------------------------- userinfo
@@ -567,18 +568,28 @@ class UserinfoError(Exception):
         self.error = error
         self.description = description
 
+    def body(self) -> dict[str, str]:
+        return {"error": self.error or "invalid_token",
+                "error_description": self.description if self.error else "a Bearer token is required"}
 
-def userinfo(services: Services, authorization: str | None) -> dict[str, Any]:
+    def challenge(self, realm: str) -> str:
+        """RFC 6750 §3: no error attributes when no token was sent."""
+        if self.error is None:
+            return f'Bearer realm="{realm}"'
+        return f'Bearer realm="{realm}", error="{self.error}", error_description="{self.description}"'
+
+
+def userinfo(ctx: IdpContext, authorization: str | None) -> dict[str, Any]:
     scheme, _, value = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise UserinfoError(401, None)
-    now, key = services.clock.now(), _key(services)
+    now, key = ctx.clock.now(), _key(ctx)
     claims = _verify(key, value.strip())
     if claims is None or not claims.get("jti") or "azp" not in claims:
         raise UserinfoError(401, "invalid_token", "the access token is invalid")
     if claims["exp"] <= epoch(now):
         raise UserinfoError(401, "invalid_token", "the access token has expired")
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         row = s.get(GbizToken, claims["jti"])
         grant = s.get(GbizGrant, row.grant_id) if row is not None and row.kind == "access" else None
         if grant is None or grant.revoked_at is not None:
@@ -592,11 +603,11 @@ def userinfo(services: Services, authorization: str | None) -> dict[str, Any]:
         return userinfo_claims(s, account, scopes, now)
 
 
-def verify_id_token(services: Services, id_token: str, client_id: str, iss: str,
+def verify_id_token(ctx: IdpContext, id_token: str, client_id: str, iss: str,
                     nonce: str | None) -> dict[str, Any]:
     """An ID token this OP issued, checked as an RP must (used by e-Gov's broker in-process)."""
-    claims = _verify(_key(services), id_token)
-    now = epoch(services.clock.now())
+    claims = _verify(_key(ctx), id_token)
+    now = epoch(ctx.clock.now())
     if (claims is None or claims.get("iss") != iss or claims.get("aud") != client_id or claims["exp"] <= now
             or (nonce is not None and claims.get("nonce") != nonce)):
         raise OAuthError(400, "invalid_id_token", "ID token validation failed")
@@ -607,11 +618,11 @@ def auth_time_of(claims: Mapping[str, Any]) -> datetime:
     return from_epoch(int(claims.get("auth_time") or claims["iat"]))
 
 
-def outbox(services: Services, account: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def outbox(ctx: IdpContext, account: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """The SMS outbox, newest first (optionally for one account ID or phone number)."""
     from ..clock import format_datetime
 
-    with services.db.session() as s:
+    with ctx.db.session() as s:
         query = select(GbizSmsMessage, GbizAccount.account_id).join(
             GbizAccount, GbizAccount.id == GbizSmsMessage.account_ref)
         if account:

@@ -1,13 +1,15 @@
-"""HTTP plumbing shared by the two OAuth servers (e-Gov's /auth and GビズID's /gbizid/oauth)."""
+"""HTTP plumbing shared by the two OAuth servers (e-Gov's /auth and GビズID's /gbizid/oauth): form
+parsing, JSON responses and the one renderer of OAuth error bodies (`{error, error_description}`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Response, request
+from flask import Blueprint, Response, request
 
 from .egov_tokens import OAuthError, invalid_request
+from .gbizid_op import UserinfoError
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -20,10 +22,25 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def oauth_error(exc: OAuthError, realm: str) -> Response:
+def oauth_error(exc: OAuthError | UserinfoError, realm: str) -> Response:
+    """The error body, with the WWW-Authenticate challenge the error asks for."""
     response = json_response(exc.body(), exc.status)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = f'Basic realm="{realm}"'
+    challenge = exc.challenge(realm)
+    if challenge is not None:
+        response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def render_oauth_errors(bp: Blueprint, realm: str) -> None:
+    """Views of `bp` just raise OAuthError / UserinfoError; they are rendered here."""
+    bp.register_error_handler(OAuthError, lambda exc: oauth_error(exc, realm))
+    bp.register_error_handler(UserinfoError, lambda exc: oauth_error(exc, realm))
+
+
+def method_not_allowed(realm: str) -> Response:
+    """405 in the servers' own error format (the JSON endpoints accept POST only)."""
+    response = oauth_error(OAuthError(405, "method_not_allowed", "HTTP method not allowed"), realm)
+    response.headers["Allow"] = "POST"
     return response
 
 
