@@ -13,7 +13,7 @@ import jwt
 import pytest
 from conftest import advance
 from egov_client import EgovClient
-from egov_sim.filing import api
+from egov_sim.filing.v2 import apply as api
 from egov_sim.idp import egov_tokens
 from egov_sim.idp.egov_tokens import issue_tokens_for
 from egov_sim.store.models import Account, Application, ApplicationAction, AuthSession, ClockRow

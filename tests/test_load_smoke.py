@@ -26,9 +26,9 @@ def _has_withdraw_route() -> bool:
     from flask import Flask
 
     app = Flask("probe")
-    from egov_sim.filing import api
+    from egov_sim.filing import v2
 
-    app.register_blueprint(api.bp)
+    app.register_blueprint(v2.bp)
     return any(r.rule == "/shinsei/v2/apply/withdraw" and "POST" in r.methods for r in app.url_map.iter_rules())
 
 

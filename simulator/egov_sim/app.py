@@ -29,14 +29,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         ensure_world(services)
     app.extensions["egov_sim"] = services
 
-    from .filing import api as filing_api
-    from .filing import routes as filing_routes
+    from .filing import v2 as filing_v2
     from .idp import egov_auth, egov_broker, gbizid_http
     from .ops import admin, admin_ops, case_admin, gbizid_admin, middleware
 
     app.register_blueprint(egov_auth.bp)
-    app.register_blueprint(filing_api.bp)
-    app.register_blueprint(filing_routes.bp)
+    app.register_blueprint(filing_v2.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_ops.bp)
     app.register_blueprint(admin_ops.public)

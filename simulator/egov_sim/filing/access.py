@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..store.models import Account, Application
 from .cases import Caller, FilingService
 from .errors import NotFound
-from .sharing import SharingService
+from .sharing import owners_sharing_with
 
 
 def find_case(f: FilingService, caller: Caller, arrive_id: str, *, kind: str | None = None,
@@ -13,7 +13,7 @@ def find_case(f: FilingService, caller: Caller, arrive_id: str, *, kind: str | N
     """The case, if it is the caller's own or (for `kind` official | post) shared with at least `need`."""
     owners = [caller.account_id]
     if kind is not None and not caller.trial:
-        owners += SharingService(f.session, f.now).owners_sharing_with(caller.account_id, kind, need)
+        owners += owners_sharing_with(f, caller.account_id, kind, need)
     app = f.session.scalars(f.visible(owners, caller.trial).where(Application.arrive_id == arrive_id)).first()
     if app is None:
         raise NotFound(arrive_id)

@@ -18,7 +18,8 @@ from ..store.models import Application, ApplicationAction
 from .access import find_case
 from .cases import Caller, FilingService
 from .errors import bad_request
-from .submission import PackageChecker
+from .submission import CheckedPackage
+from .timeline import Notice
 
 AMEND_TYPES = ("部分補正",)
 NO_AMENDMENT = "指定された到達番号の申請案件は補正できません。部分補正の補正通知が発行されていません。"
@@ -26,8 +27,8 @@ USE_APPLY = "補正種別が再提出の申請案件は、申請データ送信�
 PAST_DEADLINE = "補正期限を過ぎているため、補正できません。"
 
 
-def amend(f: FilingService, caller: Caller, arrive_id: str, file_name: str, raw: bytes, *,
-          max_file_bytes: int) -> dict[str, Any]:
+def open_gate(f: FilingService, caller: Caller, arrive_id: str) -> tuple[Application, Notice]:
+    """The case and its open 部分補正 request, or the reason it cannot be amended now."""
     app = find_case(f, caller, arrive_id)
     state = f.view(app).state
     gate = state.open_gate if state else None
@@ -37,13 +38,17 @@ def amend(f: FilingService, caller: Caller, arrive_id: str, file_name: str, raw:
         raise bad_request(USE_APPLY)
     if gate.correct_expired is not None and f.now.date() > gate.correct_expired:
         raise bad_request(PAST_DEADLINE)
-    checked = PackageChecker(f.catalogue, f.session, f.now, max_file_bytes=max_file_bytes).check(
-        app.proc_id, file_name, raw, allowed_apply_types=AMEND_TYPES)
+    return app, gate
+
+
+def check_target(checked: CheckedPackage, arrive_id: str) -> None:
+    """The 補正 package's 初回受付番号 must name the amended case."""
     if (checked.package.first_arrive_id or "").strip() != arrive_id:
         checked.report.append(ReportItem(content=reports.WRONG_FIRST_ARRIVE_ID, file_name="kousei.xml",
                                          item="初回受付番号"))
-    if checked.report:
-        raise bad_request("補正データに誤りがあります。", checked.report)
+
+
+def record(f: FilingService, app: Application, gate: Notice, raw: bytes) -> dict[str, Any]:
     f.session.add(ApplicationAction(application_id=app.id, kind="amend", at=f.now,
                                     data={"step": gate.step, "notice_sub_id": gate.sub_id,
                                           "package": base64.b64encode(raw).decode()}))

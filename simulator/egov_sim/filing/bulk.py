@@ -8,6 +8,7 @@ then, and the report appears at the same moment. Nothing is pushed by a worker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,12 +19,10 @@ from egov_format.zipsafe import read_zip, write_zip
 from sqlalchemy import func, select
 
 from ..clock import format_datetime
-from ..store.models import BulkSubmission
-from . import scenarios
-from .amendment import link_resubmission
+from ..store.models import Application, BulkSubmission
 from .cases import Caller, FilingService
 from .errors import FilingError
-from .submission import PackageChecker
+from .submission import CheckedPackage, PackageChecker
 
 INGEST_DELAY = timedelta(minutes=2)  # from 送信 to 到達 of bulk folders
 MAX_FOLDERS = 9999
@@ -71,16 +70,19 @@ def _report(items: list[ReportItem]) -> list[dict[str, str]]:
     return [i.as_dict() for i in items]
 
 
-def send(f: FilingService, caller: Caller, file_name: str, raw: bytes, *, max_file_bytes: int,
-         scenario_header: str | None = None) -> BulkSubmission:
-    folders = _folders(raw, max_file_bytes)
+Accept = Callable[[CheckedPackage, str, datetime], Application]
+"""The filing backend's one submit path: (checked folder, send_number, arrive_at) → the stored case."""
+
+
+def send(f: FilingService, caller: Caller, file_name: str, raw: bytes, checker: PackageChecker,
+         accept: Accept) -> BulkSubmission:
+    folders = _folders(raw, checker.max_file_bytes)
     bulk = BulkSubmission(send_number="", account_id=caller.account_id, trial=caller.trial, file_name=file_name,
                           send_at=f.now, ingest_at=f.now + INGEST_DELAY, apply_count=len(folders), results=[],
                           package=raw)
     f.session.add(bulk)
     f.session.flush()
     bulk.send_number = f"{f.now:%Y%m%d%H%M%S}{9000 + bulk.id % 1000:04d}"
-    checker = PackageChecker(f.catalogue, f.session, f.now, max_file_bytes=max_file_bytes)
     results = []
     for folder in sorted(folders):
         files = folders[folder]
@@ -91,15 +93,12 @@ def send(f: FilingService, caller: Caller, file_name: str, raw: bytes, *, max_fi
             entry["proc_name"] = proc.name if proc else (proc_id or "-")
             sub_zip = write_zip({f"{proc_id}/{name}": data for name, data in files.items()})
             checked = checker.check(proc_id, f"{folder}.zip", sub_zip)
-            if checked.package.apply_type == "再提出":
+            if checked.package.apply_type == "再提出":  # bulk sends new applications only
                 checked.report.append(ReportItem(content="再提出は申請データ送信で行ってください。",
                                                  file_name="kousei.xml", item="申請種別"))
-            if checked.report:
                 entry["report_list"] = _report(checked.report)
             else:
-                app = f.accept(caller, checked, send_number=bulk.send_number, arrive_at=bulk.ingest_at,
-                               scenario=scenarios.choose(f.session, checked.proc, caller.account_id, scenario_header))
-                link_resubmission(f, caller, app)
+                app = accept(checked, bulk.send_number, bulk.ingest_at)  # raises with the report's items
                 entry.update(arrive_id=app.arrive_id, arrive_date=format_datetime(app.arrive_at))
         except PackageError as exc:
             entry["report_list"] = [ReportItem(content=exc.message, form_name=exc.form_name,

@@ -9,7 +9,7 @@ from typing import Any
 from egov_format import reports
 from egov_format.reports import ReportItem
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue
@@ -17,17 +17,18 @@ from ..clock import format_datetime
 from ..store.models import Application, ApplicationAction
 from ..store.ops_tables import ApplicationHold
 from . import lifecycle
-from .errors import NotFound, bad_request
+from .errors import NotFound
 from .submission import CheckedPackage
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling and how: the account behind the token, and trial mode."""
+    """Who is calling and how: the account behind the token, trial mode, and where the account logs in."""
 
     account_id: int
     username: str
     trial: bool = False
+    idp: str = ""  # "gbizid" for GビズID logins (アカウント間情報共有 needs one)
 
 
 def _corporation(c: CheckedPackage) -> str:
@@ -59,13 +60,11 @@ _ACTIONS = (select(ApplicationAction.__table__)
 
 
 class FilingService:
-    def __init__(self, session: Session | None, catalogue: Catalogue, now: datetime, *,
-                 connection: Connection | None = None) -> None:
-        """`session` for units of work; a plain `connection` (no session) serves read-only views."""
+    def __init__(self, session: Session | None, catalogue: Catalogue, now: datetime) -> None:
+        """`session` is the unit of work; None presents rows read already (the status poll's)."""
         self.session = session  # type: ignore[assignment]
         self.catalogue = catalogue
         self.now = now
-        self._conn = connection
 
     # --- submission -------------------------------------------------------------------------------
 
@@ -81,11 +80,8 @@ class FilingService:
 
     def accept(self, caller: Caller, checked: CheckedPackage, *, scenario: str | None = None,
                send_number: str | None = None, arrive_at: datetime | None = None) -> Application:
-        """Store an application whose checks passed; returns it with arrive_id and send_number.
-
-        `arrive_at` (default now) lets bulk sending arrive later than it was sent."""
-        if checked.report:
-            raise bad_request("申請データに誤りがあります。", checked.report)
+        """Store an application whose checks passed (an empty report); returns it with arrive_id and
+        send_number. `arrive_at` (default now) lets bulk sending arrive later than it was sent."""
         proc = checked.proc
         scenario_def = proc.scenario(scenario)
         p = checked.package
@@ -145,8 +141,6 @@ class FilingService:
 
     def _connection(self):  # type: ignore[no-untyped-def]
         """The session's connection for Core reads (pending ORM changes flushed first)."""
-        if self._conn is not None:
-            return self._conn
         if self.session.new or self.session.dirty or self.session.deleted:
             self.session.flush()
         return self.session.connection()

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..catalogue import Catalogue
 from ..clock import format_datetime
+from .cases import FilingService
 from .errors import NotFound
 from .pdf import text_pdf
 
@@ -36,11 +37,11 @@ def all_messages(catalogue: Catalogue) -> list[Message]:
     return found
 
 
-def list_messages(catalogue: Catalogue, now: datetime, date_from: date, date_to: date, limit: int,
+def list_messages(f: FilingService, date_from: date, date_to: date, limit: int,
                   offset: int) -> tuple[int, list[dict[str, Any]]]:
     start = datetime.combine(date_from, datetime.min.time())
     end = datetime.combine(date_to, datetime.min.time()) + timedelta(days=1)
-    found = sorted((m for m in all_messages(catalogue) if start <= m.issued_at < end and m.issued_at <= now),
+    found = sorted((m for m in all_messages(f.catalogue) if start <= m.issued_at < end and m.issued_at <= f.now),
                    key=lambda m: (m.issued_at, m.information_id), reverse=True)
     return len(found), [{"information_id": m.information_id, "issuer_organization": m.issuer,
                          "issue_date": format_datetime(m.issued_at), "proc_first_category": m.categories[0],
@@ -48,8 +49,9 @@ def list_messages(catalogue: Catalogue, now: datetime, date_from: date, date_to:
                          "information_title": m.title} for m in found[offset:offset + limit]]
 
 
-def get_message(catalogue: Catalogue, now: datetime, information_id: str) -> dict[str, Any]:
-    m = next((m for m in all_messages(catalogue) if m.information_id == information_id and m.issued_at <= now), None)
+def get_message(f: FilingService, information_id: str) -> dict[str, Any]:
+    m = next((m for m in all_messages(f.catalogue) if m.information_id == information_id and m.issued_at <= f.now),
+             None)
     if m is None:
         raise NotFound(information_id)
     info: dict[str, Any] = {"issuer_organization": m.issuer, "issue_date": format_datetime(m.issued_at),

@@ -81,12 +81,13 @@ def _payment(f: FilingService, caller: Caller, arrive_id: str, pay_number: str) 
     return app, pay
 
 
-def bank_site(f: FilingService, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+def bank_site(f: FilingService, caller: Caller, arrive_id: str, pay_number: str, bank_name: str,
+              proc_id: str) -> dict[str, Any]:
     """電子納付金融機関サイト表示: where to send the payer and what to POST there."""
-    app, pay = _payment(f, caller, body["arrive_id"], body["pay_number"])
-    if body["proc_id"] != app.proc_id:
+    app, pay = _payment(f, caller, arrive_id, pay_number)
+    if proc_id != app.proc_id:
         raise bad_request("手続識別子が申請案件の手続と一致しません。")
-    url = _bank_url(body["bank_name"])
+    url = _bank_url(bank_name)
     if url is None:
         raise bad_request("指定された金融機関は国庫金電子納付を取り扱っていません。")
     status = pay.status(f.now)

@@ -19,7 +19,7 @@ from .access import find_case
 from .cases import Caller, FilingService
 from .documents import DocumentContent, build_document_zip, government_signer
 from .errors import NotFound, bad_request
-from .sharing import SharingService
+from .sharing import owners_sharing_with
 from .timeline import Post
 
 NOT_POST_PROCEDURE = "指定された手続は電子送達の利用申込みの対象ではありません。"
@@ -38,7 +38,7 @@ def post_case(f: FilingService, caller: Caller, arrive_id: str) -> Application:
 
 
 def _cases(f: FilingService, caller: Caller, need: str) -> list[Application]:
-    owners = [caller.account_id, *SharingService(f.session, f.now).owners_sharing_with(caller.account_id, "post", need)]
+    owners = [caller.account_id, *owners_sharing_with(f, caller.account_id, "post", need)]
     q = select(Application).where(Application.account_id.in_(owners), Application.trial.is_(False),
                                   Application.arrive_at <= f.now).order_by(Application.id)
     return [a for a in f.session.scalars(q) if is_post_procedure(f, a.proc_id)]

@@ -12,13 +12,14 @@ import base64
 import binascii
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from egov_format.errors import PackageError
 from egov_format.safexml import parse_xml, serialize_xml
 
-from ..catalogue import Catalogue
 from ..world.people import PeopleFactory
+from .cases import FilingService
 from .errors import bad_request
 
 FORM_ID = re.compile(r"^[0-9A-Za-z]{18}$")
@@ -45,30 +46,36 @@ def _text(value: Any) -> str:
         return value
 
 
-def preprint(catalogue: Catalogue, body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise bad_request("リクエストの形式に誤りがあります。JSON形式で指定してください。")
-    proc = catalogue.get(str(body.get("proc_id", "")))
+@dataclass(frozen=True)
+class PreprintRequest:
+    """プレ印字データ取得's body as the face read it: None where a field is missing or of the wrong type."""
+
+    proc_id: str
+    form_id: str | None
+    form_version: Any
+    application_info: list[tuple[str, Any]] | None  # (label, value); None when not 1..10 items with both
+    file_data: str
+
+
+def preprint(f: FilingService, req: PreprintRequest) -> dict[str, Any]:
+    proc = f.catalogue.get(req.proc_id)
     if proc is None or not proc.preprint:
         raise bad_request("指定された手続識別子の手続はプレ印字の対象ではありません。")
-    form_id = body.get("form_id")
-    form = proc.form(form_id) if isinstance(form_id, str) and FORM_ID.match(form_id) else None
+    form = proc.form(req.form_id) if req.form_id is not None and FORM_ID.match(req.form_id) else None
     if form is None:
         raise bad_request("様式IDに誤りがあります。")
-    if body.get("form_version") != form.version:
+    if req.form_version != form.version:
         raise bad_request(f"様式バージョンに誤りがあります（{form.version}を指定してください）。")
-    info = body.get("application_info")
-    if not isinstance(info, list) or not 1 <= len(info) <= 10 or not all(
-            isinstance(i, dict) and isinstance(i.get("label"), str) and i.get("value") for i in info):
+    if req.application_info is None:
         raise bad_request("申請届出識別情報（application_info）は1件以上10件以内で指定してください。")
     config = proc.raw.get("preprint_data", {})
     label = config.get("key_label", "")
-    values = {i["label"]: _text(i["value"]) for i in info}
+    values = {name: _text(value) for name, value in req.application_info}
     key = re.sub(r"\D", "", values.get(label, ""))
     if len(key) != int(config.get("key_digits", 14)):
         raise bad_request(f"{label}に該当するプレ印字データが存在しません。")
     try:
-        raw = base64.b64decode(str(body.get("file_data", "")), validate=True)
+        raw = base64.b64decode(req.file_data, validate=True)
         root = parse_xml(raw, what="申請書XML", file_name=form.file_name)
     except (binascii.Error, ValueError):
         raise bad_request("申請書XMLデータのBase64形式に誤りがあります。") from None

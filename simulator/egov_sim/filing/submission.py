@@ -9,12 +9,8 @@ Every problem found becomes a report item in e-Gov's wording; nothing is stored 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from egov_format import reports
 from egov_format.errors import PackageError, PackageTooLargeError
@@ -30,7 +26,6 @@ from .errors import FilingError, bad_request
 from .individual import check_configuration_files
 from .trust import TrustStore, certificate_problem
 
-PROC_ID = re.compile(r"^[0-9A-Za-z]{16}$")
 APPLY_TYPES_FOR_APPLY = ("新規申請", "再提出")
 UNKNOWN_PROCEDURE = "指定された手続識別子の手続は存在しないか、API対象外です。"
 
@@ -47,30 +42,6 @@ class CheckedPackage:
     @property
     def signer_serial(self) -> str | None:
         return self.signatures[0].serial_hex if self.signatures else None
-
-
-def decode_request(body: Any, *, max_bytes: int) -> tuple[str, str, bytes]:
-    """Validate `{proc_id, send_file: {file_name, file_data}}` and decode the zip."""
-    if not isinstance(body, dict):
-        raise bad_request("リクエストの形式に誤りがあります。JSON形式で指定してください。")
-    proc_id = body.get("proc_id")
-    send_file = body.get("send_file")
-    if not isinstance(proc_id, str) or not PROC_ID.match(proc_id):
-        raise bad_request("手続識別子（proc_id）は半角英数字16桁で指定してください。")
-    if not isinstance(send_file, dict):
-        raise bad_request("申請データ（send_file）を指定してください。")
-    file_name, file_data = send_file.get("file_name"), send_file.get("file_data")
-    if not isinstance(file_name, str) or not 1 <= len(file_name) <= 256:
-        raise bad_request("ファイル名（file_name）は1文字以上256文字以内で指定してください。")
-    if not isinstance(file_data, str) or not file_data:
-        raise bad_request("ファイルデータ（file_data）を指定してください。")
-    if len(file_data) * 3 // 4 > max_bytes:
-        raise FilingError(413, "アップロードサイズファイル上限オーバー")
-    try:
-        raw = base64.b64decode(file_data, validate=True)
-    except (binascii.Error, ValueError):
-        raise bad_request("ファイルデータ（file_data）のBase64形式に誤りがあります。") from None
-    return proc_id, file_name, raw
 
 
 def _report_from(exc: PackageError) -> ReportItem:

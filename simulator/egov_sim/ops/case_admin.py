@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ..filing import payments, scenarios
 from ..filing.cases import Caller
-from ..filing.http import filing
+from ..filing.v2.unit_of_work import filing
 from ..services import services
 from ..store.models import Account, Application
 from .admin import _guard, _problem

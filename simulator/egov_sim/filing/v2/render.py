@@ -1,0 +1,62 @@
+"""The spec's envelopes for /shinsei/v2 answers: absolute URLs, `metadata`, `resultset`, `_links`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from ...services import services
+from ..backend import Page, Period
+
+API_PREFIX = "/shinsei/v2"
+
+_host_urls: dict[tuple[Any, ...], str] = {}  # what request.host_url gives for these environ values
+
+
+def _host_url() -> str:
+    env = request.environ
+    key = (env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"), env.get("SERVER_PORT"))
+    url = _host_urls.get(key)
+    if url is None:
+        url = request.host_url.rstrip("/")
+        if len(_host_urls) < 256:
+            _host_urls[key] = url
+    return url
+
+
+def api_url(path: str) -> str:
+    base = services().settings.public_url.rstrip("/") or _host_url()
+    return f"{base}{API_PREFIX}{path}"
+
+
+def ok(title: str, results: Any, *, status: int = 200, resultset: dict[str, int] | None = None,
+       links: dict[str, str] | None = None) -> tuple[Response, int]:
+    body: dict[str, Any] = {"metadata": {"title": title, "detail": "正常に終了しました。",
+                                         "type": api_url("/openapi.json"), "instance": request.path}}
+    if resultset is not None:
+        body["resultset"] = resultset
+    body["results"] = results
+    if links is not None:
+        body["_links"] = links
+    return jsonify(body), status
+
+
+def listing(title: str, key: str, items: list[Any]) -> tuple[Response, int]:
+    """A list asked for by send_number: every item on one page."""
+    resultset = {"all_count": len(items), "limit": max(len(items), 1), "offset": 0, "count": len(items)}
+    return ok(title, {key: items}, resultset=resultset, links={"self": request.url})
+
+
+def page(title: str, key: str, found: Page, period: Period) -> tuple[Response, int]:
+    """A page of a list by 取得対象期間, with previous / next links."""
+    limit, offset = period.limit, period.offset
+    links = {"self": request.url}
+    path = request.path.removeprefix(API_PREFIX)
+    first = f"{path}?date_from={period.date_from}&date_to={period.date_to}&limit={limit}&offset="
+    if offset > 0:
+        links["previous"] = api_url(first + str(max(offset - limit, 0)))
+    if offset + len(found.items) < found.total:
+        links["next"] = api_url(first + str(offset + limit))
+    resultset = {"all_count": min(found.total, 9999), "limit": limit, "offset": offset, "count": len(found.items)}
+    return ok(title, {key: found.items}, resultset=resultset, links=links)
