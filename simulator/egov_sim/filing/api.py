@@ -13,12 +13,15 @@ from werkzeug.exceptions import HTTPException
 
 from ..catalogue.skeleton import skeleton_zip
 from ..idp.egov_tokens import InvalidTokenError, bearer_claims
+from ..ops import auto_return
 from ..services import services
+from ..store.ops_tables import ApplicationHold
 from . import poll
 from .access import find_case, owner_of
 from .amendment import link_resubmission
 from .cases import FilingService
 from .errors import FilingError, NotFound, bad_request
+from .hooks import NO_HOOKS, Submission
 from .http import (
     api_url,
     bearer_token,
@@ -122,12 +125,21 @@ def apply() -> Any:
     if proc is not None and proc.post_apply:  # a 電子送達 利用申込み is not an application: POST /post-apply
         raise bad_request(NOT_APPLY_PROCEDURE, [ReportItem(content=f"手続識別子({proc_id})に誤りがあります", item="proc_id")])
     with filing() as f:
+        # ops' hooks after authentication (temporary here: the FilingBackend takes this over)
+        hooks, submission = g.get("filing_hooks", NO_HOOKS), Submission("apply", g.caller.username, proc_id)
+        case = auto_return.find(proc, request.headers.get(auto_return.HEADER, ""))
+        refusal = (auto_return.DETAIL, list(case.report)) if case else hooks.automatic_return(submission)
+        if refusal is not None:
+            raise bad_request(*refusal)
         checker = PackageChecker(svc.catalogue, f.session, f.now, max_file_bytes=svc.settings.max_file_bytes)
         checked = checker.check(proc_id, file_name, raw)
         f.check_first_arrive_id(g.caller, checked)
         scenario = choose_scenario(f.session, checked.proc, g.caller.account_id,
                                    request.headers.get("X-Sandbox-Scenario"))
         app = f.accept(g.caller, checked, scenario=scenario)
+        hold = hooks.arrival_check(submission)
+        if hold is not None:
+            f.session.add(ApplicationHold(application_id=app.id, hidden_until=f.now + hold))
         link_resubmission(f, g.caller, app)
         results = f.apply_result(app)
         links = {"self": api_url("/apply"), "status": api_url(f"/apply/{app.arrive_id}")}

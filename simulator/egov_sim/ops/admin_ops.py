@@ -19,7 +19,7 @@ from ..store.ops_tables import ApplicationHold, FaultRule, MaintenanceWindow
 from . import auto_return, faults, latency
 from .admin import _guard, _problem
 from .maintenance import Calendar, CalendarError, parse_window, to_window
-from .middleware import LATENCY_KEY, latency_config, ops_state
+from .middleware import LATENCY_KEY, faultable_trees, latency_config, ops_state
 from .world_events import cut_sessions, find_account_id, revoke_certificate
 
 bp = Blueprint("admin_ops", __name__, url_prefix="/__admin")
@@ -118,7 +118,7 @@ def list_faults() -> Any:
 @bp.post("/faults")
 def add_fault() -> Any:
     try:
-        spec = faults.validate(request.get_json(silent=True))
+        spec = faults.validate(request.get_json(silent=True), faultable_trees())
     except faults.FaultError as exc:
         return _problem(400, str(exc))
     if _resolve_account(spec) is None:
