@@ -17,7 +17,7 @@ from typing import Any
 from egov_format.errors import PackageError
 from egov_format.safexml import parse_xml, serialize_xml
 
-from ..catalogue import Catalogue
+from ..catalogue import Catalogue, PreprintData
 from ..world.people import PeopleFactory
 from .errors import bad_request
 
@@ -61,11 +61,11 @@ def preprint(catalogue: Catalogue, body: Any) -> dict[str, Any]:
     if not isinstance(info, list) or not 1 <= len(info) <= 10 or not all(
             isinstance(i, dict) and isinstance(i.get("label"), str) and i.get("value") for i in info):
         raise bad_request("申請届出識別情報（application_info）は1件以上10件以内で指定してください。")
-    config = proc.raw.get("preprint_data", {})
-    label = config.get("key_label", "")
+    config = proc.preprint_data or PreprintData()
+    label = config.key_label
     values = {i["label"]: _text(i["value"]) for i in info}
     key = re.sub(r"\D", "", values.get(label, ""))
-    if len(key) != int(config.get("key_digits", 14)):
+    if len(key) != config.key_digits:
         raise bad_request(f"{label}に該当するプレ印字データが存在しません。")
     try:
         raw = base64.b64decode(str(body.get("file_data", "")), validate=True)
@@ -80,7 +80,7 @@ def preprint(catalogue: Catalogue, body: Any) -> dict[str, Any]:
     if data is None:
         raise bad_request("申請書XMLの形式に誤りがあります。")
     facts = _facts(key)
-    for path, fact in config.get("fields", {}).items():
+    for path, fact in config.fields.items():
         el = data.find(path)
         if el is not None:
             el.text = facts.get(fact, fact)
