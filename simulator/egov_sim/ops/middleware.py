@@ -31,8 +31,6 @@ from .maintenance import DETAIL, Calendar, Occurrence, retry_after_seconds, sett
 
 OPS_KEY = "egov_sim_ops"
 API = "/shinsei/v2"
-AUTH = "/auth"
-FAULTABLE = {API: "api", AUTH: "auth"}  # the trees whose blueprints install this middleware, by answer style
 LATENCY_KEY = "ops.latency"
 MAINTENANCE_END_HEADER = "X-Egov-Sim-Maintenance-End"  # the simulator's own: real e-Gov may not send it
 AUTH_JSON_PATHS = ("/auth/token", "/auth/token/introspect", "/auth/logout")
@@ -60,6 +58,7 @@ class OpsState:
 
     journal: Journal
     rng: random.Random
+    trees: dict[str, str]  # faultable URL prefix -> answer style ("api": the spec's errors, "auth": OAuth's)
     _room: OpsRoom | None = None
     _loaded_at: float = 0.0
 
@@ -101,9 +100,12 @@ class RequestOps:
         return self._now
 
 
-def install(app: Flask) -> None:
+def install(app: Flask, faultable: dict[str | None, str]) -> None:
+    """Apply the ops room to the `faultable` trees (URL prefix -> "api" | "auth"), declared by the
+    blueprints served there; fault rules for any other path are refused."""
     settings = app.extensions["egov_sim"].settings
-    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed))
+    trees = {prefix: kind for prefix, kind in faultable.items() if prefix}
+    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed), trees)
     app.before_request(_before)
     app.after_request(_after)
     app.register_error_handler(FaultAnswer, lambda exc: exc.response)
@@ -115,14 +117,13 @@ def ops_state() -> OpsState:
 
 def faultable_trees() -> tuple[str, ...]:
     """The URL prefixes fault rules can act on (the admin API refuses rules for any other path)."""
-    return tuple(FAULTABLE)
+    return tuple(ops_state().trees)
 
 
 def _kind(path: str) -> str | None:
-    if path.startswith(API + "/") and not path.endswith("/openapi.json"):
-        return "api"
-    if path == AUTH or path.startswith(AUTH + "/"):
-        return "auth"
+    for prefix, kind in ops_state().trees.items():
+        if (path == prefix or path.startswith(prefix + "/")) and not path.endswith("/openapi.json"):
+            return kind
     return None
 
 
