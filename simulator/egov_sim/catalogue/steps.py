@@ -2,7 +2,7 @@
 
 A step is `{after = "P2D", status = "...", notice = {...}, document = {...}, payment = {...}, post = {...}}`.
 At submission the steps are stored with the application as timeline entries (the same tables with an
-absolute `at`: `ScenarioStep.extra`); filing/timeline.py reads them back with `TimelineStep.from_entry`.
+absolute `at`: `ScenarioStep.extra`); filing/timeline.py reads them back with `TimelineStep.stored`.
 Unset fields keep their default here, in one place.
 """
 
@@ -41,6 +41,12 @@ class _Part:
             return cls(**values)
         except TypeError as exc:
             raise CatalogueError(f"{where}: {exc}") from None
+
+    @classmethod
+    def stored(cls, data: dict[str, Any]) -> Any:
+        if "attachments" in data:
+            data = {**data, "attachments": tuple(data["attachments"])}
+        return cls(**data)
 
     @classmethod
     def _attachments(cls, data: Any, where: str) -> tuple[Any, ...]:
@@ -135,13 +141,27 @@ class TimelineStep:
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], where: str = "timeline entry") -> TimelineStep:
+        """A catalogue step's tables, checked (`where` names them in errors)."""
         return cls(status=entry.get("status"),
                    **{p.KEY: p.parse(entry[p.KEY], f"{where}.{p.KEY}") for p in PARTS if p.KEY in entry})
+
+    @classmethod
+    def stored(cls, entry: dict[str, Any]) -> TimelineStep:
+        """A stored timeline entry (written from checked steps: read on every status poll, so unchecked;
+        a status-only step, the common one, is shared)."""
+        if len(entry) == 1 + ("status" in entry):  # `at` and at most a status
+            return _status_only(entry.get("status"))
+        return cls(entry.get("status"), *(p.stored(entry[p.KEY]) if p.KEY in entry else None for p in PARTS))
 
     @property
     def extra(self) -> dict[str, Any]:
         """The parts as stored in a timeline entry (beside `at` and `status`)."""
         return {p.KEY: part.entry() for p in PARTS if (part := getattr(self, p.KEY)) is not None}
+
+
+@cache
+def _status_only(status: str | None) -> TimelineStep:
+    return TimelineStep(status)
 
 
 @dataclass(frozen=True)

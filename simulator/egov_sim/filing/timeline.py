@@ -135,7 +135,7 @@ def visible_events(app: Application, actions: list[ApplicationAction], now: date
         at = entry_time(entry) + shift
         if at > now or (cut_after is not None and at > cut_after):
             break
-        step = TimelineStep.from_entry(entry)
+        step = TimelineStep.stored(entry)
         events.append(_Event(at, len(events), index, step))
         if step.notice is not None and step.notice.type == "補正" and GATES.get(step.notice.correct_type or ""):
             answered = resolved.get(index)

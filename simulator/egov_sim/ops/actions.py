@@ -65,6 +65,10 @@ class FaultAction:
     def arrival_check(self) -> timedelta | None:
         return None
 
+    def refusal(self, proc: Procedure | None) -> str | None:
+        """Why the admin API refuses this action for the rule's procedure (given when matched); None if fine."""
+        return None
+
 
 @dataclass(frozen=True)
 class LatencyAction(FaultAction):
@@ -181,6 +185,11 @@ class AutoReturnAction(FaultAction):
     @classmethod
     def parse(cls, spec: dict[str, Any], when: str) -> FaultAction:
         return cls(when=when, case=str(spec[cls.KEY]), detail=spec.get("detail"))
+
+    def refusal(self, proc: Procedure | None) -> str | None:
+        if proc is not None and auto_return.find(proc, self.case) is None:
+            return f"手続 {proc.proc_id} に自動返戻ケース {self.case} はありません。"
+        return None
 
     def automatic_return(self, proc: Procedure | None) -> tuple[str, list[ReportItem]] | None:
         case = auto_return.find(proc, self.case)

@@ -26,6 +26,7 @@ from ..store.ops_tables import ApplicationHold, FaultRule, MaintenanceWindow
 from ..world import reset_world
 from ..world.demo import certificate_for, load_world
 from . import auto_return, faults, latency
+from .actions import parse_action
 from .errors import OpsError
 from .maintenance import Calendar, CalendarError, parse_window, to_window
 from .middleware import LATENCY_KEY, OpsState, faultable_trees, ops_state
@@ -195,9 +196,11 @@ class OpsBackend:
                 if account_id is None:
                     raise OpsError(f"match.account に該当するアカウントがありません: {match['account']}")
                 spec["match"] = {**match, "account": s.get(Account, account_id).username}  # type: ignore[union-attr]
-        case, proc_id = spec["action"].get("auto_return"), match.get("proc_id")
-        if case and proc_id and auto_return.find(self.svc.catalogue.get(proc_id), case) is None:
-            raise OpsError(f"手続 {proc_id} に自動返戻ケース {case} はありません。")
+        proc = self.svc.catalogue.get(match["proc_id"]) if match.get("proc_id") else None
+        for action in parse_action(spec["action"]):
+            refused = action.refusal(proc)
+            if refused:
+                raise OpsError(refused)
         with self.svc.db.session() as s:
             row = FaultRule(spec=spec, limit=spec.get("times"), created_at=self.svc.clock.now())
             s.add(row)
