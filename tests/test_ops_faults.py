@@ -21,7 +21,7 @@ from egov_client import (
 )
 from egov_client.config import simulator
 from egov_client.transport import NO_RETRY, RetryPolicy
-from egov_sim.ops.faults import Latency
+from egov_sim.ops.latency import Latency
 from egov_sim.store.models import Application
 from egov_sim.world.packages import sample_package
 from sqlalchemy import func, select

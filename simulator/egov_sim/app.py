@@ -31,16 +31,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from .filing import v2 as filing_v2
     from .idp import egov_auth, egov_broker, gbizid_http
-    from .ops import admin, admin_ops, case_admin, gbizid_admin, middleware
+    from .ops import admin, admin_ops, middleware
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_v2.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(admin_ops.bp)
+    app.register_blueprint(admin.bp)  # /__admin: clock/world, ops, cases, gbizid nested under one guard
     app.register_blueprint(admin_ops.public)
-    middleware.install(app)
+    middleware.install(app, faultable={filing_v2.bp.url_prefix: "api", egov_auth.bp.url_prefix: "auth"})
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)
-    app.register_blueprint(gbizid_admin.bp)
-    app.register_blueprint(case_admin.bp)
     return app

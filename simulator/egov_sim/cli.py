@@ -177,3 +177,23 @@ def world(database: str | None, data_dir: str | None, as_json: bool) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def catalogue() -> None:
+    """The procedure catalogue (TOML files)."""
+
+
+@catalogue.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def catalogue_check(paths: tuple[Path, ...]) -> None:
+    """Load every procedure (or the given TOML files) and report problems; exit 1 on any."""
+    from .catalogue.catalogue import procedure_files
+    from .catalogue.check import check
+
+    problems = check(list(paths) or None)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"catalogue ok: {len(paths) or len(procedure_files())} file(s) checked")

@@ -1,15 +1,20 @@
-"""Load the procedure catalogue (TOML files) and describe each procedure."""
+"""Load the procedure catalogue (TOML files) and describe each procedure, typed: every table a
+dataclass with its defaults, unknown keys refused at load ("<file>: <table>: unknown key ...").
+Scenarios and their steps are in steps.py."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
-from datetime import timedelta
-from functools import cached_property
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-from ..clock import parse_duration
+from egov_format.reports import ReportItem
+
+from .steps import Scenario, parse_scenarios
+from .tables import CatalogueError, table, tables
 
 KOUSEI_FORM_ID = "999000000000000001"
 WITHDRAWAL_PROC_ID = "9990000000000003"
@@ -93,18 +98,69 @@ class ConfigurationFile:
 
 
 @dataclass(frozen=True)
-class ScenarioStep:
-    after: timedelta
-    status: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # notices, documents, payments (later steps)
+class AutoReturnCase:
+    """A 自動返戻 case (`[auto_return.<name>]`): the report items e-Gov returns the package with."""
+
+    name: str
+    description: str
+    report: tuple[ReportItem, ...]
+
+    @classmethod
+    def parse(cls, name: str, data: Any, where: str) -> AutoReturnCase:
+        where = f"{where}.{name}"
+        t = table(data, where, {"description", "report"}, ("report",))
+        items = tables(t["report"], f"{where}.report")
+        if not items:
+            raise CatalogueError(f"{where}.report: at least one item (with content) is required")
+        report = []
+        for i, r in enumerate(items):
+            r = table(r, f"{where}.report[{i}]", set(REPORT_FIELDS), ("content",))
+            report.append(ReportItem(**{k: str(r.get(k) or "-") for k in REPORT_FIELDS}))
+        return cls(name, str(t.get("description", "")), tuple(report))
+
+
+REPORT_FIELDS = ("content", "form_name", "attached_file_name", "file_name", "item")
 
 
 @dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    steps: tuple[ScenarioStep, ...]
-    options: dict[str, Any] = field(default_factory=dict)  # e.g. withdrawal = "refuse", withdrawal_after
+class MessageSpec:
+    """A 手続に関するご案内 (`[[messages]]`), shown to every account from its issue time on."""
+
+    information_id: str
+    issue_date: datetime
+    title: str
+    body: str
+    issuer: str | None = None  # default: the procedure's ministry
+    categories: tuple[str, str, str] | None = None  # default: 行政手続 / その他 / the procedure's name
+    attachments: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, data: Any, where: str) -> MessageSpec:
+        m = table(data, where, {f.name for f in fields(cls)}, ("information_id", "issue_date", "title", "body"))
+        cats = m.get("categories")
+        if cats is not None and (not isinstance(cats, list) or len(cats) != 3):
+            raise CatalogueError(f"{where}.categories: three category names expected")
+        try:
+            issued = datetime.fromisoformat(str(m["issue_date"]))
+        except ValueError as exc:
+            raise CatalogueError(f"{where}.issue_date: {exc}") from None
+        return cls(str(m["information_id"]), issued, m["title"], m["body"], m.get("issuer"),
+                   (cats[0], cats[1], cats[2]) if cats else None, tuple(m.get("attachments", [])))
+
+
+@dataclass(frozen=True)
+class PreprintData:
+    """`[preprint_data]`: the key the applicant gives (its label and digits) and the form fields filled."""
+
+    key_label: str = ""
+    key_digits: int = 14
+    fields: dict[str, str] = field(default_factory=dict)  # element path below the data element -> fact
+
+    @classmethod
+    def parse(cls, data: Any, where: str) -> PreprintData:
+        t = table(data, where, {"key_label", "key_digits", "fields"})
+        return cls(str(t.get("key_label", "")), int(t.get("key_digits", 14)),
+                   dict(table(t.get("fields", {}), f"{where}.fields", set(t.get("fields", {})))))
 
 
 @dataclass(frozen=True)
@@ -123,7 +179,10 @@ class Procedure:
     post_apply: bool = False  # a 電子送達 利用申込み: sent with POST /post-apply, not /apply
     destination_required: bool = False  # the applicant sets 提出先情報 (the skeleton leaves it empty)
     configuration_files: tuple[ConfigurationFile, ...] = ()  # 個別署名形式 only
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    preprint_data: PreprintData | None = None  # preprint only
+    messages: tuple[MessageSpec, ...] = ()
+    auto_return: dict[str, AutoReturnCase] = field(default_factory=dict, compare=False)  # its own 自動返戻 cases
+    auto_return_attachment: str = "添付書類.pdf"  # the attachment the generic missing_attachment case names
 
     @property
     def arrive_prefix(self) -> str:
@@ -142,67 +201,101 @@ class Procedure:
         return self.scenarios.get(name or "default") or self.scenarios["default"]
 
 
-def _parse_scenarios(table: dict[str, Any]) -> dict[str, Scenario]:
-    return {
-        name: Scenario(
-            name=name,
-            description=s.get("description", ""),
-            steps=tuple(
-                ScenarioStep(
-                    after=parse_duration(step["after"]),
-                    status=step.get("status"),
-                    extra={k: v for k, v in step.items() if k not in ("after", "status")},
-                )
-                for step in s.get("steps", [])
-            ),
-            options={k: v for k, v in s.items() if k not in ("description", "steps")},
-        )
-        for name, s in table.items()
-    }
+PROCEDURE_KEYS = frozenset({
+    "proc_id", "name", "agency_id", "ministry_name", "destination_id", "destination_name", "signature_required",
+    "fee", "forms", "scenarios", "scenarios_from", "preprint", "preprint_data", "post_apply",
+    "destination_required", "configuration_files", "messages", "auto_return", "auto_return_attachment"})
+FORM_KEYS = frozenset({"form_id", "version", "name", "data_element", "required", "checks"})
+ITEM_KEYS = frozenset({"path", "label", "example", *_RULE_KEYS})
 
 
-def _parse_procedure(data: dict[str, Any], scenario_sets: dict[str, dict[str, Scenario]] | None = None) -> Procedure:
+def _form(data: Any, where: str) -> FormSpec:
+    f = table(data, where, FORM_KEYS, ("form_id", "name", "data_element"))
+    return FormSpec(
+        form_id=f["form_id"], version=int(f.get("version", 1)), name=f["name"], data_element=f["data_element"],
+        required=tuple(_check_item(table(r, f"{where}.required[{i}]", ITEM_KEYS, ("path", "label")), required=True)
+                       for i, r in enumerate(tables(f.get("required", []), f"{where}.required"))),
+        checks=tuple(_check_item(table(r, f"{where}.checks[{i}]", ITEM_KEYS, ("path", "label")), required=False)
+                     for i, r in enumerate(tables(f.get("checks", []), f"{where}.checks"))),
+    )
+
+
+def _configuration_file(data: Any, where: str) -> ConfigurationFile:
+    c = table(data, where, {"file_name", "name", "signs"}, ("file_name", "name", "signs"))
+    if c["signs"] not in ("form", "attachment"):
+        raise CatalogueError(f"{where}.signs: form or attachment")
+    return ConfigurationFile(c["file_name"], c["name"], c["signs"])
+
+
+def parse_procedure(data: dict[str, Any], where: str,
+                    scenario_sets: dict[str, dict[str, Scenario]] | None = None) -> Procedure:
     """One procedure TOML. `scenarios_from = "<set>"` takes the scenarios of a shared set
     (catalogue/scenarios/<set>.toml); the procedure's own [scenarios.*] add to or replace them."""
-    forms = tuple(
-        FormSpec(
-            form_id=f["form_id"],
-            version=int(f.get("version", 1)),
-            name=f["name"],
-            data_element=f["data_element"],
-            required=tuple(_check_item(r, required=True) for r in f.get("required", [])),
-            checks=tuple(_check_item(r, required=False) for r in f.get("checks", [])),
-        )
-        for f in data.get("forms", [])
-    )
+    table(data, where, PROCEDURE_KEYS, ("proc_id", "name", "ministry_name"))
     scenarios: dict[str, Scenario] = {}
     if data.get("scenarios_from"):
         shared = (scenario_sets or {}).get(data["scenarios_from"])
         if shared is None:
-            raise ValueError(f"procedure {data['proc_id']}: no scenario set {data['scenarios_from']!r}")
+            raise CatalogueError(f"{where}: no scenario set {data['scenarios_from']!r}")
         scenarios.update(shared)
-    scenarios.update(_parse_scenarios(data.get("scenarios", {})))
+    scenarios.update(parse_scenarios(data.get("scenarios", {}), f"{where}: scenarios"))
     if "default" not in scenarios:
-        raise ValueError(f"procedure {data['proc_id']} has no default scenario")
-    return Procedure(
-        proc_id=data["proc_id"],
-        name=data["name"],
-        agency_id=str(data.get("agency_id", "")),
-        ministry_name=data["ministry_name"],
-        destination_id=data.get("destination_id", ""),
-        destination_name=data.get("destination_name", ""),
-        signature_required=bool(data.get("signature_required", True)),
-        fee=int(data.get("fee", 0)),
-        forms=forms,
-        scenarios=scenarios,
-        preprint=bool(data.get("preprint", False)),
-        post_apply=bool(data.get("post_apply", False)),
-        destination_required=bool(data.get("destination_required", False)),
-        configuration_files=tuple(
-            ConfigurationFile(c["file_name"], c["name"], c["signs"]) for c in data.get("configuration_files", [])
-        ),
-        raw=data,
-    )
+        raise CatalogueError(f"{where}: procedure {data['proc_id']} has no default scenario")
+    try:
+        return Procedure(
+            proc_id=data["proc_id"],
+            name=data["name"],
+            agency_id=str(data.get("agency_id", "")),
+            ministry_name=data["ministry_name"],
+            destination_id=data.get("destination_id", ""),
+            destination_name=data.get("destination_name", ""),
+            signature_required=bool(data.get("signature_required", True)),
+            fee=int(data.get("fee", 0)),
+            forms=tuple(_form(f, f"{where}: forms[{i}]") for i, f in enumerate(tables(data.get("forms", []),
+                                                                                        f"{where}: forms"))),
+            scenarios=scenarios,
+            preprint=bool(data.get("preprint", False)),
+            post_apply=bool(data.get("post_apply", False)),
+            destination_required=bool(data.get("destination_required", False)),
+            configuration_files=tuple(_configuration_file(c, f"{where}: configuration_files[{i}]") for i, c in
+                                      enumerate(tables(data.get("configuration_files", []),
+                                                       f"{where}: configuration_files"))),
+            preprint_data=PreprintData.parse(data["preprint_data"], f"{where}: preprint_data")
+            if "preprint_data" in data else None,
+            messages=tuple(MessageSpec.parse(m, f"{where}: messages[{i}]")
+                           for i, m in enumerate(tables(data.get("messages", []), f"{where}: messages"))),
+            auto_return={name: AutoReturnCase.parse(name, c, f"{where}: auto_return") for name, c in
+                         table(data.get("auto_return", {}), f"{where}: auto_return",
+                               set(data.get("auto_return") or {})).items()},
+            auto_return_attachment=str(data.get("auto_return_attachment", "添付書類.pdf")),
+        )
+    except ValueError as exc:  # a check item's rules
+        raise CatalogueError(f"{where}: {exc}") from None
+
+
+def parse_scenario_set(data: dict[str, Any], where: str) -> dict[str, Scenario]:
+    """A shared scenario set (catalogue/scenarios/<set>.toml): only [scenarios.*]."""
+    return parse_scenarios(table(data, where, {"scenarios"}).get("scenarios", {}), f"{where}: scenarios")
+
+
+def read_toml(path: Any, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{where}: {exc}") from None
+
+
+def procedure_files() -> list[Any]:
+    root = resources.files(__package__) / "procedures"
+    return sorted((e for e in root.iterdir() if e.name.endswith(".toml")), key=lambda e: e.name)
+
+
+@cache
+def scenario_sets() -> dict[str, dict[str, Scenario]]:
+    """The shared scenario sets by name (catalogue/scenarios/<set>.toml)."""
+    root = resources.files(__package__) / "scenarios"
+    return {e.name.removesuffix(".toml"): parse_scenario_set(read_toml(e, f"scenarios/{e.name}"), f"scenarios/{e.name}")
+            for e in root.iterdir() if e.name.endswith(".toml")}
 
 
 class Catalogue:
@@ -213,17 +306,13 @@ class Catalogue:
 
     @classmethod
     def load(cls) -> Catalogue:
-        root = resources.files(__package__)
-        scenario_sets = {
-            entry.name.removesuffix(".toml"): _parse_scenarios(
-                tomllib.loads(entry.read_text(encoding="utf-8")).get("scenarios", {}))
-            for entry in (root / "scenarios").iterdir() if entry.name.endswith(".toml")
-        }
         procs = {}
-        for entry in sorted((root / "procedures").iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".toml"):
-                proc = _parse_procedure(tomllib.loads(entry.read_text(encoding="utf-8")), scenario_sets)
-                procs[proc.proc_id] = proc
+        for entry in procedure_files():
+            proc = parse_procedure(read_toml(entry, f"procedures/{entry.name}"), f"procedures/{entry.name}",
+                                   scenario_sets())
+            if proc.proc_id in procs:
+                raise CatalogueError(f"procedures/{entry.name}: proc_id {proc.proc_id} is defined twice")
+            procs[proc.proc_id] = proc
         return cls(procs)
 
     def get(self, proc_id: str) -> Procedure | None:

@@ -29,11 +29,10 @@ class Message:
 def all_messages(catalogue: Catalogue) -> list[Message]:
     found = []
     for proc in catalogue:
-        for m in proc.raw.get("messages", []):
-            cats = m.get("categories", ["行政手続", "その他", proc.name[:400]])
-            found.append(Message(str(m["information_id"]), m.get("issuer", proc.ministry_name),
-                                 datetime.fromisoformat(str(m["issue_date"])), (cats[0], cats[1], cats[2]),
-                                 m["title"], m["body"], tuple(m.get("attachments", []))))
+        for m in proc.messages:
+            found.append(Message(m.information_id, m.issuer or proc.ministry_name, m.issue_date,
+                                 m.categories or ("行政手続", "その他", proc.name[:400]), m.title, m.body,
+                                 m.attachments))
     return found
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from egov_format.errors import PackageError
 from egov_format.safexml import parse_xml, serialize_xml
 
+from ..catalogue import PreprintData
 from ..world.people import PeopleFactory
 from .cases import FilingService
 from .errors import bad_request
@@ -68,11 +69,11 @@ def preprint(f: FilingService, req: PreprintRequest) -> dict[str, Any]:
         raise bad_request(f"様式バージョンに誤りがあります（{form.version}を指定してください）。")
     if req.application_info is None:
         raise bad_request("申請届出識別情報（application_info）は1件以上10件以内で指定してください。")
-    config = proc.raw.get("preprint_data", {})
-    label = config.get("key_label", "")
+    config = proc.preprint_data or PreprintData()
+    label = config.key_label
     values = {name: _text(value) for name, value in req.application_info}
     key = re.sub(r"\D", "", values.get(label, ""))
-    if len(key) != int(config.get("key_digits", 14)):
+    if len(key) != config.key_digits:
         raise bad_request(f"{label}に該当するプレ印字データが存在しません。")
     try:
         raw = base64.b64decode(req.file_data, validate=True)
@@ -87,7 +88,7 @@ def preprint(f: FilingService, req: PreprintRequest) -> dict[str, Any]:
     if data is None:
         raise bad_request("申請書XMLの形式に誤りがあります。")
     facts = _facts(key)
-    for path, fact in config.get("fields", {}).items():
+    for path, fact in config.fields.items():
         el = data.find(path)
         if el is not None:
             el.text = facts.get(fact, fact)

@@ -5,13 +5,10 @@ actions recorded since (withdraw, amend, resubmit, complete, pay, post_complete)
 is pushed by a worker, so every server process computes the same answer, and numbering is stable:
 notice_sub_id counts the visible notices and documents in the order they appeared.
 
-Scenario step keys (catalogue TOML): ``status``, ``notice`` {type, title, sentence, issuer,
-correct_type, correct_days, attachments}, ``document`` {title, sentence, download_days, attachments,
-sign}, ``payment`` {fee, name_kana, pay_days, facility_number}, ``post`` {type, title, sentence,
-name, download_days}. A 補正 notice with correct_type 部分補正 (or 再提出) pauses the steps after it
+Each stored entry is read as a typed step (catalogue/steps.py: status, notice, document, payment,
+post, with their defaults). A 補正 notice with correct_type 部分補正 (or 再提出) pauses the steps after it
 until the amendment (or the resubmission) arrives; those steps then run relative to that moment.
-Scenario options: ``withdrawal`` ("accept" | "refuse"), ``withdrawal_after`` (duration),
-``withdrawal_refusal_reason``.
+The scenario's options (ScenarioOptions) say how a 取下げ依頼 is answered.
 """
 
 from __future__ import annotations
@@ -21,19 +18,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..clock import parse_duration
+from ..catalogue.steps import NoticeStep, ScenarioOptions, TimelineStep
 from ..store.models import Application, ApplicationAction
 
 WITHDRAWABLE_AFTER = timedelta(minutes=5)  # seed 000: not offered right after sending
 WITHDRAWABLE_STATUSES = frozenset({"到達", "審査中", "審査中（補正待ち）"})
-WITHDRAWAL_PROCESSING = "取下げ処理中"
 WITHDRAWN = "手続終了(取下げ済み)"  # as seed 000 shows it
 COMPLETED = "手続完了"
 NO_PAYMENT = "なし"
 PAY_WAITING, PAY_DONE, PAY_EXPIRED = "納付待ち", "納付済み", "納付期限切れ"
 GATES = {"部分補正": "amend", "再提出": "resubmit"}  # correct_type -> the action that resolves it
-DEFAULT_DOWNLOAD_DAYS = 90
-DEFAULT_FACILITY_NUMBER = "00200"
 
 
 def entry_time(entry: dict[str, Any]) -> datetime:
@@ -128,7 +122,7 @@ class _Event:
     at: datetime
     order: int
     step: int
-    entry: dict[str, Any]
+    entry: TimelineStep
 
 
 def visible_events(app: Application, actions: list[ApplicationAction], now: datetime,
@@ -141,9 +135,9 @@ def visible_events(app: Application, actions: list[ApplicationAction], now: date
         at = entry_time(entry) + shift
         if at > now or (cut_after is not None and at > cut_after):
             break
-        events.append(_Event(at, len(events), index, entry))
-        notice = entry.get("notice") or {}
-        if notice.get("type") == "補正" and GATES.get(notice.get("correct_type", "")):
+        step = TimelineStep.stored(entry)
+        events.append(_Event(at, len(events), index, step))
+        if step.notice is not None and step.notice.type == "補正" and GATES.get(step.notice.correct_type or ""):
             answered = resolved.get(index)
             if answered is None:
                 return events, index, shift
@@ -152,20 +146,19 @@ def visible_events(app: Application, actions: list[ApplicationAction], now: date
 
 
 def derive(app: Application, actions: list[ApplicationAction], now: datetime,
-           options: dict[str, Any] | None = None, *, issuer: str = "") -> CaseState:
-    options = options or {}
+           options: ScenarioOptions | None = None, *, issuer: str = "") -> CaseState:
+    options = options or ScenarioOptions()
     actions = [a for a in actions if a.at <= now]
     withdraw = next((a for a in actions if a.kind == "withdraw"), None)
-    accept = options.get("withdrawal", "accept") != "refuse"
-    decided_at = withdraw.at + parse_duration(options.get("withdrawal_after", "PT2H")) if withdraw else None
+    accept = options.accepts_withdrawal
+    decided_at = withdraw.at + options.withdrawal_after if withdraw else None
     events, open_step, _shift = visible_events(app, actions, now, withdraw.at if withdraw and accept else None)
     if withdraw is not None and decided_at is not None and decided_at <= now:
         sentence = ("取下げ依頼を受理しました。本申請は取り下げられました。" if accept else
-                    options.get("withdrawal_refusal_reason",
-                                "審査が進んでいるため、取下げ依頼を受理できませんでした。提出先にお問い合わせください。"))
-        events.append(_Event(decided_at, len(events), -1, {"notice": {
-            "type": "取下げ", "title": "取下げ依頼の受理について" if accept else "取下げ依頼について",
-            "sentence": sentence}}))
+                    options.withdrawal_refusal_reason)
+        title = "取下げ依頼の受理について" if accept else "取下げ依頼について"
+        events.append(_Event(decided_at, len(events), -1,
+                             TimelineStep(notice=NoticeStep(type="取下げ", title=title, sentence=sentence))))
     events.sort(key=lambda e: (e.at, e.order))
 
     by_kind: dict[str, list[ApplicationAction]] = {}
@@ -180,57 +173,44 @@ def derive(app: Application, actions: list[ApplicationAction], now: datetime,
     sub_id = 0
     for ev in events:
         e = ev.entry
-        if "status" in e:
-            state.status = e["status"]
-        if "notice" in e:
-            n = e["notice"]
+        if e.status is not None:
+            state.status = e.status
+        if (n := e.notice) is not None:
             sub_id += 1
-            notice = Notice(sub_id, ev.step, ev.at, n.get("type", "お知らせ"), n.get("title", "お知らせ"),
-                            n.get("sentence", n.get("title", "お知らせ")), n.get("issuer") or issuer,
-                            attachments=list(n.get("attachments", [])))
+            notice = Notice(sub_id, ev.step, ev.at, n.type, n.title, n.sentence or n.title, n.issuer or issuer,
+                            attachments=list(n.attachments))
             if notice.type == "補正":
-                notice.correct_type = n.get("correct_type", "部分補正")
-                notice.correct_expired = (ev.at + timedelta(days=int(n.get("correct_days", 14)))).date()
+                notice.correct_type = n.correct_type or "部分補正"
+                notice.correct_expired = (ev.at + timedelta(days=n.correct_days)).date()
                 notice.correct_completed = amended.get(ev.step)
             state.notices.append(notice)
             if ev.step == open_step:
                 state.open_gate = notice
-        if "document" in e:
-            d = e["document"]
+        if (d := e.document) is not None:
             sub_id += 1
             state.documents.append(Document(
-                sub_id, ev.step, ev.at, d.get("title", f"公文書({sub_id:03d})"),
-                d.get("sentence", "申請について、別添のとおり通知します。"), d.get("issuer") or issuer,
-                (ev.at + timedelta(days=int(d.get("download_days", DEFAULT_DOWNLOAD_DAYS)))).date(),
-                bool(d.get("sign", True)), list(d.get("attachments", [{"file_name": "tsuchisho.pdf",
-                                                                         "title": "通知書"}])),
+                sub_id, ev.step, ev.at, d.title or f"公文書({sub_id:03d})", d.sentence, d.issuer or issuer,
+                (ev.at + timedelta(days=d.download_days)).date(), d.sign, [dict(a) for a in d.attachments],
                 completed.get(sub_id)))
-        if "payment" in e:
-            p = e["payment"]
+        if (p := e.payment) is not None:
             seed = f"{app.arrive_id}:{ev.step}"
             pay = Payment(ev.step, ev.at, _digits("pay" + seed, 16), _digits("confirm" + seed, 6),
-                          str(p.get("facility_number", DEFAULT_FACILITY_NUMBER)),
-                          p.get("name_kana", "テスウリョウ"), int(p.get("fee", 0)),
-                          (ev.at + timedelta(days=int(p.get("pay_days", 30)))).date())
+                          str(p.facility_number), p.name_kana, p.fee, (ev.at + timedelta(days=p.pay_days)).date())
             pay.paid_at = paid.get(pay.pay_number)
             state.payments.append(pay)
-            if p.get("notice", True):
+            if p.notice:
                 sub_id += 1
                 state.notices.append(Notice(
                     sub_id, ev.step, ev.at, "納付", "納付のお知らせ",
                     f"手数料{pay.total_fee:,}円の納付をお願いします。納付番号{pay.pay_number}、確認番号"
                     f"{pay.confirm_number}、収納機関番号{pay.facility_number}、払込期限{pay.expires:%Y-%m-%d}。",
                     issuer))
-        if "post" in e:
-            p = e["post"]
+        if (post := e.post) is not None:
             post_id = f"{app.arrive_id}{len(state.posts) + 1:03d}"
             state.posts.append(Post(
-                post_id, ev.step, ev.at, p.get("type", "通知"), p.get("title", "電子送達のお知らせ"),
-                p.get("sentence", "通知文書を電子送達により送付します。"), p.get("name", p.get("title", "通知文書")),
-                p.get("issuer") or issuer,
-                (ev.at + timedelta(days=int(p.get("download_days", DEFAULT_DOWNLOAD_DAYS)))).date(),
-                list(p.get("attachments", [{"file_name": "tsuchi.pdf", "title": "通知文書"}])),
-                posts_done.get(post_id)))
+                post_id, ev.step, ev.at, post.type, post.title, post.sentence, post.name or post.title,
+                post.issuer or issuer, (ev.at + timedelta(days=post.download_days)).date(),
+                [dict(a) for a in post.attachments], posts_done.get(post_id)))
 
     if state.documents and all(d.downloaded_at is not None for d in state.documents):
         state.status = COMPLETED
@@ -241,7 +221,7 @@ def derive(app: Application, actions: list[ApplicationAction], now: datetime,
                 state.status = WITHDRAWN
         else:
             state.withdrawal = "pending"
-            state.status = options.get("withdrawal_processing_status", WITHDRAWAL_PROCESSING)
+            state.status = options.withdrawal_processing_status
     state.withdraw_flag = (state.status in WITHDRAWABLE_STATUSES and now - app.arrive_at >= WITHDRAWABLE_AFTER
                            and state.withdrawal is None)  # one 取下げ依頼 per case
     if state.payments:

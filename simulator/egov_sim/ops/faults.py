@@ -11,34 +11,37 @@ A rule as posted to /__admin/faults:
      "when": "before" | "after",          # reset/hang after the request was processed (outcome unknown)
      "times": 1, "probability": 0.5, "from": "2024-03-31T00:00:00", "until": "2024-04-01T00:00:00"}
 
-`latency` and `arrival_check` may be combined with each other and with one other action. Paths are globs (`/shinsei/v2/apply/*`) or, starting
-with `^`, regular expressions. `account` is a login ID (aliases are resolved by the admin API).
+`latency` and `arrival_check` may be combined with each other and with one other action (actions.py:
+one class per kind). Paths are globs (`/shinsei/v2/apply/*`) or, starting with `^`, regular expressions.
+`account` is a login ID (aliases are resolved by the admin API).
+
+Who applies a rule: the middleware, before and after the view, for rules on method, path and the
+token's account; the filing hooks (filing_hooks.py), after authentication, for rules on `proc_id` and
+for actions that need the submission (auto_return, arrival_check). A rule that can never fire — a path
+under no faultable tree, a submission action on a path that sends nothing — is refused.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ..clock import parse_duration
 from ..store.ops_tables import FaultRule
+from .actions import FaultAction, parse_action
+from .errors import FaultError
 
-TERMINAL = ("status", "reset", "hang", "auto_return", "report_list")  # decide the answer; at most one fires
-MODIFIERS = ("latency", "arrival_check")  # change timing or visibility; combine with anything
-MAX_LATENCY = 900.0  # seconds: no single injected delay is longer than this
-MAX_HANG = 3600.0
-
-
-class FaultError(ValueError):
-    """A rule the admin API refuses."""
+# what the filing hooks see: the operations that send a package (filing/hooks.py Submission.operation)
+SUBMISSION_PATHS = ("/shinsei/v2/apply", "/shinsei/v2/bulk-apply", "/shinsei/v2/apply/amend",
+                    "/shinsei/v2/post-apply")
+_WILDCARDS = re.compile(r"[*?\[]")
+_REGEX_SPECIALS = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
 @dataclass(frozen=True)
@@ -50,86 +53,6 @@ class RequestInfo:
 
 
 @dataclass(frozen=True)
-class Latency:
-    """A delay distribution in seconds: fixed, uniform [low, high] or log-normal (median, sigma)."""
-
-    kind: str
-    a: float
-    b: float = 0.0
-    cap: float = MAX_LATENCY
-
-    @classmethod
-    def parse(cls, spec: Any) -> Latency:
-        if isinstance(spec, int | float):
-            spec = {"fixed": spec}
-        if not isinstance(spec, dict) or len(spec) < 1:
-            raise FaultError("latency は {fixed: s} / {uniform: [min, max]} / {lognormal: {median, sigma}} です。")
-        cap = float(spec.get("max", MAX_LATENCY))
-        if "fixed" in spec:
-            return cls("fixed", _nonneg(spec["fixed"]), cap=cap)
-        if "uniform" in spec:
-            low, high = (spec["uniform"] + [None, None])[:2] if isinstance(spec["uniform"], list) else (None, None)
-            if low is None or high is None or _nonneg(low) > _nonneg(high):
-                raise FaultError("latency.uniform は [min, max] (秒) です。")
-            return cls("uniform", float(low), float(high), cap)
-        if "lognormal" in spec:
-            ln = spec["lognormal"]
-            if not isinstance(ln, dict) or "median" not in ln:
-                raise FaultError("latency.lognormal は {median: 秒, sigma: 数値} です。")
-            return cls("lognormal", _nonneg(ln["median"]), _nonneg(ln.get("sigma", 0.5)), float(ln.get("max", cap)))
-        raise FaultError("latency の種類は fixed / uniform / lognormal です。")
-
-    def sample(self, rng: random.Random) -> float:
-        if self.kind == "fixed":
-            value = self.a
-        elif self.kind == "uniform":
-            value = rng.uniform(self.a, self.b)
-        else:
-            value = rng.lognormvariate(math.log(self.a), self.b) if self.a > 0 else 0.0
-        return min(max(value, 0.0), self.cap, MAX_LATENCY)
-
-    def as_dict(self) -> dict[str, Any]:
-        if self.kind == "fixed":
-            return {"fixed": self.a}
-        if self.kind == "uniform":
-            return {"uniform": [self.a, self.b]}
-        return {"lognormal": {"median": self.a, "sigma": self.b, "max": self.cap}}
-
-
-def _nonneg(v: Any) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise FaultError(f"数値で指定してください: {v!r}") from None
-    if f < 0 or not math.isfinite(f):
-        raise FaultError(f"0以上の数値で指定してください: {v!r}")
-    return f
-
-
-@dataclass(frozen=True)
-class Action:
-    latency: Latency | None = None
-    status: int | None = None
-    title: str | None = None
-    detail: str | None = None
-    report_list: tuple[dict[str, str], ...] = ()
-    retry_after: int | None = None
-    reset: bool = False
-    hang: float | None = None  # seconds at most
-    arrival_check: timedelta | None = None
-    auto_return: str | None = None
-    when: str = "before"
-
-    @property
-    def kind(self) -> str:
-        """The terminal action's name, or "modifier" when the rule only changes timing or visibility."""
-        for name in TERMINAL:
-            if getattr(self, name):
-                return name
-        return "modifier"
-
-
-@dataclass(frozen=True)
 class Rule:
     id: int
     name: str
@@ -137,13 +60,26 @@ class Rule:
     path: str
     account: str | None
     proc_id: str | None
-    action: Action
+    actions: tuple[FaultAction, ...]
     probability: float = 1.0
     active_from: datetime | None = None
     active_until: datetime | None = None
     limit: int | None = None
     fired: int = 0
     spec: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} {self.name}"
+
+    @property
+    def terminal(self) -> bool:
+        return any(a.TERMINAL for a in self.actions)
+
+    @property
+    def after_authentication(self) -> bool:
+        """Matched by the filing hooks (real account and proc_id), not by the middleware."""
+        return self.proc_id is not None or any(a.NEEDS_SUBMISSION for a in self.actions)
 
     def matches(self, req: RequestInfo, now: datetime) -> bool:
         if self.method and req.method.upper() not in self.method:
@@ -171,50 +107,6 @@ def _path_matches(pattern: str, path: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern)
 
 
-def _report_item(item: Any) -> dict[str, str]:
-    if isinstance(item, str):
-        item = {"content": item}
-    if not isinstance(item, dict) or not item.get("content"):
-        raise FaultError("report_list の各要素には content が必要です。")
-    return {k: str(item.get(k) or "-") for k in ("form_name", "attached_file_name", "file_name", "item", "content")}
-
-
-def parse_action(spec: Any) -> Action:
-    if not isinstance(spec, dict) or not spec:
-        raise FaultError("action を指定してください。")
-    unknown = set(spec) - {"when", "title", "detail", "retry_after", "seconds", *TERMINAL, *MODIFIERS}
-    if unknown:
-        raise FaultError(f"action に不明な項目があります: {', '.join(sorted(unknown))}")
-    kinds = [k for k in TERMINAL if spec.get(k)]
-    if len(kinds) > 1:
-        raise FaultError("action には status / reset / hang / auto_return / report_list のうち1種類までを指定できます。")
-    if not kinds and not any(k in spec for k in MODIFIERS):
-        raise FaultError("action の種類がありません (status, latency, reset, hang, arrival_check, auto_return)。")
-    status = spec.get("status")
-    if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
-        raise FaultError("status は 400〜599 の数値です。")
-    when = spec.get("when", "before")
-    if when not in ("before", "after"):
-        raise FaultError("when は before か after です。")
-    report = tuple(_report_item(i) for i in spec.get("report_list") or [])
-    if report and status is None:
-        status = 400
-    arrival = None
-    if spec.get("arrival_check"):
-        try:
-            arrival = parse_duration(str(spec["arrival_check"]))
-        except ValueError as exc:
-            raise FaultError(f"arrival_check: {exc}") from None
-    hang = None
-    if spec.get("hang"):
-        hang = min(_nonneg(spec.get("seconds", MAX_HANG)), MAX_HANG)
-    return Action(latency=Latency.parse(spec["latency"]) if "latency" in spec else None, status=status,
-                  title=spec.get("title"), detail=spec.get("detail"), report_list=report,
-                  retry_after=int(spec["retry_after"]) if spec.get("retry_after") is not None else None,
-                  reset=bool(spec.get("reset")), hang=hang, arrival_check=arrival,
-                  auto_return=spec.get("auto_return") or None, when=when)
-
-
 def _jst(value: Any, name: str) -> datetime | None:
     if value is None:
         return None
@@ -224,8 +116,40 @@ def _jst(value: Any, name: str) -> datetime | None:
         raise FaultError(f"{name} は日時 (例: 2024-03-31T00:00:00) で指定してください。") from None
 
 
-def validate(spec: Any) -> dict[str, Any]:
-    """Check a posted rule; returns the normalised spec to store."""
+def _literal_prefix(pattern: str) -> str:
+    """The part of a path pattern every matching path starts with."""
+    if pattern.startswith("^"):
+        body = pattern[1:]
+        cut = _REGEX_SPECIALS.search(body)
+        return body[:cut.start()] if cut else body
+    cut = _WILDCARDS.search(pattern)
+    return pattern[:cut.start()] if cut else pattern
+
+
+def can_reach(pattern: str, tree: str) -> bool:
+    """Whether a path pattern may match a path in `tree` (a URL prefix like /shinsei/v2)."""
+    prefix = _literal_prefix(pattern)
+    return prefix.startswith(tree) or tree.startswith(prefix)
+
+
+def _never_fires(spec: dict[str, Any], actions: tuple[FaultAction, ...], trees: tuple[str, ...]) -> str | None:
+    match = spec.get("match") or {}
+    path = match.get("path") or ""
+    if path and not any(can_reach(path, t) for t in trees):
+        return (f"path {path} は障害を注入できる範囲 ({', '.join(trees)}) の外です。"
+                f" (this rule can never fire: faults apply under {', '.join(trees)} only)")
+    method = match.get("method") or ()
+    methods = {m.upper() for m in ([method] if isinstance(method, str) else method)}
+    if (match.get("proc_id") or any(a.NEEDS_SUBMISSION for a in actions)) and (
+            (methods and "POST" not in methods) or (path and not any(_path_matches(path, p) for p in SUBMISSION_PATHS))):
+        return ("proc_id・auto_return・arrival_check の規則は申請データの送信 (POST "
+                f"{', '.join(SUBMISSION_PATHS)}) にだけ適用されます。"
+                " (this rule can never fire: it needs a submission)")
+    return None
+
+
+def validate(spec: Any, trees: tuple[str, ...]) -> dict[str, Any]:
+    """Check a posted rule against the faultable URL trees; returns the normalised spec to store."""
     if not isinstance(spec, dict):
         raise FaultError("JSONオブジェクトで指定してください。")
     match = spec.get("match") or {}
@@ -234,7 +158,7 @@ def validate(spec: Any) -> dict[str, Any]:
     unknown = set(match) - {"method", "path", "account", "proc_id"}
     if unknown:
         raise FaultError(f"match に不明な項目があります: {', '.join(sorted(unknown))}")
-    parse_action(spec.get("action"))
+    actions = parse_action(spec.get("action"))
     prob = spec.get("probability", 1.0)
     if not isinstance(prob, int | float) or not 0 < prob <= 1:
         raise FaultError("probability は 0 より大きく 1 以下です。")
@@ -249,6 +173,9 @@ def validate(spec: Any) -> dict[str, Any]:
             re.compile(path)
         except re.error as exc:
             raise FaultError(f"path の正規表現に誤りがあります: {exc}") from None
+    never = _never_fires(spec, actions, trees)
+    if never:
+        raise FaultError(never)
     keys = ("name", "match", "action", "probability", "times", "from", "until")
     return {k: spec[k] for k in keys if k in spec}
 
@@ -260,7 +187,7 @@ def to_rule(row: FaultRule) -> Rule:
     methods = tuple(m.upper() for m in ([method] if isinstance(method, str) else method))
     return Rule(id=row.id, name=str(spec.get("name") or f"rule {row.id}"), method=methods,
                 path=match.get("path") or "", account=match.get("account"), proc_id=match.get("proc_id"),
-                action=parse_action(spec["action"]), probability=float(spec.get("probability", 1.0)),
+                actions=parse_action(spec["action"]), probability=float(spec.get("probability", 1.0)),
                 active_from=_jst(spec.get("from"), "from"), active_until=_jst(spec.get("until"), "until"),
                 limit=row.limit, fired=row.fired, spec=spec)
 
@@ -284,7 +211,7 @@ def select_firing(session: Session, rules: list[Rule], req: RequestInfo, now: da
     for rule in rules:
         if not rule.matches(req, now):
             continue
-        is_terminal = rule.action.kind != "modifier"
+        is_terminal = rule.terminal
         if is_terminal and terminal:
             continue
         if rule.probability < 1 and rng.random() >= rule.probability:

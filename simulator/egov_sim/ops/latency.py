@@ -9,11 +9,72 @@ samples it and sleeps in the worker thread, scaled by `scale` (1.0 = real second
 from __future__ import annotations
 
 import calendar as _cal
+import math
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from .faults import Latency
+from .errors import FaultError
 from .maintenance import Calendar
+
+MAX_LATENCY = 900.0  # seconds: no single injected delay is longer than this
+
+@dataclass(frozen=True)
+class Latency:
+    """A delay distribution in seconds: fixed, uniform [low, high] or log-normal (median, sigma)."""
+
+    kind: str
+    a: float
+    b: float = 0.0
+    cap: float = MAX_LATENCY
+
+    @classmethod
+    def parse(cls, spec: Any) -> Latency:
+        if isinstance(spec, int | float):
+            spec = {"fixed": spec}
+        if not isinstance(spec, dict) or len(spec) < 1:
+            raise FaultError("latency は {fixed: s} / {uniform: [min, max]} / {lognormal: {median, sigma}} です。")
+        cap = float(spec.get("max", MAX_LATENCY))
+        if "fixed" in spec:
+            return cls("fixed", nonneg(spec["fixed"]), cap=cap)
+        if "uniform" in spec:
+            low, high = (spec["uniform"] + [None, None])[:2] if isinstance(spec["uniform"], list) else (None, None)
+            if low is None or high is None or nonneg(low) > nonneg(high):
+                raise FaultError("latency.uniform は [min, max] (秒) です。")
+            return cls("uniform", float(low), float(high), cap)
+        if "lognormal" in spec:
+            ln = spec["lognormal"]
+            if not isinstance(ln, dict) or "median" not in ln:
+                raise FaultError("latency.lognormal は {median: 秒, sigma: 数値} です。")
+            return cls("lognormal", nonneg(ln["median"]), nonneg(ln.get("sigma", 0.5)), float(ln.get("max", cap)))
+        raise FaultError("latency の種類は fixed / uniform / lognormal です。")
+
+    def sample(self, rng: random.Random) -> float:
+        if self.kind == "fixed":
+            value = self.a
+        elif self.kind == "uniform":
+            value = rng.uniform(self.a, self.b)
+        else:
+            value = rng.lognormvariate(math.log(self.a), self.b) if self.a > 0 else 0.0
+        return min(max(value, 0.0), self.cap, MAX_LATENCY)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.kind == "fixed":
+            return {"fixed": self.a}
+        if self.kind == "uniform":
+            return {"uniform": [self.a, self.b]}
+        return {"lognormal": {"median": self.a, "sigma": self.b, "max": self.cap}}
+
+
+def nonneg(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise FaultError(f"数値で指定してください: {v!r}") from None
+    if f < 0 or not math.isfinite(f):
+        raise FaultError(f"0以上の数値で指定してください: {v!r}")
+    return f
 
 AFTER_MAINTENANCE = timedelta(hours=2)
 

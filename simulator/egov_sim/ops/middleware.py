@@ -1,6 +1,8 @@
-"""Before/after-request hooks for /shinsei/v2 and /auth: maintenance windows, fault rules,
-busy-season latency and the request journal. The rules live in maintenance.py, faults.py,
-latency.py and auto_return.py; this module only applies them to Flask requests.
+"""Before/after-request hooks for the faultable trees (/shinsei/v2 and /auth): maintenance windows,
+fault rules on method/path/account, busy-season latency and the request journal — infrastructure
+only. The rules live in maintenance.py, faults.py, actions.py and latency.py; this module applies
+them to Flask requests. Rules that need the submission (proc_id, auto_return, arrival_check) go to
+the filing backend as hooks (`g.filing_hooks`, filing_hooks.py), applied after authentication.
 """
 
 from __future__ import annotations
@@ -14,23 +16,21 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..clock import format_datetime
 from ..idp.egov_tokens import from_epoch
 from ..services import services
-from ..store.models import Application, Setting
-from ..store.ops_tables import ApplicationHold
-from . import auto_return, connection, latency
+from ..store.models import Setting
+from . import connection, latency
 from .faults import RequestInfo as FaultRequest
 from .faults import Rule, load_rules, select_firing
+from .filing_hooks import FaultAnswer, RuleHooks
 from .journal import Entry, Journal, truncate
 from .maintenance import DETAIL, Calendar, Occurrence, retry_after_seconds, settle
 
 OPS_KEY = "egov_sim_ops"
 API = "/shinsei/v2"
-AUTH = "/auth"
 LATENCY_KEY = "ops.latency"
 MAINTENANCE_END_HEADER = "X-Egov-Sim-Maintenance-End"  # the simulator's own: real e-Gov may not send it
 AUTH_JSON_PATHS = ("/auth/token", "/auth/token/introspect", "/auth/logout")
@@ -58,6 +58,7 @@ class OpsState:
 
     journal: Journal
     rng: random.Random
+    trees: dict[str, str]  # faultable URL prefix -> answer style ("api": the spec's errors, "auth": OAuth's)
     _room: OpsRoom | None = None
     _loaded_at: float = 0.0
 
@@ -85,7 +86,7 @@ class RequestOps:
     account: str | None = None
     maintenance: int | None = None
     notes: list[str] = field(default_factory=list)
-    after: list[Rule] = field(default_factory=list)
+    after: list[Rule] = field(default_factory=list)  # fired rules whose `after` acts on the answer
     dropped: bool = False
     _now: datetime | None = None
 
@@ -99,22 +100,30 @@ class RequestOps:
         return self._now
 
 
-def install(app: Flask) -> None:
+def install(app: Flask, faultable: dict[str | None, str]) -> None:
+    """Apply the ops room to the `faultable` trees (URL prefix -> "api" | "auth"), declared by the
+    blueprints served there; fault rules for any other path are refused."""
     settings = app.extensions["egov_sim"].settings
-    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed))
+    trees = {prefix: kind for prefix, kind in faultable.items() if prefix}
+    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed), trees)
     app.before_request(_before)
     app.after_request(_after)
+    app.register_error_handler(FaultAnswer, lambda exc: exc.response)
 
 
 def ops_state() -> OpsState:
     return current_app.extensions[OPS_KEY]
 
 
+def faultable_trees() -> tuple[str, ...]:
+    """The URL prefixes fault rules can act on (the admin API refuses rules for any other path)."""
+    return tuple(ops_state().trees)
+
+
 def _kind(path: str) -> str | None:
-    if path.startswith(API + "/") and not path.endswith("/openapi.json"):
-        return "api"
-    if path == AUTH or path.startswith(AUTH + "/"):
-        return "auth"
+    for prefix, kind in ops_state().trees.items():
+        if (path == prefix or path.startswith(prefix + "/")) and not path.endswith("/openapi.json"):
+            return kind
     return None
 
 
@@ -148,17 +157,6 @@ def _peek(token: str) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return claims if isinstance(claims, dict) else None
-
-
-def _proc_id() -> str | None:
-    parts = request.path.split("/")
-    if len(parts) >= 5 and parts[3] == "procedure":
-        return parts[4]
-    if request.method == "POST" and request.is_json:
-        body = request.get_json(silent=True)
-        if isinstance(body, dict) and isinstance(body.get("proc_id"), str):
-            return body["proc_id"]
-    return None
 
 
 def latency_config() -> latency.LatencyConfig:
@@ -219,26 +217,33 @@ def _maintenance_response(kind: str, occ: Occurrence, now: datetime) -> Response
     return api_error(503, title="Service Unavaiable", detail=detail, headers=headers)
 
 
-def _fault_response(kind: str, rule: Rule) -> Response:
-    a = rule.action
-    if a.auto_return or a.report_list:
-        report = list(a.report_list)
-        if a.auto_return:
-            case = auto_return.find(services().catalogue.get(_proc_id() or ""), a.auto_return)
-            if case is not None:
-                report = [r.as_dict() for r in case.report]
-        return api_error(a.status or 400, title=a.title, detail=a.detail or auto_return.DETAIL, report=report)
-    status = a.status or 500
-    headers = {"Retry-After": str(a.retry_after)} if a.retry_after is not None else {}
-    if kind == "auth":
-        error = "temporarily_unavailable" if status == 503 else "server_error"
-        return auth_error(status, error, a.detail or DETAILS.get(status, "error"), headers)
-    return api_error(status, title=a.title, detail=a.detail, headers=headers)
+@dataclass
+class _RequestFaults:
+    """The FaultContext of the request in hand (actions.py)."""
 
+    ops: RequestOps
 
-def _drop(ops: RequestOps) -> Response:
-    ops.dropped = True
-    return Response(connection.dropping_body(request.environ), status=200)
+    def note(self, text: str) -> None:
+        self.ops.notes.append(text)
+
+    def sleep(self, delay: latency.Latency) -> float:
+        seconds = delay.sample(ops_state().rng)
+        time.sleep(seconds)
+        return seconds
+
+    def error(self, status: int, *, title: str | None, detail: str | None, report: list[dict[str, str]],
+              headers: dict[str, str]) -> Response:
+        if self.ops.kind == "auth" and not report:
+            error = "temporarily_unavailable" if status == 503 else "server_error"
+            return auth_error(status, error, detail or DETAILS.get(status, "error"), headers)
+        return api_error(status, title=title, detail=detail, report=report, headers=headers)
+
+    def drop(self) -> Response:
+        self.ops.dropped = True
+        return Response(connection.dropping_body(request.environ), status=200)
+
+    def hang(self, seconds: float) -> float:
+        return connection.hang(request.environ, seconds)
 
 
 # ---------------------------------------------------------------------------- the hooks
@@ -268,44 +273,25 @@ def _before() -> Response | None:
                 ops.notes.append(f"token issued before maintenance #{expired_by.window.id}")
                 return Response(status=401, headers={
                     "WWW-Authenticate": 'Bearer realm="egov", error="invalid_token", error_description="Token expired"'})
-    header_case = request.headers.get(auto_return.HEADER) if kind == "api" else None
-    proc_id = _proc_id() if kind == "api" and (header_case or any(r.proc_id for r in rules)) else None
-    if header_case and request.method == "POST" and request.path.rstrip("/").endswith("/apply"):
-        case = auto_return.find(svc.catalogue.get(proc_id or ""), header_case)
-        if case is not None:
-            ops.notes.append(f"auto return {case.name}")
-            return api_error(400, detail=auto_return.DETAIL, report=[r.as_dict() for r in case.report])
     if rules:
-        req = FaultRequest(request.method, request.path, ops.account, proc_id)
-        with svc.db.session() as s:
-            fired = select_firing(s, rules, req, ops.now, ops_state().rng)
-        for rule in fired:
-            answer = _fire_before(ops, kind, rule)
-            if answer is not None:
-                return answer
+        later = [r for r in rules if r.after_authentication]
+        now_rules = [r for r in rules if not r.after_authentication]
+        ctx = _RequestFaults(ops)
+        if later and kind == "api":
+            g.filing_hooks = RuleHooks(later, svc.catalogue, request.method, request.path, ops.now,
+                                       ops_state().rng, svc.db.session, ctx, ops.after)
+        if now_rules:
+            req = FaultRequest(request.method, request.path, ops.account)
+            with svc.db.session() as s:
+                fired = select_firing(s, now_rules, req, ops.now, ops_state().rng)
+            ops.after.extend(fired)
+            for rule in fired:
+                for action in rule.actions:
+                    answer = action.before(ctx, rule.label)
+                    if answer is not None:
+                        return answer
     _profile_latency(ops, calendar)
     return None
-
-
-def _fire_before(ops: RequestOps, kind: str, rule: Rule) -> Response | None:
-    a = rule.action
-    label = f"#{rule.id} {rule.name}"
-    if a.latency is not None and a.when == "before":
-        delay = a.latency.sample(ops_state().rng)
-        ops.notes.append(f"{label}: latency {delay:.3f}s")
-        time.sleep(delay)
-    if a.kind == "modifier" or a.when == "after" or a.arrival_check is not None:
-        ops.after.append(rule)  # arrival checks, late latency and after-processing faults act on the answer
-    if a.kind == "modifier" or a.when == "after":
-        return None
-    ops.notes.append(f"{label}: {a.kind}")
-    if a.kind == "reset":
-        return _drop(ops)
-    if a.kind == "hang":
-        waited = connection.hang(request.environ, a.hang or 0)
-        ops.notes.append(f"{label}: held {waited:.2f}s")
-        return _drop(ops)
-    return _fault_response(kind, rule)
 
 
 def _profile_latency(ops: RequestOps, calendar: Calendar) -> None:
@@ -320,49 +306,16 @@ def _profile_latency(ops: RequestOps, calendar: Calendar) -> None:
     time.sleep(delay)
 
 
-def _hold_arrival(response: Response, until: datetime) -> str | None:
-    body = response.get_json(silent=True) if response.is_json else None
-    arrive_id = ((body or {}).get("results") or {}).get("arrive_id") if isinstance(body, dict) else None
-    if not arrive_id:
-        return None
-    with services().db.session() as s:
-        app_id = s.scalar(select(Application.id).where(Application.arrive_id == arrive_id))
-        if app_id is None:
-            return None
-        s.merge(ApplicationHold(application_id=app_id, hidden_until=until))
-    return arrive_id
-
-
 def _after(response: Response) -> Response:
     ops: RequestOps | None = g.get("egov_ops")
     if ops is None:
         return response
+    ctx = _RequestFaults(ops)
     for rule in ops.after:
-        a, label = rule.action, f"#{rule.id} {rule.name}"
-        if a.latency is not None and a.when == "after":
-            delay = a.latency.sample(ops_state().rng)
-            ops.notes.append(f"{label}: latency after {delay:.3f}s")
-            time.sleep(delay)
-        if a.arrival_check is not None and response.status_code == 200:
-            held = _hold_arrival(response, ops.now + a.arrival_check)
-            ops.notes.append(f"{label}: arrival {held} being checked until {format_datetime(ops.now + a.arrival_check)}")
-        if a.when != "after":
-            continue
-        if a.kind == "reset":
-            ops.notes.append(f"{label}: reset after processing ({response.status_code})")
-            dropped = _drop(ops)
-            _record(ops, response)
-            return dropped
-        elif a.kind == "hang":
-            waited = connection.hang(request.environ, a.hang or 0)
-            ops.notes.append(f"{label}: held {waited:.2f}s after processing ({response.status_code})")
-            dropped = _drop(ops)
-            _record(ops, response)
-            return dropped
-        else:  # an error answer although the request was processed (a 500 after storing: outcome unknown)
-            ops.notes.append(f"{label}: {a.kind} after processing ({response.status_code})")
-            response = _fault_response(ops.kind, rule)
-            break
+        for action in rule.actions:
+            if ops.dropped:
+                break
+            response = action.after(ctx, rule.label, response)
     _record(ops, response)
     return response
 
