@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..clock import format_datetime
+from ..filing.v2.problems import not_found, problem, unauthorized
 from ..idp.egov_tokens import from_epoch
 from ..services import services
 from ..store.models import Setting
@@ -165,31 +166,18 @@ def latency_config() -> latency.LatencyConfig:
 
 # ---------------------------------------------------------------------------- responses
 
-def _type_url() -> str:
-    base = services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
-    return f"{base}{API}/openapi.json"
-
-
 def api_error(status: int, *, title: str | None = None, detail: str | None = None,
               report: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> Response:
-    """An error in the spec's shape for the current /shinsei/v2 path (401 and 404 without body)."""
+    """An injected answer for the current /shinsei/v2 path, drawn by the filing face's one problem renderer."""
     if status == 401:
-        return Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="egov", error="invalid_token", '
-                                                                  'error_description="Token is not active"'})
+        return unauthorized("Token is not active")
     if status == 404:
-        return Response(status=404)
-    body: dict[str, Any] = {"title": title or TITLES.get(status, "Error"),
-                            "detail": (detail or DETAILS.get(status) or "リクエストを処理できませんでした。")[:256],
-                            "type": _type_url(), "instance": request.path}
-    if request.path.endswith("/bulk-apply"):
-        body["error_count"] = max(len(report or []), 1)
-    elif report:
-        withdraw = request.path.endswith("/apply/withdraw")
-        body["report_list"] = [{k: r[k] for k in ("file_name", "item", "content")} if withdraw else r for r in report]
-    resp = jsonify(body)
-    resp.status_code = status
-    resp.headers.update(headers or {})
-    return resp
+        return not_found()
+    bulk = request.path.endswith("/bulk-apply")
+    return problem(status, title or TITLES.get(status, "Error"),
+                   (detail or DETAILS.get(status) or "リクエストを処理できませんでした。")[:256],
+                   report=() if bulk else (report or ()), withdraw_shape=request.path.endswith("/apply/withdraw"),
+                   error_count=max(len(report or []), 1) if bulk else None, headers=headers)
 
 
 def auth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
