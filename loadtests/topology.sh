@@ -79,7 +79,10 @@ set +e
   -u "$USERS" -r "$USERS" -t "$RUN_TIME" --stop-timeout 10 --host "${HOSTS[0]}" --only-summary \
   --csv "$WORK/stats" ${LOCUST_USERS:-SubmitUser PollUser BatchUser} 2>&1 | grep -v "HTTP Request:" | tail -25
 set -e
-sleep 2  # workers finish their integrity check after the master stops them
+for _ in $(seq 120); do  # workers write their integrity check after the master stops them (slow when loaded)
+  [ "$(cat "$WORK/integrity.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break
+  sleep 0.5
+done
 
 echo "== integrity"
 "$PYTHON" - "$WORK" <<'PY'
