@@ -27,9 +27,9 @@ import pytest
 if TYPE_CHECKING:
     from egov_client import EgovClient
     from egov_client.admin import SimulatorAdmin
+    from egov_client.evidence import EvidenceRecorder
     from egov_sim.embedded import EmbeddedSimulator
 
-    from egov_harness.evidence import EvidenceRecorder
     from egov_harness.target import Target
 
 INPROCESS, SIMULATOR, SANDBOX = "inprocess", "simulator", "sandbox"
@@ -231,7 +231,8 @@ def egov_evidence(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -
     """Evidence recorder of this test (None unless --egov-evidence)."""
     if not pytestconfig.getoption("egov_evidence"):
         return None
-    from egov_harness.evidence import EvidenceRecorder
+    from egov_client.evidence import EvidenceRecorder
+
     from egov_harness.tags import test_id_of
 
     folder = Path(pytestconfig.getoption("egov_report_dir")) / "evidence" / evidence_folder_name(
