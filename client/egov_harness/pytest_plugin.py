@@ -92,7 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in ("simulator_only: needs control of the simulator (clock, faults, maintenance)",
                  "シミュレーターのみ: simulator_only (as a tag on Examples)",
                  "browser: runs a real browser (headless Chromium)",
-                 "egov_test_id(number): the test number of a scenario (evidence is laid out by it)"):
+                 "egov_test_id(number): the test number of a scenario (evidence is laid out by it)",
+                 "egov_final_item(item): the e-Gov 最終確認試験 item a scenario covers (final_test/items.toml)"):
         config.addinivalue_line("markers", line)
     choice = choose_target(config.getoption("egov_target"), config.getoption("egov_isolation"))
     config.stash[_choice_key] = choice

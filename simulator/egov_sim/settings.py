@@ -52,8 +52,9 @@ class Settings:
     # sandbox mode: behave as e-Gov's 検証環境 — no admin API, no X-Sandbox-* headers; the "staff" give
     # each account's n-th submission of a procedure the plan's n-th scenario ("proc=s1,s2;proc2=…") and
     # act on their own timer: scenario steps and bulk arrival take `staff_scale` × their catalogue time
+    # (the default plan is what `egov final-test prepare` asks e-Gov's staff for, in its order)
     sandbox_mode: bool = False
-    sandbox_staff_plan: str = "950A010700005000=resubmit,hosei_partial,default"
+    sandbox_staff_plan: str = "950A010700005000=resubmit,hosei_partial,default,hosei_partial"
     sandbox_staff_scale: float = 1.0
 
     @property

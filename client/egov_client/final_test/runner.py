@@ -28,7 +28,7 @@ from ..evidence import EvidenceRecorder
 from ..gbizid import login_egov_with_gbizid
 from ..samples import Samples, load_samples, sample_pdf
 from .items import Item, load_items, run_order
-from .target import KitTarget, TargetNotReady
+from .target import KitTarget
 
 PASS, FAIL, WAITING, NOT_APPLICABLE = "pass", "fail", "waiting", "not applicable"
 PROC = "950A010700005000"  # ＡＰＩテスト用手続（社会保険関係手続）
@@ -37,10 +37,11 @@ PREPRINT_PROC, PREPRINT_FORM = "900A102800072000", "900A10280007200001"
 POST_PROC = "900A013800001000"  # 電子送達 利用申込み (unsigned)
 STATE_FILE = "prepared.json"
 # prepared case → the scenario it follows (the simulator's; e-Gov's staff are asked for the same)
-PREPARED_CASES = {"resubmit": "resubmit", "amend": "hosei_partial", "document": "default", "withdraw": "default"}
+# (the case to withdraw is held open by a 補正 request: 取下げ is offered only before the review ends)
+PREPARED_CASES = {"resubmit": "resubmit", "amend": "hosei_partial", "document": "default", "withdraw": "hosei_partial"}
 STAFF_ASK = {"resubmit": "再提出 を依頼してください (request 再提出)", "amend": "部分補正 を依頼してください (request 補正)",
              "document": "公文書を発行してください (issue an official document)",
-             "withdraw": "(取下げ用: no staff action)", "post": "電子送達を送付してください (send a 電子送達)"}
+             "withdraw": "取下げ用: 審査を終えずに止めてください (keep it under review, e.g. with a 補正 request)", "post": "電子送達を送付してください (send a 電子送達)"}
 
 
 class Waiting(Exception):
@@ -204,7 +205,7 @@ class FinalTest:
         assert admin is not None
         cases = self.notes["cases"]
         admin.advance("PT6M")  # 取下げ is offered five minutes after arrival
-        for key in ("resubmit", "amend", "document", "post"):
+        for key in ("resubmit", "amend", "document", "withdraw", "post"):
             if key in cases:
                 for _ in range(6):  # each scenario has at most a handful of steps
                     try:
@@ -257,7 +258,7 @@ class FinalTest:
             return WAITING, str(exc)
         except Failed as exc:
             return FAIL, str(exc)
-        except Exception as exc:  # noqa: BLE001 - any other failure is this item's, with its reason
+        except Exception as exc:
             return FAIL, f"{type(exc).__name__}: {getattr(exc, 'message', '') or exc}"
         return PASS, reason
 
