@@ -143,6 +143,14 @@ def test_every_item_passes_on_a_controlled_simulator_with_evidence(controlled_si
     prepared = json.loads((out / "prepared.json").read_text(encoding="utf-8"))
     assert set(prepared["cases"]) == {"resubmit", "amend", "document", "withdraw", "post"}
 
+    # the pytest entry: the same items as tests, on a fresh world
+    assert httpx.post(f"{controlled_simulator}/__admin/reset").status_code == 200
+    entry = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs",
+                            "egov_client.final_test.test_items"], cwd=tmp_path, capture_output=True, text=True,
+                           env=_env(EGOV_FINAL_TEST_TARGET=controlled_simulator, EGOV_FINAL_TEST_OUT=str(tmp_path / "e"),
+                                    PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"), timeout=240)
+    assert entry.returncode == 0 and "43 passed" in entry.stdout, entry.stdout[-3000:] + entry.stderr[-2000:]
+
 
 # --- a simulator in sandbox mode: the real-endpoint path, two phases --------------------------------------------
 
