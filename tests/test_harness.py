@@ -15,8 +15,8 @@ import httpx
 import pytest
 from egov_client import EgovClient, UnauthorizedError
 from egov_client.admin import AdminError, SimulatorAdmin
+from egov_client.evidence import EvidenceRecorder, mask
 from egov_format.signing import load_pkcs12
-from egov_harness.evidence import EvidenceRecorder, mask
 from egov_harness.steps.common import iso_duration
 
 ROOT = Path(__file__).resolve().parent.parent

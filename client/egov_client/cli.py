@@ -47,6 +47,7 @@ from .doctor import (
     check_tokens,
 )
 from .errors import ApiError, EgovError, MaintenanceError, NotFoundError, PackageError, UnauthorizedError
+from .final_test.command import final_test as final_test_group
 from .ledger import JST, STATUS_GROUPS, Ledger, SendRow, jst_now, months_before
 from .loopback import login_with_browser
 from .maintenance import ADVICE, is_json_source, read_notice
@@ -1206,6 +1207,11 @@ def _certificate_check(prof: Profile, p12: str | None, pin: str | None) -> Check
     if path:
         return Check("電子証明書", WARN, f"{path} を確認するにはパスワードが必要です（--pin または EGOV_P12_PASSWORD）。")
     return Check("電子証明書", WARN, "電子証明書が設定されていません（egov profile add --certificate、または --p12）。")
+
+
+# ---------------------------------------------------------------------------- 最終確認試験
+
+main.add_command(final_test_group)
 
 
 if __name__ == "__main__":

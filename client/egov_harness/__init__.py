@@ -12,8 +12,9 @@ and run `pytest --egov-target URL` (the egov-sandbox pytest plugin supplies the 
 See features/ in egov-sandbox for the scenarios this library drives.
 """
 
+from egov_client.evidence import EvidenceRecorder
+
 from .context import ScenarioContext
-from .evidence import EvidenceRecorder
 from .target import Account, Target, TargetUnavailable, sandbox_target, simulator_target
 
 __all__ = [

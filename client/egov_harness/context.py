@@ -19,12 +19,12 @@ from egov_client.admin import SimulatorAdmin
 from egov_client.api import EgovClient
 from egov_client.auth import AuthError, TokenSet
 from egov_client.errors import ApiError, EgovError, PackageError
+from egov_client.evidence import EvidenceRecorder
 from egov_client.models import Application, ApplyResult, ProcedureSkeleton
+from egov_client.samples import Samples, load_samples
 from egov_format.package import ApplicationPackage
 from egov_format.signing import Signer
 
-from .evidence import EvidenceRecorder
-from .samples import Samples, load_samples
 from .target import Account, Target, TargetUnavailable
 
 T = TypeVar("T")

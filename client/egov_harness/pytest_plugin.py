@@ -27,9 +27,9 @@ import pytest
 if TYPE_CHECKING:
     from egov_client import EgovClient
     from egov_client.admin import SimulatorAdmin
+    from egov_client.evidence import EvidenceRecorder
     from egov_sim.embedded import EmbeddedSimulator
 
-    from egov_harness.evidence import EvidenceRecorder
     from egov_harness.target import Target
 
 INPROCESS, SIMULATOR, SANDBOX = "inprocess", "simulator", "sandbox"
@@ -92,7 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in ("simulator_only: needs control of the simulator (clock, faults, maintenance)",
                  "シミュレーターのみ: simulator_only (as a tag on Examples)",
                  "browser: runs a real browser (headless Chromium)",
-                 "egov_test_id(number): the test number of a scenario (evidence is laid out by it)"):
+                 "egov_test_id(number): the test number of a scenario (evidence is laid out by it)",
+                 "egov_final_item(item): the e-Gov 最終確認試験 item a scenario covers (final_test/items.toml)"):
         config.addinivalue_line("markers", line)
     choice = choose_target(config.getoption("egov_target"), config.getoption("egov_isolation"))
     config.stash[_choice_key] = choice
@@ -231,7 +232,8 @@ def egov_evidence(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -
     """Evidence recorder of this test (None unless --egov-evidence)."""
     if not pytestconfig.getoption("egov_evidence"):
         return None
-    from egov_harness.evidence import EvidenceRecorder
+    from egov_client.evidence import EvidenceRecorder
+
     from egov_harness.tags import test_id_of
 
     folder = Path(pytestconfig.getoption("egov_report_dir")) / "evidence" / evidence_folder_name(

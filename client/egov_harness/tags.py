@@ -5,6 +5,7 @@
 @ブラウザ / @browser — runs a real browser.
 @試験-<番号> / @test-<number> — the test number (e.g. of the 最終確認試験 sheet); evidence files
     are laid out by it.
+@最終確認-<項番> / @final-<item> — the e-Gov 最終確認試験 item the scenario covers (egov_client/final_test/items.toml).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 SIMULATOR_ONLY = ("シミュレーターのみ", "simulator_only")
 BROWSER = ("ブラウザ", "browser")
 TEST_ID = re.compile(r"^(?:試験|test)[-_:](?P<id>[\w.-]+)$")
+FINAL_ITEM = re.compile(r"^(?:最終確認|final)[-_:](?P<id>\d\d-\d)$")
 
 
 def apply_tag(tag: str, function: Callable[..., Any]) -> bool | None:
@@ -30,6 +32,9 @@ def apply_tag(tag: str, function: Callable[..., Any]) -> bool | None:
         return True
     if (m := TEST_ID.match(tag)) is not None:
         pytest.mark.egov_test_id(m.group("id"))(function)
+        return True
+    if (m := FINAL_ITEM.match(tag)) is not None:
+        pytest.mark.egov_final_item(m.group("id"))(function)
         return True
     return None
 

@@ -81,14 +81,24 @@ def main() -> None:
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 256), envvar="EGOV_SIM_THREADS",
               help="threads per worker process")
 @click.option("--quiet", is_flag=True, help="do not print the demo world")
+@click.option("--sandbox-mode", is_flag=True, envvar="EGOV_SIM_SANDBOX_MODE",
+              help="behave as e-Gov's 検証環境: no admin API; staff move cases on their own timer")
+@click.option("--staff-scale", type=float, envvar="EGOV_SIM_SANDBOX_STAFF_SCALE",
+              help="sandbox mode: scenario steps take this × their catalogue time (e.g. 0.001)")
 def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None,
-          workers: int, server: str | None, threads: int, quiet: bool) -> None:
+          workers: int, server: str | None, threads: int, quiet: bool, sandbox_mode: bool,
+          staff_scale: float | None) -> None:
     """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
     from . import serving
     from .app import create_app
     from .world.demo import load_world
 
     settings = _settings(database, clock_speed, data_dir)
+    if sandbox_mode:
+        settings = settings.with_(sandbox_mode=True, sandbox_staff_scale=staff_scale or settings.sandbox_staff_scale)
+        serving.export_settings(sandbox_mode="1", sandbox_staff_scale=settings.sandbox_staff_scale)
+        click.echo("  sandbox mode: no admin API; staff plan "
+                   f"{settings.sandbox_staff_plan!r}, steps at {settings.sandbox_staff_scale}× catalogue time")
     if not settings.admin_token and not _is_loopback_host(host):
         # listening beyond loopback: the admin API needs a token (one per start unless EGOV_SIM_ADMIN_TOKEN is set)
         import secrets

@@ -49,6 +49,13 @@ class Settings:
     gbizid_totp_real_time: bool = True  # also accept authenticator codes for real time (phones live there)
     # the e-Gov form also takes a GビズID-backed account's password (a scripting shortcut; real e-Gov: no)
     egov_form_gbizid_password: bool = False
+    # sandbox mode: behave as e-Gov's 検証環境 — no admin API, no X-Sandbox-* headers; the "staff" give
+    # each account's n-th submission of a procedure the plan's n-th scenario ("proc=s1,s2;proc2=…") and
+    # act on their own timer: scenario steps and bulk arrival take `staff_scale` × their catalogue time
+    # (the default plan is what `egov final-test prepare` asks e-Gov's staff for, in its order)
+    sandbox_mode: bool = False
+    sandbox_staff_plan: str = "950A010700005000=resubmit,hosei_partial,default,hosei_partial"
+    sandbox_staff_scale: float = 1.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -81,7 +88,7 @@ class Settings:
         names = {f.name for f in fields(cls)}
         for f in fields(cls):  # EGOV_SIM_GBIZID_* for the GビズID settings
             raw = env.get(f"EGOV_SIM_{f.name.upper()}")
-            if f.name.startswith(("gbizid_", "egov_form_")) and raw is not None:
+            if f.name.startswith(("gbizid_", "egov_form_", "sandbox_")) and raw is not None:
                 values[f.name] = raw.lower() in ("1", "true", "yes") if f.type in ("bool", bool) else (
                     float(raw) if f.type in ("float", float) else raw)
         values.update({k: v for k, v in overrides.items() if k in names and v is not None})

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from egov_client.evidence import EvidenceRecorder
 
 from ..context import ScenarioContext, describe_error, error_messages
-from ..evidence import EvidenceRecorder
 from ..target import Target
 
 __all__ = ["assert_message", "egov_context", "iso_duration"]

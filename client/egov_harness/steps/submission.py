@@ -6,6 +6,7 @@ import re
 import warnings
 
 from egov_client.errors import ApiError, EgovError, NonAsciiFileNameWarning
+from egov_client.samples import sample_pdf
 from egov_format.package import ApplicationPackage, Skeleton
 from egov_format.signing import load_pkcs12
 from pytest_bdd import given, parsers, then, when
@@ -14,25 +15,6 @@ from ..context import ScenarioContext
 from .common import assert_message
 
 ARRIVE_ID = re.compile(r"^\d{16,18}$")
-
-
-def sample_pdf(title: str) -> bytes:
-    """A small, valid one-page PDF (what an attachment scan would be)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({title.encode('ascii', 'replace').decode()}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def _package(ctx: ScenarioContext) -> ApplicationPackage:

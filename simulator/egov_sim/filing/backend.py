@@ -42,6 +42,7 @@ from .cases import Caller, FilingService
 from .documents import government_authorities, verify_document
 from .errors import FilingError, NotFound, bad_request
 from .hooks import NO_HOOKS, FilingHooks, Submission
+from .staff import SandboxStaff
 from .submission import UNKNOWN_PROCEDURE, CheckedPackage, PackageChecker
 
 NOT_APPLY_PROCEDURE = UNKNOWN_PROCEDURE  # a 電子送達 利用申込み is not an application: POST /post-apply
@@ -68,10 +69,13 @@ class Page:
 
 class FilingBackend:
     def __init__(self, session: Session | None, catalogue: Catalogue, now: datetime, *,
-                 hooks: FilingHooks = NO_HOOKS, max_file_bytes: int = Settings.max_file_bytes) -> None:
-        """`session` is the unit of work (the caller commits it); None only for `present_own_case`."""
+                 hooks: FilingHooks = NO_HOOKS, max_file_bytes: int = Settings.max_file_bytes,
+                 staff: SandboxStaff | None = None) -> None:
+        """`session` is the unit of work (the caller commits it); None only for `present_own_case`.
+        `staff` (sandbox mode) decides scenarios and timing instead of headers and admin overrides."""
         self._f = FilingService(session, catalogue, now)
         self._hooks = hooks
+        self._staff = staff
         self._max_file_bytes = max_file_bytes
 
     # --- 手続選択 / プレ印字 ------------------------------------------------------------------------------
@@ -133,7 +137,8 @@ class FilingBackend:
             return self._submit("bulk-apply", caller, checked, scenario=scenario, send_number=send_number,
                                 arrive_at=arrive_at)
 
-        sent = bulk.send(self._f, caller, file_name, raw, self._checker(), accept)
+        delay = self._staff.delay(bulk.INGEST_DELAY) if self._staff else bulk.INGEST_DELAY
+        sent = bulk.send(self._f, caller, file_name, raw, self._checker(), accept, ingest_delay=delay)
         return {"send_number": sent.send_number, "send_date": f"{sent.send_at:%Y-%m-%d %H:%M:%S}",
                 "file_name": sent.file_name, "apply_count": sent.apply_count}
 
@@ -178,8 +183,12 @@ class FilingBackend:
         self._automatic_return(submission, auto_return_case)
         if checked.report:
             raise bad_request(REPORTED, checked.report)
-        chosen = scenarios.choose(f.session, checked.proc, caller.account_id, scenario)
-        app = f.accept(caller, checked, scenario=chosen, send_number=send_number, arrive_at=arrive_at)
+        if self._staff is not None:
+            chosen = self._staff.choose(f.session, checked.proc, caller.account_id)
+        else:
+            chosen = scenarios.choose(f.session, checked.proc, caller.account_id, scenario)
+        app = f.accept(caller, checked, scenario=chosen, send_number=send_number, arrive_at=arrive_at,
+                       time_scale=self._staff.scale if self._staff else 1.0)
         amendment.link_resubmission(f, caller, app)  # a 再提出 answers the original's open request
         hold = self._hooks.arrival_check(submission)
         if hold is not None:
@@ -188,6 +197,8 @@ class FilingBackend:
 
     def _automatic_return(self, submission: Submission, case_name: str | None = None) -> None:
         """自動返戻: the named catalogue case, else whatever the ops hooks say, refuses the package."""
+        if self._staff is not None:
+            case_name = None  # the 検証環境 knows no X-Sandbox-Auto-Return header
         case = auto_return.find(self._f.catalogue.get(submission.proc_id), case_name) if case_name else None
         if case is not None:
             raise bad_request(auto_return.DETAIL, list(case.report))

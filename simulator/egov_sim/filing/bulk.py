@@ -75,10 +75,10 @@ Accept = Callable[[CheckedPackage, str, datetime], Application]
 
 
 def send(f: FilingService, caller: Caller, file_name: str, raw: bytes, checker: PackageChecker,
-         accept: Accept) -> BulkSubmission:
+         accept: Accept, ingest_delay: timedelta = INGEST_DELAY) -> BulkSubmission:
     folders = _folders(raw, checker.max_file_bytes)
     bulk = BulkSubmission(send_number="", account_id=caller.account_id, trial=caller.trial, file_name=file_name,
-                          send_at=f.now, ingest_at=f.now + INGEST_DELAY, apply_count=len(folders), results=[],
+                          send_at=f.now, ingest_at=f.now + ingest_delay, apply_count=len(folders), results=[],
                           package=raw)
     f.session.add(bulk)
     f.session.flush()

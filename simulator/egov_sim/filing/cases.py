@@ -79,7 +79,8 @@ class FilingService:
                                              item="初回受付番号"))
 
     def accept(self, caller: Caller, checked: CheckedPackage, *, scenario: str | None = None,
-               send_number: str | None = None, arrive_at: datetime | None = None) -> Application:
+               send_number: str | None = None, arrive_at: datetime | None = None,
+               time_scale: float = 1.0) -> Application:
         """Store an application whose checks passed (an empty report); returns it with arrive_id and
         send_number. `arrive_at` (default now) lets bulk sending arrive later than it was sent."""
         proc = checked.proc
@@ -97,7 +98,7 @@ class FilingService:
                    for f in p.forms],
             attachments=[{"name": a.get("name") or a.get("file_name"), "file_name": a.get("file_name")}
                          for a in p.attachments],
-            scenario=scenario_def.name, timeline=lifecycle.build_timeline(scenario_def, arrived),
+            scenario=scenario_def.name, timeline=lifecycle.build_timeline(scenario_def, arrived, time_scale),
             signer_serial=checked.signer_serial, package=checked.raw,
         )
         self.session.add(app)

@@ -20,11 +20,12 @@ WITHDRAWABLE_STATUSES = timeline.WITHDRAWABLE_STATUSES
 NO_PAYMENT = timeline.NO_PAYMENT
 
 
-def build_timeline(scenario: Scenario, arrive_at: datetime) -> list[dict[str, Any]]:
-    """The scenario's steps as absolute virtual times, stored with the application."""
+def build_timeline(scenario: Scenario, arrive_at: datetime, scale: float = 1.0) -> list[dict[str, Any]]:
+    """The scenario's steps as absolute virtual times, stored with the application (`scale` < 1:
+    sandbox mode's staff act sooner than the catalogue says)."""
     timeline = []
     for step in scenario.steps:
-        entry: dict[str, Any] = {"at": format_datetime(arrive_at + step.after)}
+        entry: dict[str, Any] = {"at": format_datetime(arrive_at + step.after * scale)}
         if step.status:
             entry["status"] = step.status
         entry.update(step.extra)

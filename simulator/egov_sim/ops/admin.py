@@ -41,6 +41,8 @@ def _is_loopback(addr: str | None) -> bool:
 
 @bp.before_request
 def _guard() -> Response | None:
+    if services().settings.sandbox_mode:  # the 検証環境 has no such door
+        return problem(404, "sandbox mode: the 検証環境 has no admin API")
     token = services().settings.admin_token
     if token:
         sent = request.headers.get("X-Admin-Token") or request.headers.get("Authorization", "").removeprefix("Bearer ")

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 
 from flask import g
 
 from ...services import services
+from ...settings import Settings
 from ..backend import FilingBackend
 from ..cases import FilingService
 from ..hooks import NO_HOOKS
+from ..staff import SandboxStaff
 
 
 def request_now() -> datetime:
@@ -27,7 +30,15 @@ def backend() -> Iterator[FilingBackend]:
     now = request_now()
     with svc.db.session() as session:
         yield FilingBackend(session, svc.catalogue, now, hooks=g.get("filing_hooks", NO_HOOKS),
-                            max_file_bytes=svc.settings.max_file_bytes)
+                            max_file_bytes=svc.settings.max_file_bytes, staff=sandbox_staff(svc.settings))
+
+
+@lru_cache(maxsize=8)
+def sandbox_staff(settings: Settings) -> SandboxStaff | None:
+    """Sandbox mode's staff (None otherwise), made once per settings."""
+    if not settings.sandbox_mode:
+        return None
+    return SandboxStaff.from_settings(settings.sandbox_staff_plan, settings.sandbox_staff_scale)
 
 
 @contextmanager
