@@ -370,7 +370,14 @@ def login(app: App, username: str, password_stdin: bool, use_browser: bool | Non
                 password = sys.stdin.readline().rstrip("\n")
             else:
                 password = os.environ.get("EGOV_PASSWORD") or click.prompt("パスワード", hide_input=True)
-            tokens = login_with_form(prof.endpoint, username, password, http=http)
+            try:
+                tokens = login_with_form(prof.endpoint, username, password, http=http)
+            except AuthError as exc:
+                if exc.error != "login_failed":
+                    raise
+                raise CliError(f"ログインできませんでした（{exc.error_description or exc.error}）。ログインIDとパスワードを"
+                               "確認してください。GビズIDと連携したアカウント（egov-sim serve の一覧で [GビズID]）は"
+                               "e-Gov のパスワードではなく「GビズIDでログイン」でログインします: egov login --browser") from None
         store.save(tokens)
         info = {}
         with contextlib.suppress(AuthError, httpx.HTTPError), app.client(prof) as client:

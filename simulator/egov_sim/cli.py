@@ -38,7 +38,7 @@ def print_world(world: dict, base_url: str) -> None:
     out("  e-Govアカウント (alias  login ID  password  name / company)")
     for a in world["accounts"]:
         out(f"    {a['alias']:<6} {a['username']:<24} {a['password']:<18} {a['name']} / {a['corporation_name']}"
-            + ("  [GビズID]" if a.get("idp") == "gbizid" else ""))
+            + ("  [GビズID: 「GビズIDでログイン」(egov login --browser) でログインします]" if a.get("idp") == "gbizid" else ""))
     out("")
     out("  テスト用電子証明書 (PKCS#12)")
     for c in world["certificates"]:
