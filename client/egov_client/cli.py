@@ -550,7 +550,7 @@ def status(app: App, target: str) -> None:
     with app.client(prof) as client, app.ledger() as ledger:
         row = ledger.find(prof.name, target)
         if row is None and not (target.isdigit() and 16 <= len(target) <= 18):
-            raise CliError(f"ID {target} の申請は台帳（このプロファイルの現在の環境）にありません。`egov list --all` で確認してください。")
+            raise CliError(f"ID {target} の申請は台帳にありません（このプロファイルの現在の環境）。`egov list --all` で確認してください。")
         if row is not None and row.outcome in ("sending", "unknown"):
             found = Sender(client, ledger, prof.name, clock=app.clock).reconcile(row)
             if found is None:
@@ -749,7 +749,7 @@ def _payments_table(app: App, payments: list[dict[str, Any]]) -> None:
 def _row(ledger: Ledger, prof: Profile, key: str) -> SendRow:
     row = ledger.find(prof.name, key)
     if row is None:
-        raise CliError(f"ID {key} の申請は台帳（このプロファイルの現在の環境）にありません。`egov list --all` で一覧を確認してください。")
+        raise CliError(f"ID {key} の申請は台帳にありません（このプロファイルの現在の環境）。`egov list --all` で一覧を確認してください。")
     return row
 
 
