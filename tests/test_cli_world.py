@@ -9,9 +9,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conftest import advance
+from conftest import BASE, advance
 from egov_client.ledger import Ledger, PackageFacts, jst_now
-from test_cli import _zip
+from test_cli import _zip, egov_cli  # noqa: F401  (a fixture)
 from test_cli_casework import egov, run, run_json  # noqa: F401  (the logged-in `egov` fixture)
 
 
@@ -78,3 +78,10 @@ def test_refresh_get_without_ids_reaches_a_finished_case_with_a_waiting_document
     assert "1 件を取得しました。" in got and "公文書(001)" in got
     run(egov, "docs", "fetch", "1")
     assert "0 件を取得しました。" in run(egov, "refresh", "--get").stdout  # nothing left to get
+
+
+def test_a_gbizid_linked_account_is_told_to_log_in_through_gbizid(egov_cli, world) -> None:
+    egov_cli("profile", "add", "sim", "--simulator", BASE, "--from-world")
+    gbiz = world.account("gbiz")
+    failed = egov_cli("login", "-u", gbiz["username"], "--password-stdin", input=gbiz["password"] + "\n", ok=False)
+    assert failed.exit_code == 1 and "GビズIDでログイン" in failed.stderr and "egov login --browser" in failed.stderr
