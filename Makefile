@@ -1,10 +1,14 @@
 # The newcomer's path: `make serve` (set up + start the simulator with its demo world), `make test`.
+#   make serve PORT=8181 DATA_DIR=/tmp/sim2     another port, another world
+#   make test-served                            the installed wheel and every README example, against a served simulator
 PYTHON ?= python3
+PORT   ?= 8080
+DATA_DIR ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint setup clean
+.PHONY: serve test test-served lint setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +19,14 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/egov-sim serve
+	$(BIN)/egov-sim serve --port $(PORT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+test-served: $(STAMP)
+	EGOV_SERVED_TESTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_installed.py tests/test_readme.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import os
 import random
 import sys
@@ -44,6 +45,10 @@ from typing import Any
 import httpx
 from locust import FastHttpUser, between, events, task
 from locust.env import Environment
+
+# httpx logs every request at INFO, and Locust's logging shows INFO: the setup and integrity calls would
+# bury the summary (224 of 379 lines). LOAD_HTTPX_LOG=INFO brings them back.
+logging.getLogger("httpx").setLevel(os.environ.get("LOAD_HTTPX_LOG", "WARNING"))
 
 _ROOT = Path(__file__).resolve().parent.parent
 for _p in (_ROOT / "client", _ROOT / "simulator"):

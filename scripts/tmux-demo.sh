@@ -5,14 +5,22 @@
 # --get (取得), docs fetch (folder named by fetch time, signatures verified), docs list, docs complete
 # (confirmation; the document cannot be fetched again), maintenance, doctor.
 #
-#   scripts/tmux-demo.sh [OUTPUT]      (default: scripts/tmux-demo.txt)
+#   scripts/tmux-demo.sh                    replay: print the recorded session (scripts/tmux-demo.txt)
+#   scripts/tmux-demo.sh --record [OUTPUT]  record a new one (default: scripts/tmux-demo.new.txt; the
+#                                           tracked transcript is replaced only when named as OUTPUT)
 #
-# Needs tmux, curl and a Python with the project's dependencies (PYTHON, default .venv/bin/python).
+# Recording needs tmux, curl and a Python with the project's dependencies (PYTHON, default .venv/bin/python).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" != "--record" ]; then
+  [ $# -eq 0 ] || { echo "usage: $0 [--record [OUTPUT]]" >&2; exit 2; }
+  cat "$ROOT/scripts/tmux-demo.txt"
+  exit 0
+fi
+shift
 PY=${PYTHON:-$ROOT/.venv/bin/python}
-OUT=${1:-$ROOT/scripts/tmux-demo.txt}
-PORT=${PORT:-8089}
+OUT=${1:-$ROOT/scripts/tmux-demo.new.txt}
+PORT=${PORT:-$("$PY" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")}
 URL=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 SESSION=egov-demo-$$

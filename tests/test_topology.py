@@ -33,7 +33,13 @@ def test_compose_file_describes_postgres_scalable_simulator_and_locust() -> None
     assert {"postgres", "simulator", "locust-master", "locust-worker"} <= set(services)
     sim = services["simulator"]
     assert sim["environment"]["EGOV_SIM_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert "ports" not in sim, "fixed host ports would prevent scaling the simulator"
+    # published on loopback, one port of a range per replica (a fixed port would prevent scaling)
+    [published] = sim["ports"]
+    assert published.startswith("127.0.0.1:") and "-" in published and published.endswith(":8080")
+    assert "ports" not in services["locust-master"], "headless: no web UI port"
+    assert "--headless" in services["locust-master"]["command"]
+    tokens = [sim["environment"]["EGOV_SIM_ADMIN_TOKEN"], services["locust-master"]["environment"]["LOAD_ADMIN_TOKEN"]]
+    assert all(t.startswith("${EGOV_SIM_ADMIN_TOKEN:?") for t in tokens), "no default admin token: required"
     assert sim["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["locust-worker"]["command"][:3] == ["locust", "-f", "loadtests/locustfile.py"]
     assert "--master" in services["locust-master"]["command"]
@@ -44,9 +50,13 @@ def test_docker_compose_config_accepts_the_file() -> None:
     command = _compose_command()
     if command is None:
         pytest.skip("no docker client with compose on this machine")
+    env = {k: v for k, v in os.environ.items() if k != "EGOV_SIM_ADMIN_TOKEN"}
     result = subprocess.run([*command, "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+                            cwd=ROOT, timeout=60, env={**env, "EGOV_SIM_ADMIN_TOKEN": "t0ken-for-the-check"})
     assert result.returncode == 0, result.stderr
+    unset = subprocess.run([*command, "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True,
+                           cwd=ROOT, timeout=60, env=env)
+    assert unset.returncode != 0 and "set EGOV_SIM_ADMIN_TOKEN" in unset.stderr
 
 
 @pytest.mark.skipif(not glob.glob("/usr/lib/postgresql/*/bin/initdb"), reason="PostgreSQL server not installed")

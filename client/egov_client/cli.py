@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -103,9 +104,32 @@ class App:
     def ledger(self) -> Iterator[Ledger]:
         ledger = Ledger(self.home.ledger_file)
         try:
+            self._follow_world(ledger)
             yield ledger
         finally:
             ledger.close()
+
+    def _follow_world(self, ledger: Ledger) -> None:
+        """Against a simulator, learn its world identity so that a reset or another data directory does
+        not mix old cases with new ones (the ledger keeps them apart). Unreachable: keep the last known."""
+        try:
+            prof = self.profile()
+        except ProfileError:
+            return
+        if prof.kind != "simulator":
+            return
+        root = prof.api_base.removesuffix("/shinsei/v2")
+        try:
+            with self.http_client() as http:
+                resp = http.get(f"{root}/__admin/world/id", timeout=5.0)
+            world = resp.json().get("world_id") if resp.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return
+        if not isinstance(world, str) or not world:
+            return
+        change = ledger.observe_world(prof.name, world, self.clock())
+        if change is not None:
+            self.err.print(f"[yellow]注意:[/] {escape(change.message)}")
 
     def casework(self, client: EgovClient, ledger: Ledger) -> Casework:
         return Casework(client, ledger, documents_dir=self.home.documents_dir, clock=self.clock)
@@ -164,6 +188,12 @@ class EgovGroup(click.Group):
             raise CliError(f"e-Gov からの応答がありませんでした（タイムアウト: {exc}）。") from None
         except httpx.TransportError as exc:
             raise CliError(f"e-Gov に接続できません: {exc}") from None
+        except sqlite3.Error as exc:
+            raise CliError(f"台帳ファイルを更新できませんでした（{exc}）。別の egov が実行中でないか確認して、"
+                           "もう一度実行してください。") from None
+        except OSError as exc:
+            raise CliError(f"ファイルを読み書きできません: {exc.filename or ''}（{exc.strerror or exc}）。"
+                           "パスと権限を確認してください。") from None
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -341,7 +371,14 @@ def login(app: App, username: str, password_stdin: bool, use_browser: bool | Non
                 password = sys.stdin.readline().rstrip("\n")
             else:
                 password = os.environ.get("EGOV_PASSWORD") or click.prompt("パスワード", hide_input=True)
-            tokens = login_with_form(prof.endpoint, username, password, http=http)
+            try:
+                tokens = login_with_form(prof.endpoint, username, password, http=http)
+            except AuthError as exc:
+                if exc.error != "login_failed":
+                    raise
+                raise CliError(f"ログインできませんでした（{exc.error_description or exc.error}）。ログインIDとパスワードを"
+                               "確認してください。GビズIDと連携したアカウント（egov-sim serve の一覧で [GビズID]）は"
+                               "e-Gov のパスワードではなく「GビズIDでログイン」でログインします: egov login --browser") from None
         store.save(tokens)
         info = {}
         with contextlib.suppress(AuthError, httpx.HTTPError), app.client(prof) as client:
@@ -514,7 +551,7 @@ def status(app: App, target: str) -> None:
     with app.client(prof) as client, app.ledger() as ledger:
         row = ledger.find(prof.name, target)
         if row is None and not (target.isdigit() and 16 <= len(target) <= 18):
-            raise CliError(f"ID {target} の申請は台帳にありません。`egov list --all` で確認してください。")
+            raise CliError(f"ID {target} の申請は台帳にありません（このプロファイルの現在の環境）。`egov list --all` で確認してください。")
         if row is not None and row.outcome in ("sending", "unknown"):
             found = Sender(client, ledger, prof.name, clock=app.clock).reconcile(row)
             if found is None:
@@ -605,7 +642,10 @@ def refresh(app: App, ids: tuple[str, ...], get: bool) -> None:
     with app.client(prof) as client, app.ledger() as ledger:
         sender = Sender(client, ledger, prof.name, clock=app.clock)
         work = app.casework(client, ledger)
-        rows = [_row(ledger, prof, i) for i in ids] if ids else ledger.open_sends(prof.name)
+        if ids:
+            rows = [_row(ledger, prof, i) for i in ids]
+        else:  # 取得 also looks at finished cases with a notice or document not saved yet
+            rows = ledger.sends_to_get(prof.name) if get else ledger.open_sends(prof.name)
         for row in rows:
             before = row.display_status
             note = ""
@@ -710,7 +750,7 @@ def _payments_table(app: App, payments: list[dict[str, Any]]) -> None:
 def _row(ledger: Ledger, prof: Profile, key: str) -> SendRow:
     row = ledger.find(prof.name, key)
     if row is None:
-        raise CliError(f"ID {key} の申請は台帳にありません。")
+        raise CliError(f"ID {key} の申請は台帳にありません（このプロファイルの現在の環境）。`egov list --all` で一覧を確認してください。")
     return row
 
 

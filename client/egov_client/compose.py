@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,26 @@ def load_values(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PackageError(f"値ファイル({path.name})はオブジェクトで指定してください。", detail="bad values file")
     data.setdefault("_base_dir", str(path.parent))
+    data.setdefault("_file", path.name)
     return data
+
+
+KNOWN_KEYS = {"apply_type", "first_arrive_id", "applicant", "contact", "destination", "forms", "attachments"}
+
+
+@contextmanager
+def _at(values: Mapping[str, Any], where: str) -> Iterator[None]:
+    """Errors while applying one part of a values file name that part (the path to fix)."""
+    try:
+        yield
+    except PackageError as exc:
+        if getattr(exc, "detail", "") == "bad values file":
+            raise  # already names its place
+        raise PackageError(f"値ファイル({values.get('_file', '')})の {where}: {exc.message}", file_name=exc.file_name,
+                           item=exc.item, detail="bad values file") from None
+    except (TypeError, ValueError, KeyError, AttributeError, OSError) as exc:
+        raise PackageError(f"値ファイル({values.get('_file', '')})の {where} に誤りがあります: {exc}",
+                           detail="bad values file") from None
 
 
 def package_from_dir(folder: str | Path) -> ApplicationPackage:
@@ -70,25 +90,38 @@ def package_from_skeleton(skeleton_zip: bytes) -> ApplicationPackage:
 
 
 def fill(package: ApplicationPackage, values: Mapping[str, Any]) -> ApplicationPackage:
-    """Apply a values file to a package (before signing)."""
+    """Apply a values file to a package (before signing). An error names the part of the file to fix."""
+    unknown = sorted(k for k in values if not k.startswith("_") and k not in KNOWN_KEYS)
+    if unknown:
+        raise PackageError(f"値ファイル({values.get('_file', '')})に不明なキーがあります: {', '.join(unknown)}"
+                           f"（使えるキー: {', '.join(sorted(KNOWN_KEYS))}）", detail="bad values file")
     if values.get("apply_type") or values.get("first_arrive_id"):
-        package.set_apply_type(values.get("apply_type") or "新規申請", values.get("first_arrive_id") or None)
+        with _at(values, "apply_type / first_arrive_id"):
+            package.set_apply_type(values.get("apply_type") or "新規申請", values.get("first_arrive_id") or None)
     applicant = values.get("applicant")
     if applicant:
-        package.set_applicant(**applicant)
-        package.set_contact(**(values.get("contact") or applicant))
+        with _at(values, "applicant"):
+            package.set_applicant(**applicant)
+        with _at(values, "contact" if values.get("contact") else "applicant (連絡先にも使います)"):
+            package.set_contact(**(values.get("contact") or applicant))
     elif values.get("contact"):
-        package.set_contact(**values["contact"])
+        with _at(values, "contact"):
+            package.set_contact(**values["contact"])
     destination = values.get("destination")
     if destination:
-        package.set_destination(str(destination.get("id", "")), str(destination.get("name", "")))
+        with _at(values, "destination"):
+            package.set_destination(str(destination.get("id", "")), str(destination.get("name", "")))
     for form, items in (values.get("forms") or {}).items():
-        package.set_form_values(form, {k: v for k, v in items.items()})
+        with _at(values, f'forms."{form}"'):
+            for path, value in items.items():
+                with _at(values, f'forms."{form}"."{path}"'):
+                    package.set_form_value(form, path, value)
     base = Path(values.get("_base_dir") or ".")
-    for attachment in values.get("attachments") or []:
-        path = Path(attachment["path"])
-        package.add_attachment(path if path.is_absolute() else base / path, title=attachment.get("title") or path.name,
-                               kind=attachment.get("kind") or "添付")
+    for i, attachment in enumerate(values.get("attachments") or []):
+        with _at(values, f"attachments[{i}]"):
+            path = Path(attachment["path"])
+            package.add_attachment(path if path.is_absolute() else base / path,
+                                   title=attachment.get("title") or path.name, kind=attachment.get("kind") or "添付")
     return package
 
 

@@ -6,6 +6,11 @@ One row per package (identified by the SHA-256 of its zip): the same package is 
 
 Outcomes: sending (request under way), unknown (no answer: time-out, cut connection), sent
 (arrive_id known), refused (e-Gov answered 400/413 with report_list; nothing was stored).
+
+A simulator's state can be replaced under the ledger (`POST /__admin/reset`, another data
+directory): arrive_ids then start again. Each send row records the server's world identity
+(``world``; empty for e-Gov itself), the ledger remembers the current one per profile, and every
+query sees only the current world's cases, so old cases stay in the file, apart, instead of colliding.
 """
 
 from __future__ import annotations
@@ -55,9 +60,14 @@ CREATE TABLE IF NOT EXISTS sends (
     error TEXT,
     checked_at TEXT,
     memo TEXT NOT NULL DEFAULT '',
-    hidden INTEGER NOT NULL DEFAULT 0
+    hidden INTEGER NOT NULL DEFAULT 0,
+    world TEXT NOT NULL DEFAULT ''
 );
-CREATE UNIQUE INDEX IF NOT EXISTS sends_arrive ON sends (profile, arrive_id) WHERE arrive_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS worlds (
+    profile TEXT PRIMARY KEY,
+    world_id TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS sends_digest ON sends (profile, digest);
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,6 +110,30 @@ CREATE TABLE IF NOT EXISTS actions (
 );
 CREATE INDEX IF NOT EXISTS actions_send ON actions (send_id, id);
 """
+
+# Ledgers made before worlds were recorded: add the column, key arrive_ids per world.
+MIGRATIONS = (
+    ("world", "ALTER TABLE sends ADD COLUMN world TEXT NOT NULL DEFAULT ''"),
+)
+INDEXES = """
+DROP INDEX IF EXISTS sends_arrive;
+CREATE UNIQUE INDEX IF NOT EXISTS sends_world_arrive ON sends (profile, world, arrive_id) WHERE arrive_id IS NOT NULL;
+"""
+
+
+@dataclass(frozen=True)
+class WorldChange:
+    """The server's world is not the one the ledger last saw for this profile."""
+
+    previous: str
+    current: str
+    previous_cases: int  # cases of the previous world, kept apart
+
+    @property
+    def message(self) -> str:
+        return (f"シミュレーターの環境が変わりました（リセット、または別のデータディレクトリ）。"
+                f"以前の環境の {self.previous_cases} 件は台帳に保管したまま一覧から外し、"
+                f"新しい環境の申請とは別に扱います（以前の環境 {self.previous[:8]} → 現在 {self.current[:8]}）。")
 
 
 def jst_now() -> datetime:
@@ -169,6 +203,7 @@ class SendRow:
     checked_at: str | None
     memo: str
     hidden: bool
+    world: str = ""  # the simulator world the case belongs to ('' for e-Gov)
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> SendRow:
@@ -304,6 +339,11 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(sends)")}
+        for column, ddl in MIGRATIONS:
+            if column not in columns:
+                self._db.execute(ddl)
+        self._db.executescript(INDEXES)
         self.path.chmod(0o600)
 
     def close(self) -> None:
@@ -325,6 +365,35 @@ class Ledger:
             raise
         self._db.execute("COMMIT")
 
+    # --- the server's world ------------------------------------------------------------------------------
+
+    def world(self, profile: str) -> str:
+        """The world identity the profile's cases belong to ('' for e-Gov, or before any was seen)."""
+        r = self._db.execute("SELECT world_id FROM worlds WHERE profile = ?", (profile,)).fetchone()
+        return str(r[0]) if r else ""
+
+    def observe_world(self, profile: str, world_id: str, now: datetime) -> WorldChange | None:
+        """Record the server's current world. The first one seen adopts the profile's unassigned cases;
+        a different one starts a new, empty view (the old cases stay in the file under their world)."""
+        with self.transaction() as db:
+            r = db.execute("SELECT world_id FROM worlds WHERE profile = ?", (profile,)).fetchone()
+            if r is None:
+                db.execute("INSERT INTO worlds (profile, world_id, seen_at) VALUES (?,?,?)", (profile, world_id, fmt(now)))
+                db.execute("UPDATE sends SET world = ? WHERE profile = ? AND world = ''", (world_id, profile))
+                return None
+            if r[0] == world_id:
+                return None
+            db.execute("UPDATE worlds SET world_id = ?, seen_at = ? WHERE profile = ?", (world_id, fmt(now), profile))
+            old = db.execute("SELECT COUNT(*) FROM sends WHERE profile = ? AND world = ?", (profile, r[0])).fetchone()[0]
+            # a queued package whose send belonged to the old world is waiting again in the new one
+            db.execute("UPDATE queue SET state = 'queued', send_id = NULL, note = '' WHERE profile = ?"
+                       " AND state IN ('queued', 'sending') AND send_id IN (SELECT id FROM sends WHERE world = ?)", (profile, r[0]))
+            return WorldChange(str(r[0]), world_id, int(old))
+
+    def _scope(self, profile: str) -> tuple[str, list[Any]]:
+        """The WHERE clause of one profile's cases in its current world."""
+        return "profile = ? AND world = ?", [profile, self.world(profile)]
+
     # --- sends -------------------------------------------------------------------------------------------
 
     def send(self, send_id: int) -> SendRow | None:
@@ -333,14 +402,16 @@ class Ledger:
 
     def find(self, profile: str, key: str) -> SendRow | None:
         """A send by local ID (small number) or by arrive_id."""
+        where, args = self._scope(profile)
         if key.isdigit() and len(key) < 16:
-            r = self._db.execute("SELECT * FROM sends WHERE profile = ? AND id = ?", (profile, int(key))).fetchone()
+            r = self._db.execute(f"SELECT * FROM sends WHERE {where} AND id = ?", (*args, int(key))).fetchone()
         else:
-            r = self._db.execute("SELECT * FROM sends WHERE profile = ? AND arrive_id = ?", (profile, key)).fetchone()
+            r = self._db.execute(f"SELECT * FROM sends WHERE {where} AND arrive_id = ?", (*args, key)).fetchone()
         return SendRow.from_row(r) if r else None
 
     def sends_for_digest(self, profile: str, digest: str) -> list[SendRow]:
-        rows = self._db.execute("SELECT * FROM sends WHERE profile = ? AND digest = ? ORDER BY id", (profile, digest))
+        where, args = self._scope(profile)
+        rows = self._db.execute(f"SELECT * FROM sends WHERE {where} AND digest = ? ORDER BY id", (*args, digest))
         return [SendRow.from_row(r) for r in rows]
 
     def begin_send(self, profile: str, facts: PackageFacts, now: datetime, *, reuse: int | None = None,
@@ -359,9 +430,9 @@ class Ledger:
             else:
                 cur = db.execute(
                     "INSERT INTO sends (profile, digest, proc_id, proc_name, apply_type, applicant_name,"
-                    " corporation_name, file_name, sent_at, outcome) VALUES (?,?,?,?,?,?,?,?,?, 'sending')",
+                    " corporation_name, file_name, sent_at, outcome, world) VALUES (?,?,?,?,?,?,?,?,?, 'sending', ?)",
                     (profile, facts.digest, facts.proc_id, facts.proc_name, facts.apply_type, facts.applicant_name,
-                     facts.corporation_name, facts.file_name, fmt(now)))
+                     facts.corporation_name, facts.file_name, fmt(now), self.world(profile)))
                 send_id = int(cur.lastrowid or 0)
             if queue_id is not None:
                 db.execute("UPDATE queue SET send_id = ? WHERE id = ?", (send_id, queue_id))
@@ -433,23 +504,27 @@ class Ledger:
             db.execute("UPDATE sends SET hidden = ? WHERE id = ?", (int(hidden), send_id))
 
     def claimed_arrive_ids(self, profile: str) -> set[str]:
-        rows = self._db.execute("SELECT arrive_id FROM sends WHERE profile = ? AND arrive_id IS NOT NULL", (profile,))
+        where, args = self._scope(profile)
+        rows = self._db.execute(f"SELECT arrive_id FROM sends WHERE {where} AND arrive_id IS NOT NULL", args)
         return {r[0] for r in rows}
 
     def last_arrival_before(self, profile: str, send_id: int) -> datetime | None:
         """The arrival of the latest earlier send: a clock-independent lower bound for reconciliation."""
-        r = self._db.execute("SELECT MAX(arrive_date) FROM sends WHERE profile = ? AND id < ? AND arrive_date IS NOT NULL",
-                             (profile, send_id)).fetchone()
+        where, args = self._scope(profile)
+        r = self._db.execute(f"SELECT MAX(arrive_date) FROM sends WHERE {where} AND id < ? AND arrive_date IS NOT NULL",
+                             (*args, send_id)).fetchone()
         return parse_time(r[0]) if r and r[0] else None
 
     def latest_arrival(self, profile: str) -> datetime | None:
-        r = self._db.execute("SELECT MAX(arrive_date) FROM sends WHERE profile = ?", (profile,)).fetchone()
+        where, args = self._scope(profile)
+        r = self._db.execute(f"SELECT MAX(arrive_date) FROM sends WHERE {where}", args).fetchone()
         return parse_time(r[0]) if r and r[0] else None
 
     def sends(self, profile: str, *, date_from: date | None = None, date_to: date | None = None,
               group: str = "全て", include_hidden: bool = False) -> list[SendRow]:
         """The progress screen: by send date (inclusive), status group, hidden rows only on request."""
-        sql, args = "SELECT * FROM sends WHERE profile = ?", [profile]
+        where, args = self._scope(profile)
+        sql = f"SELECT * FROM sends WHERE {where}"
         if date_from:
             sql += " AND sent_at >= ?"
             args.append(f"{date_from.isoformat()} 00:00:00")
@@ -464,8 +539,21 @@ class Ledger:
         return rows if group == "全て" else [r for r in rows if r.group == group]
 
     def open_sends(self, profile: str) -> list[SendRow]:
-        rows = self._db.execute("SELECT * FROM sends WHERE profile = ? ORDER BY id", (profile,))
+        where, args = self._scope(profile)
+        rows = self._db.execute(f"SELECT * FROM sends WHERE {where} ORDER BY id", args)
         return [s for s in (SendRow.from_row(r) for r in rows) if s.is_open]
+
+    def sends_to_get(self, profile: str) -> list[SendRow]:
+        """取得 without IDs: the open cases, and finished ones with a notice or an official document
+        that has not been saved here yet (a 審査終了 case usually has its document waiting)."""
+        where, args = self._scope(profile)
+        rows = [SendRow.from_row(r) for r in self._db.execute(f"SELECT * FROM sends WHERE {where} ORDER BY id", args)]
+        return [s for s in rows if s.is_open or (s.outcome == "sent" and self._has_unfetched(s))]
+
+    def _has_unfetched(self, row: SendRow) -> bool:
+        saved = {(f.kind, f.notice_sub_id) for f in self.fetches(row.id)}
+        return (any(("notice", n.get("notice_sub_id")) not in saved for n in row.notices if isinstance(n, dict))
+                or any(("document", d.get("notice_sub_id")) not in saved for d in row.documents if isinstance(d, dict)))
 
     # --- what was fetched, what was done -------------------------------------------------------------
 

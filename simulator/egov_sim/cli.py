@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,7 +38,7 @@ def print_world(world: dict, base_url: str) -> None:
     out("  e-Govアカウント (alias  login ID  password  name / company)")
     for a in world["accounts"]:
         out(f"    {a['alias']:<6} {a['username']:<24} {a['password']:<18} {a['name']} / {a['corporation_name']}"
-            + ("  [GビズID]" if a.get("idp") == "gbizid" else ""))
+            + ("  [GビズID: 「GビズIDでログイン」(egov login --browser) でログインします]" if a.get("idp") == "gbizid" else ""))
     out("")
     out("  テスト用電子証明書 (PKCS#12)")
     for c in world["certificates"]:
@@ -93,6 +94,7 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     from .app import create_app
     from .world.demo import load_world
 
+    _refuse_busy_port(host, port)
     settings = _settings(database, clock_speed, data_dir)
     if sandbox_mode:
         settings = settings.with_(sandbox_mode=True, sandbox_staff_scale=staff_scale or settings.sandbox_staff_scale)
@@ -108,12 +110,19 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
                    "(send as 'Authorization: Bearer <token>' or X-Admin-Token)")
     serving.export_settings(database_url=database, clock_speed=clock_speed, data_dir=data_dir,
                             admin_token=settings.admin_token)
+    fresh = _sqlite_file(settings, database)
+    is_new = fresh is not None and not fresh.exists()
     # Initialise the database (schema, clock, demo world, keys) once before the workers start.
     app = create_app(settings)
     svc = app.extensions["egov_sim"]
     world = load_world(svc)
+    base_url = f"http://{host}:{port}"
+    remember_url(svc, base_url)
     if world and not quiet:
-        print_world(world.as_dict(), f"http://{host}:{port}")
+        print_world(world.as_dict(), base_url)
+    if is_new:  # said even with --quiet: a mistyped --data-dir would otherwise look like a lost world
+        click.echo(f"  新しいデモ環境を作成しました (a new world was made): {fresh}\n"
+                   "  既存の環境を使うつもりなら --data-dir / EGOV_SIM_DATA_DIR を確認してください。", err=True)
     server = server or serving.default_server()
     if server == "werkzeug" and workers == 1:
         from werkzeug.serving import run_simple
@@ -122,6 +131,60 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
         return
     svc.db.dispose()
     serving.run(host, port, workers=workers, server=server, threads=threads)
+
+
+def _sqlite_file(settings: Settings, database: str | None) -> Path | None:
+    """The SQLite file of the data dir (None when a database URL is given)."""
+    return None if database else settings.data_dir / "egov-sim.sqlite"
+
+
+def _existing(settings: Settings, database: str | None) -> Settings:
+    """For commands that read a world: refuse a data dir without one instead of making a new one."""
+    path = _sqlite_file(settings, database)
+    if path is not None and not path.exists():
+        raise click.ClickException(f"no simulator data in {settings.data_dir} (no egov-sim.sqlite there): check "
+                                   "--data-dir / EGOV_SIM_DATA_DIR, or start one with `egov-sim serve --data-dir DIR`.")
+    return settings
+
+
+SERVED_URL_KEY = "served_url"
+
+
+def remember_url(svc: Any, url: str) -> None:
+    """Where this world was last served, for `egov-sim world`."""
+    from .store.models import Setting
+
+    with svc.db.session() as s:
+        row = s.get(Setting, SERVED_URL_KEY)
+        if row is None:
+            s.add(Setting(key=SERVED_URL_KEY, value={"url": url}))
+        else:
+            row.value = {"url": url}
+
+
+def served_url(svc: Any) -> str:
+    from .store.models import Setting
+
+    with svc.db.session() as s:
+        row = s.get(Setting, SERVED_URL_KEY)
+        return str(row.value["url"]) if row else "http://127.0.0.1:8080"
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    """granian binds with SO_REUSEPORT, so a second `serve` on a busy port would silently share it with the
+    first (two worlds answering in turn). Try a plain bind first and refuse with a message."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT of a stopped server is not "busy"
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use ({exc.strerror}): another simulator or program is "
+                f"listening there. Stop it, or choose another port: egov-sim serve --port {port + 1} "
+                f"(make serve PORT={port + 1}).") from None
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -150,7 +213,7 @@ def token(account: str, database: str | None, data_dir: str | None, issuer: str,
     from .store.models import Account
     from .world.demo import load_world
 
-    app = create_app(_settings(database, None, data_dir))
+    app = create_app(_existing(_settings(database, None, data_dir), database))
     svc = app.extensions["egov_sim"]
     world = load_world(svc)
     if world is None:
@@ -168,13 +231,14 @@ def token(account: str, database: str | None, data_dir: str | None, issuer: str,
 @main.command()
 @click.option("--database", envvar="EGOV_SIM_DATABASE_URL")
 @click.option("--data-dir", envvar="EGOV_SIM_DATA_DIR")
+@click.option("--url", help="the simulator's URL to print (default: where `serve` last served this world)")
 @click.option("--json", "as_json", is_flag=True)
-def world(database: str | None, data_dir: str | None, as_json: bool) -> None:
+def world(database: str | None, data_dir: str | None, url: str | None, as_json: bool) -> None:
     """Show the demo world (software credentials, accounts, certificates)."""
     from .app import create_app
     from .world.demo import load_world
 
-    app = create_app(_settings(database, None, data_dir))
+    app = create_app(_existing(_settings(database, None, data_dir), database))
     w = load_world(app.extensions["egov_sim"])
     if w is None:
         raise click.ClickException("no demo world in this database")
@@ -182,7 +246,7 @@ def world(database: str | None, data_dir: str | None, as_json: bool) -> None:
         json.dump(w.as_dict(), sys.stdout, ensure_ascii=False, indent=2)
         click.echo("")
     else:
-        print_world(w.as_dict(), "http://127.0.0.1:8080")
+        print_world(w.as_dict(), url or served_url(app.extensions["egov_sim"]))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,11 @@ def get_world() -> Any:
     return jsonify(ops_backend().world())
 
 
+@bp.get("/world/id")
+def get_world_id() -> Any:
+    return jsonify(ops_backend().world_id())
+
+
 @bp.post("/reset")
 def post_reset() -> Any:
     return jsonify(ops_backend().reset())

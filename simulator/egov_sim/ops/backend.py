@@ -24,6 +24,7 @@ from ..services import Services, services
 from ..store.models import Account, Application, GbizAccount, GbizPrimeApplication, GbizRelyingParty, Setting
 from ..store.ops_tables import ApplicationHold, FaultRule, MaintenanceWindow
 from ..world import reset_world
+from ..world import world_id as current_world_id
 from ..world.demo import certificate_for, load_world
 from . import auto_return, faults, latency
 from .actions import parse_action
@@ -64,14 +65,18 @@ class OpsBackend:
         world = load_world(self.svc)
         if world is None:
             raise OpsError("no demo world", 404)
-        return world.as_dict()
+        return {**world.as_dict(), "world_id": current_world_id(self.svc)}
+
+    def world_id(self) -> JSON:
+        """The identity of the current state (changes with reset and with a new data directory)."""
+        return {"world_id": current_world_id(self.svc)}
 
     def reset(self) -> JSON:
         """Every table back to the demo world's snapshot, the ops room's too."""
         world = reset_world(self.svc)
         self.state.journal.clear()
         self.state.invalidate()
-        return {"reset": True, "world": world.as_dict() if world else None}
+        return {"reset": True, "world": world.as_dict() if world else None, "world_id": current_world_id(self.svc)}
 
     def certificate(self, label: str) -> JSON:
         """A demo signing certificate as PKCS#12 (base64) with its password, for harnesses on other machines."""

@@ -1,5 +1,5 @@
 """The demo world: a registered software, accounts, companies and test certificates."""
 
-from .demo import DemoWorld, ensure_world, reset_world
+from .demo import DemoWorld, ensure_world, reset_world, world_id
 
-__all__ = ["DemoWorld", "ensure_world", "reset_world"]
+__all__ = ["DemoWorld", "ensure_world", "reset_world", "world_id"]

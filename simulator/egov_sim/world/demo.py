@@ -31,6 +31,7 @@ from .gbizid import create_gbizid_world
 from .people import PeopleFactory
 
 WORLD_KEY = "demo_world"
+WORLD_ID_KEY = "world_id"  # a random id for this world's state: new with every new world and every reset
 DEMO_CLIENT_ID = "egov-sandbox-demo"
 DEMO_REDIRECT_URIS = ["http://127.0.0.1:8765/callback", "http://localhost:8765/callback"]
 JST_OFFSET = timedelta(hours=9)
@@ -95,6 +96,31 @@ def load_world(services: Services) -> DemoWorld | None:
     return world
 
 
+def world_id(services: Services) -> str:
+    """The identity of the world's current state. A client that remembers cases (the `egov` ledger)
+    compares it to notice that the server's state was replaced (reset, another data directory)."""
+    with services.db.session() as s:
+        row = s.get(Setting, WORLD_ID_KEY)
+        if row is not None:
+            return str(row.value["id"])
+    return _new_world_id(services)
+
+
+def _new_world_id(services: Services) -> str:
+    new = uuid.uuid4().hex
+    try:
+        with services.db.session() as s:
+            row = s.get(Setting, WORLD_ID_KEY)
+            if row is None:
+                s.add(Setting(key=WORLD_ID_KEY, value={"id": new}))
+            else:
+                row.value = {"id": new}
+    except IntegrityError:  # another process made it at the same moment
+        pass
+    with services.db.session() as s:
+        return str(s.get(Setting, WORLD_ID_KEY).value["id"])  # type: ignore[union-attr]
+
+
 def ensure_world(services: Services) -> DemoWorld | None:
     """Create the demo world if the database has none (and demo_world is enabled)."""
     world = load_world(services)
@@ -115,6 +141,7 @@ def reset_world(services: Services) -> DemoWorld | None:
     snapshot taken then, the clock included. Without a usable snapshot (a database made by an older
     version) all state is dropped and a new world is made (and snapshotted)."""
     if services.settings.demo_world and snapshot.restore(services):
+        _new_world_id(services)  # the snapshot carries the old id: this is a new state
         return load_world(services)
     snapshot.discard(services)
     services.db.drop_schema()
