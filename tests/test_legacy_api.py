@@ -201,7 +201,7 @@ def test_delete_removes_the_certificate_kept_from_before_a_switch(logged_in: Leg
     logged_in.append_certificate(USER, signer, new.certificate)
     assert logged_in.delete_certificate(USER, new, signer.certificate).text("UserID") == USER
     refused(lambda: logged_in.delete_certificate(USER, new, signer.certificate))  # gone already
-    refused(lambda: logged_in.delete_certificate(USER, new, new.certificate))  # never leaves an ID without one
+    assert "唯一の証明書" in refused(lambda: logged_in.delete_certificate(USER, new, new.certificate)).message
 
 
 # --- 6–9 送信 and the lists ------------------------------------------------------------------------------------

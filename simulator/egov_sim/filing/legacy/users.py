@@ -42,6 +42,7 @@ NOT_REGISTERED_CERT = "該当する証明書の情報は登録されていませ
 SUBJECT_CHANGED = ("切り替え前の証明書の有効期限が切れており、主体者識別名（Subject）が異なるため、"
                    "証明書識別情報を更新できません。")
 BAD_CERTIFICATE = "証明書の形式に誤りがあります。"
+ONLY_CERTIFICATE = "利用者IDに登録されている唯一の証明書は削除できません。"
 
 
 def _fingerprint(cert: x509.Certificate) -> bytes:
@@ -193,7 +194,7 @@ class LegacyUsers:
             user.certificate_pem, user.previous_certificate_pem = user.previous_certificate_pem, None
             self._expire_keys(user_id)
         else:
-            raise LegacyError(NOT_REGISTERED_CERT)
+            raise LegacyError(ONLY_CERTIFICATE if target == current else NOT_REGISTERED_CERT)
         return Authenticated(user_id, self._touch(user))
 
     # --- the access family ------------------------------------------------------------------------------
