@@ -37,7 +37,9 @@ __all__ = [
     "load_pkcs12",
     "load_pkcs12_file",
     "sign_kousei",
+    "sign_sibling",
     "verify_kousei",
+    "verify_sibling",
 ]
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -607,3 +609,48 @@ def verify_kousei(
         return []
     forms = listed_form_files(kousei) if signed_files is None else list(signed_files)
     return [_verify_one(kousei, signature, files, forms, target_id) for signature in signatures]
+
+
+# ---------------------------------------------------------------------------- a sibling Signature (legacy API)
+
+
+def sign_sibling(root: etree._Element, target_id: str, signer: Signer, *, signature_id: str | None = None) -> etree._Element:
+    """Sign the element with Id=``target_id`` by a Signature appended as the root's last child.
+
+    The layout of the legacy 外部連携API's authentication bodies:
+    ``DataRoot/{ApplData Id="ApplData", Signature}`` — one c14n Reference, RSA-SHA256, the signer's
+    certificate in KeyInfo.
+    """
+    target = _find_by_id(root, target_id)
+    signature = etree.SubElement(root, _ds("Signature"), nsmap={None: DS_NS})
+    if signature_id:
+        signature.set("Id", signature_id)
+    signed_info = etree.SubElement(signature, _ds("SignedInfo"))
+    etree.SubElement(signed_info, _ds("CanonicalizationMethod"), Algorithm=C14N)
+    etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=RSA_SHA256)
+    _add_reference(signed_info, f"#{target_id}", hashlib.sha256(canonicalize(target)).digest(), c14n=True)
+    value = etree.SubElement(signature, _ds("SignatureValue"))
+    x509_data = etree.SubElement(etree.SubElement(signature, _ds("KeyInfo")), _ds("X509Data"))
+    etree.SubElement(x509_data, _ds("X509Certificate")).text = _b64(
+        signer.certificate.public_bytes(serialization.Encoding.DER))
+    value.text = _b64(signer.private_key.sign(canonicalize(signed_info), padding.PKCS1v15(), hashes.SHA256()))
+    return signature
+
+
+def verify_sibling(root: etree._Element, target_id: str) -> SignatureInfo:
+    """Verify the one Signature that is a direct child of ``root`` and covers ``#target_id``.
+
+    A body with no signature, several, or one anywhere else is refused (SignatureError); what the
+    server reads (the root's one ``target_id`` child) is what was verified.
+    """
+    signatures = list(root.iter(_ds("Signature")))
+    if not signatures:
+        raise SignatureError("署名情報が存在しません", item="Signature", detail="the body is not signed")
+    if len(signatures) != 1 or signatures[0].getparent() is not root:
+        raise SignatureError("署名の方式はサポートされていません", item="Signature",
+                             detail="exactly one Signature, a child of the root, is expected")
+    target = _find_by_id(root, target_id)
+    if target.getparent() is not root:
+        raise SignatureError("署名情報の形式に誤りがあります", item=target_id,
+                             detail=f"the element with Id {target_id!r} is not a child of the root")
+    return _verify_one(root, signatures[0], {}, [], target_id)

@@ -19,6 +19,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    from .filing.legacy import tables as _legacy_tables  # noqa: F401  (created with the schema)
+
     db = Database(settings.resolved_database_url)
     from .world import ensure_world
 
@@ -29,15 +31,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         ensure_world(services)
     app.extensions["egov_sim"] = services
 
+    from .filing import legacy as filing_legacy
     from .filing import v2 as filing_v2
     from .idp import egov_auth, egov_broker, gbizid_http
     from .ops import admin, admin_ops, middleware
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_v2.bp)
+    filing_legacy.install(app)  # /shinsei/1: the legacy 外部連携API over the same FilingBackend
     app.register_blueprint(admin.bp)  # /__admin: clock/world, ops, cases, gbizid nested under one guard
     app.register_blueprint(admin_ops.public)
-    middleware.install(app, faultable={filing_v2.bp.url_prefix: "api", egov_auth.bp.url_prefix: "auth"})
+    middleware.install(app, faultable={filing_v2.bp.url_prefix: "api", filing_legacy.PREFIX: "api", egov_auth.bp.url_prefix: "auth"})
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)
     return app

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue
 from ..catalogue.skeleton import skeleton_zip
+from ..clock import format_datetime
 from ..ops import auto_return
 from ..settings import Settings
-from ..store.models import Application
+from ..store.models import Application, ApplicationAction
 from ..store.ops_tables import ApplicationHold
 from . import (
     amendment,
@@ -47,6 +48,7 @@ from .submission import UNKNOWN_PROCEDURE, CheckedPackage, PackageChecker
 
 NOT_APPLY_PROCEDURE = UNKNOWN_PROCEDURE  # a 電子送達 利用申込み is not an application: POST /post-apply
 REPORTED = "申請データに誤りがあります。"
+NOTICE_READ = "notice-read"  # an action of the case: a notice fetched to the end (取得完了)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,24 @@ class FilingBackend:
         sent = bulk.send(self._f, caller, file_name, raw, self._checker(), accept, ingest_delay=delay)
         return {"send_number": sent.send_number, "send_date": f"{sent.send_at:%Y-%m-%d %H:%M:%S}",
                 "file_name": sent.file_name, "apply_count": sent.apply_count}
+
+    def list_sends(self, caller: Caller, *, send_number: str | None = None,
+                   sent: tuple[date, date] | None = None) -> list[bulk.Send]:
+        """Sends of several applications (the legacy 送信案件一覧), by number or by send dates: still
+        being processed until their applications arrive, then the arrived ones and the refused folders."""
+        f = self._f
+        rows = bulk.sends(f, caller, send_number=send_number, sent_from=sent[0] if sent else None,
+                          sent_to=sent[1] if sent else None)
+        result = []
+        for row in rows:
+            pending = row.ingest_at > f.now
+            folders = {r["arrive_id"]: r["folder_name"] for r in row.results if "arrive_id" in r}
+            apps = [] if pending else [{**f.list_item(i, a, caller), "folder_name": folders.get(a.arrive_id, "")}
+                                       for i, a in enumerate(f.list_by_send_number(caller, row.send_number), 1)]
+            errors = [] if pending else [r for r in row.results if "report_list" in r]
+            result.append(bulk.Send(row.send_number, row.send_at, row.file_name, row.apply_count, pending, errors,
+                                    apps))
+        return result
 
     def amend(self, caller: Caller, arrive_id: str, file_name: str, raw: bytes) -> dict[str, Any]:
         """補正データ送信: while a 部分補正 request is open, before its deadline."""
@@ -252,6 +272,21 @@ class FilingBackend:
 
     def get_notice(self, caller: Caller, arrive_id: str, notice_sub_id: int) -> dict[str, Any]:
         return {"notice": notices.get_notice(self._f, caller, arrive_id, notice_sub_id)}
+
+    def complete_notice(self, caller: Caller, arrive_id: str, notice_sub_id: int) -> dict[str, Any]:
+        """コメント通知取得完了 (the legacy face): the notice is marked read; again is harmless."""
+        app = find_case(self._f, caller, arrive_id)
+        self.get_notice(caller, arrive_id, notice_sub_id)  # NotFound for a notice the case lacks
+        if notice_sub_id not in self.notices_read(caller, arrive_id):
+            self._f.session.add(ApplicationAction(application_id=app.id, kind=NOTICE_READ, at=self._f.now,
+                                                  data={"notice_sub_id": notice_sub_id}))
+            self._f.session.flush()
+        return {"arrive_id": app.arrive_id, "notice_sub_id": notice_sub_id, "proc_name": app.proc_name,
+                "read_date": format_datetime(self._f.now)}
+
+    def notices_read(self, caller: Caller, arrive_id: str) -> dict[int, datetime]:
+        app = find_case(self._f, caller, arrive_id)
+        return {a.data.get("notice_sub_id"): a.at for a in self._f.actions(app) if a.kind == NOTICE_READ}
 
     def get_official_document(self, caller: Caller, arrive_id: str, notice_sub_id: int) -> dict[str, Any]:
         data, names = official.fetch(self._f, caller, arrive_id, notice_sub_id)

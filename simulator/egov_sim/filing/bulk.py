@@ -9,6 +9,7 @@ then, and the report appears at the same moment. Nothing is pushed by a worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -141,3 +142,30 @@ def by_dates(f: FilingService, caller: Caller, date_from: date, date_to: date, l
     rows = f.session.scalars(q.order_by(BulkSubmission.send_at.desc(), BulkSubmission.id.desc())
                              .limit(limit).offset(offset))
     return total, list(rows)
+
+
+@dataclass(frozen=True)
+class Send:
+    """One send as its sender sees it now: still being processed (`pending`), or its results and the
+    applications that arrived from it (list items, each with the folder it came in)."""
+
+    send_number: str
+    send_at: datetime
+    file_name: str
+    apply_count: int
+    pending: bool
+    errors: list[dict[str, Any]]  # the folders refused: {folder_name, proc_name, report_list}
+    applications: list[dict[str, Any]]
+
+
+def sends(f: FilingService, caller: Caller, *, send_number: str | None = None,
+          sent_from: date | None = None, sent_to: date | None = None) -> list[BulkSubmission]:
+    """The caller's sends by number or by send date, those still being processed included."""
+    q = select(BulkSubmission).where(BulkSubmission.account_id == caller.account_id,
+                                     BulkSubmission.trial == caller.trial, BulkSubmission.send_at <= f.now)
+    if send_number is not None:
+        q = q.where(BulkSubmission.send_number == send_number)
+    if sent_from is not None and sent_to is not None:
+        q = q.where(BulkSubmission.send_at >= datetime.combine(sent_from, datetime.min.time()),
+                    BulkSubmission.send_at < datetime.combine(sent_to, datetime.min.time()) + timedelta(days=1))
+    return list(f.session.scalars(q.order_by(BulkSubmission.send_at, BulkSubmission.id)))
