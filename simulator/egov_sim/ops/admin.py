@@ -13,7 +13,8 @@ import hmac
 import ipaddress
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from ..idp.gbizid_accounts import AccountError
 from ..services import services
@@ -22,7 +23,8 @@ from .errors import OpsError
 from .middleware import ops_state
 
 bp = Blueprint("admin", __name__, url_prefix="/__admin")
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+          413: "Request Entity Too Large", 500: "Internal Server Error"}
 
 
 def problem(status: int, detail: str) -> Response:
@@ -63,6 +65,18 @@ def _invalidate(response: Response) -> Response:
 @bp.errorhandler(OpsError)
 def _ops_error(exc: OpsError) -> Any:
     return problem(exc.status, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    """Protocol errors (405, 413, a bad body…) in the admin API's JSON shape, never an HTML page."""
+    return problem(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Any:
+    current_app.logger.error("unhandled error on %s", request.path, exc_info=exc)
+    return problem(500, "管理APIの内部でエラーが発生しました。")
 
 
 @bp.errorhandler(AccountError)
