@@ -15,8 +15,8 @@ import jwt
 import pytest
 from egov_client import EgovClient
 from egov_client.auth import pkce_pair
-from egov_client.config import simulator
-from egov_client.gbizid import GbizIdClient, login_with_gbizid_form
+from egov_client.gbizid import GbizIdClient, login_with_gbizid_form, simulator
+from egov_sim.clock import JST
 from egov_sim.store.models import Application
 from egov_sim.world.packages import sample_package
 from flask import Flask
@@ -93,10 +93,9 @@ def test_3_authenticator_codes_lock_after_five_wrong_ones(world: Any, http: http
     from egov_client import AuthError
 
     sole = next(a for a in world.gbizid["accounts"] if a["alias"] == "sole")
-    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "demo-rp")
+    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
     rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"], c["redirect_uris"][0]),
-                      http=http, clock=lambda: services.clock.now().replace(tzinfo=__import__(
-                          "egov_sim.clock", fromlist=["JST"]).JST))
+                      http=http, clock=lambda: services.clock.now().replace(tzinfo=JST))
     services.clock.update(frozen=True)
     messages = []
     for _ in range(6):
@@ -150,7 +149,7 @@ def test_4_pkce_downgrade_is_refused_by_gbizid(world: Any, http: httpx.Client) -
     from egov_client.gbizid import simulator_one_time_code
 
     sole = next(a for a in world.gbizid["accounts"] if a["alias"] == "entry")
-    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "demo-rp")
+    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
     rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"], c["redirect_uris"][0]),
                       http=http)
     authorization = rp.authorization("openid", pkce=False)
@@ -191,7 +190,7 @@ def test_5_gbizid_rotated_refresh_reuse_ends_the_grant(template_db: Any, tmp_pat
     try:
         with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=BASE) as http:
             entry = next(a for a in world.gbizid["accounts"] if a["alias"] == "entry")
-            c = next(c for c in world.gbizid["clients"] if c["client_id"] == "demo-rp")
+            c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
             rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"],
                                                                c["redirect_uris"][0]), http=http)
             authorization = rp.authorization("openid offline_access")
