@@ -15,9 +15,11 @@ from ..errors import FilingError, NotFound, bad_request
 from . import apply, message, notice, official_document, payment, post, share
 from .auth import authenticate, authenticates_itself
 from .problems import filing_problem, not_found
+from .routing import ArriveIdConverter
 from .render import API_PREFIX
 
 bp = Blueprint("shinsei", __name__, url_prefix=API_PREFIX)
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("arrive_id", ArriveIdConverter))
 for family in (apply, notice, official_document, payment, post, message, share):
     bp.register_blueprint(family.bp)
 
@@ -55,6 +57,11 @@ def _http_error(exc: HTTPException) -> Any:
         bulk = _bulk(request.path)
         return filing_problem(FilingError(413, "アップロードサイズファイル上限オーバー"),
                               error_count=0 if bulk else None, errors=[] if bulk else None)
+    if exc.code == 405:  # the spec's problem shape, with the Allow werkzeug computed from the routes
+        resp = filing_problem(FilingError(405, "このURLでは指定されたHTTPメソッドを利用できません。",
+                                                  title="Method Not Allowed"))
+        resp.headers["Allow"] = exc.get_response().headers.get("Allow", "")
+        return resp
     if exc.code == 400:
         return filing_problem(bad_request("リクエストの形式に誤りがあります。"))
     if exc.code == 500:  # an unexpected error: still the spec's body, never an HTML page
