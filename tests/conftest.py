@@ -38,7 +38,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sim(template_db: Path, tmp_path: Path) -> Flask:
     db_file = tmp_path / "sim.sqlite"
     shutil.copy(template_db, db_file)
-    app = create_app(Settings(database_url=f"sqlite:///{db_file}", data_dir=tmp_path))
+    app = create_app(Settings(database_url=f"sqlite:///{db_file}", data_dir=tmp_path, public_url=BASE))
     yield app
     app.extensions["egov_sim"].db.dispose()
 

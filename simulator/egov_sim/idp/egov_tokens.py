@@ -784,6 +784,8 @@ def bearer_claims(ctx: IdpContext, token_value: str, *, issuer: str | None = Non
         raise InvalidTokenError("Invalid token")
     if issuer is not None and claims.get("iss") != issuer:
         raise InvalidTokenError("Invalid token issuer")
+    if claims.get("aud") != "account":  # e-Gov's access tokens are for the API ("account"), nothing else
+        raise InvalidTokenError("Invalid token audience")
     return claims
 
 
@@ -795,6 +797,8 @@ def bearer_context(claims: dict[str, Any], row: Any) -> AccessContext:
     now = ClockState(row.anchor_real, row.anchor_virtual, row.speed, row.frozen).now()
     if claims["exp"] <= epoch(now):
         raise InvalidTokenError("Token expired")
+    if isinstance(claims.get("nbf"), int | float) and claims["nbf"] > epoch(now):
+        raise InvalidTokenError("Token not yet valid")
     if row.revoked_at is not None or row.issuer != ISSUER_KIND:
         raise InvalidTokenError("Session not active")
     if row.sub != claims.get("sub"):

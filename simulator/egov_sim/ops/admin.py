@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -41,17 +42,44 @@ def _is_loopback(addr: str | None) -> bool:
         return False
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})  # no CORS preflight
+
+
+def _allowed_host(host: str) -> bool:
+    """A loopback name or the configured public URL's host: anything else is DNS rebinding."""
+    name = urlsplit(f"//{host}").hostname or ""
+    public = urlsplit(services().settings.public_url).hostname
+    return name in LOOPBACK_NAMES or name.endswith(".localhost") or _is_loopback(name) or name == public
+
+
+def _cross_site() -> bool:
+    """A state-changing request a web page could have sent: from another site (Origin, Sec-Fetch-Site),
+    or with a content type a form or a no-cors fetch can send without a CORS preflight."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is not None and (origin == "null" or not _allowed_host(urlsplit(origin).netloc)):
+        return True
+    return request.mimetype in SIMPLE_TYPES
+
+
 @bp.before_request
 def _guard() -> Response | None:
+    """Authentication (token, or loopback when no token is set), then the Host and cross-site checks
+    for every admin call: the guard is the same for all of /__admin."""
     token = services().settings.admin_token
     if token:
         sent = request.headers.get("X-Admin-Token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if hmac.compare_digest(sent.strip(), token):
-            return None
-        return problem(401, "管理APIのトークンが必要です (admin token required)")
-    if _is_loopback(request.remote_addr):
-        return None
-    return problem(403, "管理APIはループバックからのみ利用できます。EGOV_SIM_ADMIN_TOKEN を設定してください。")
+        if not hmac.compare_digest(sent.strip(), token):
+            return problem(401, "管理APIのトークンが必要です (admin token required)")
+    elif not _is_loopback(request.remote_addr):
+        return problem(403, "管理APIはループバックからのみ利用できます。EGOV_SIM_ADMIN_TOKEN を設定してください。")
+    if not token and not _allowed_host(request.host):
+        return problem(403, "管理APIのHostヘッダはループバック名か公開URLのホストでなければなりません。")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and _cross_site():
+        return problem(403, "管理APIはクロスサイトからの変更要求を受け付けません (JSONで送信してください)。")
+    return None
 
 
 @bp.after_request

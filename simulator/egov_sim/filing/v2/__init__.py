@@ -15,8 +15,8 @@ from ..errors import FilingError, NotFound, bad_request
 from . import apply, message, notice, official_document, payment, post, share
 from .auth import authenticate, authenticates_itself
 from .problems import filing_problem, not_found
-from .routing import ArriveIdConverter
 from .render import API_PREFIX
+from .routing import ArriveIdConverter
 
 bp = Blueprint("shinsei", __name__, url_prefix=API_PREFIX)
 bp.record_once(lambda state: state.app.url_map.converters.setdefault("arrive_id", ArriveIdConverter))
