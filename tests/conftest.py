@@ -111,6 +111,8 @@ def live_server(sim: Flask) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, sim, threaded=True)
+    svc = sim.extensions["egov_sim"]  # the public URL is the socket's (issuer, discovery, links)
+    svc.settings = svc.settings.with_(public_url=f"http://127.0.0.1:{server.server_port}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
