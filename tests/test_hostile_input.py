@@ -321,6 +321,9 @@ def test_13_strict_sandbox_and_trial_headers(http: httpx.Client, egov: EgovClien
         assert r.status_code == 400, (headers, r.text)
         assert word in json.dumps(r.json(), ensure_ascii=False), r.text
     assert _count(services) == 0
+    r = http.post("/shinsei/v2/bulk-apply", json={"send_file": _body(raw)["send_file"]},
+                  headers=_bearer(egov) | {"X-eGovAPI-Trial": "{}"})  # schemathesis' find: bulk-apply's shape
+    assert r.status_code == 400 and r.json()["error_count"] == 1
     r = http.post("/shinsei/v2/apply", json=_body(raw), headers=_bearer(egov) | {"X-eGovAPI-Trial": "false"})
     assert r.status_code == 200, r.text
 

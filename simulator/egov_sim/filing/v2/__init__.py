@@ -38,6 +38,9 @@ def _bulk(path: str) -> bool:
 def _filing_error(exc: FilingError) -> Response:
     if isinstance(exc, BulkError):
         return filing_problem(exc, error_count=len(exc.errors), errors=exc.errors)
+    if _bulk(request.path):  # refused before the view (e.g. a bad header): still bulk-apply's shape
+        return filing_problem(exc, error_count=1,
+                              errors=[{"errorFolder": "-", "errorFile": "-", "content": exc.detail[:256]}])
     return filing_problem(exc, withdraw_shape=request.path.endswith("/apply/withdraw"))
 
 
