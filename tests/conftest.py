@@ -38,7 +38,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sim(template_db: Path, tmp_path: Path) -> Flask:
     db_file = tmp_path / "sim.sqlite"
     shutil.copy(template_db, db_file)
-    app = create_app(Settings(database_url=f"sqlite:///{db_file}", data_dir=tmp_path))
+    app = create_app(Settings(database_url=f"sqlite:///{db_file}", data_dir=tmp_path, public_url=BASE))
     yield app
     app.extensions["egov_sim"].db.dispose()
 
@@ -111,6 +111,8 @@ def live_server(sim: Flask) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, sim, threaded=True)
+    svc = sim.extensions["egov_sim"]  # the public URL is the socket's (issuer, discovery, links)
+    svc.settings = svc.settings.with_(public_url=f"http://127.0.0.1:{server.server_port}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

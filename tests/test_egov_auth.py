@@ -461,7 +461,9 @@ def test_refresh_rotates_the_refresh_token(auth: AuthClient, tokens: TokenSet) -
     with pytest.raises(AuthError) as err:
         auth.refresh(tokens.refresh_token)
     assert (err.value.status, err.value.error) == (400, "invalid_grant")
-    assert auth.refresh(renewed.refresh_token).access_token
+    with pytest.raises(AuthError) as err:  # the reuse ended the session: its newer token too (RFC 9700 §4.14.2)
+        auth.refresh(renewed.refresh_token)
+    assert err.value.error_description == "Session not active"
 
 
 def test_refresh_token_of_another_client_is_refused(endpoint: Endpoint, http: httpx.Client,

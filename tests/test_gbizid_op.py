@@ -376,7 +376,8 @@ def test_refresh_rotation_and_opaque_format_are_settings(rotating: Flask) -> Non
         with pytest.raises(AuthError) as caught:
             rp.refresh(tokens.refresh_token)
         assert caught.value.error == "invalid_grant"
-        rp.refresh(renewed.refresh_token)
+        with pytest.raises(AuthError):  # the reuse ended the grant: the newer token too (RFC 9700 §4.14.2)
+            rp.refresh(renewed.refresh_token)
 
 
 # ---------------------------------------------------------------------------- single sign-on, prompt, login_hint

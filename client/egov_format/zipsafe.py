@@ -143,7 +143,8 @@ def read_zip(
     """Vet and extract an untrusted zip into {name: bytes}; directory entries are skipped.
 
     The compression-ratio check applies to entries larger than ``ratio_threshold`` bytes (small
-    text files legitimately compress very well); size caps apply to every entry.
+    text files legitimately compress very well) and to the archive as a whole once its inflated
+    total passes that threshold; size caps apply to every entry and to the total.
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -174,6 +175,11 @@ def read_zip(
         if not info.is_dir():
             declared_total += info.file_size
             vetted.append((info, name))
+    if declared_total > ratio_threshold and declared_total > max_ratio * max(len(data), 1):
+        raise UnsafeZipError(  # many entries each under the per-entry threshold: the same bomb, spread out
+            "ZIPファイルの圧縮率が異常です",
+            detail="aggregate compression ratio over limit (zip bomb)",
+        )
     if declared_total > max_total_bytes:
         raise PackageTooLargeError(
             f"申請データのサイズが上限({_mb(max_total_bytes)})を超えています",

@@ -7,6 +7,7 @@ from flask import Flask
 from .catalogue import Catalogue
 from .clock import Clock
 from .idp.keys import KeyRing
+from .jsonlimits import LimitedJSONProvider
 from .services import Services
 from .settings import Settings
 from .store import Database
@@ -15,6 +16,7 @@ from .store import Database
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json = LimitedJSONProvider(app)  # nesting limit on every JSON body (jsonlimits.py)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]

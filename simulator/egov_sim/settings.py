@@ -46,6 +46,7 @@ class Settings:
     gbizid_review_period: str = "P14D"  # prime application by post: reviewed within about two weeks
     gbizid_deficiency_rate: float = 0.046  # seed 003: 4.6 % of prime applications were 不備
     gbizid_session_lifetime: str = "PT30M"  # the OP's single sign-on session
+    gbizid_otp_lockout: str = "PT30M"  # after 5 wrong second-factor codes in a row (real length unknown)
     gbizid_totp_real_time: bool = True  # also accept authenticator codes for real time (phones live there)
     # the e-Gov form also takes a GビズID-backed account's password (a scripting shortcut; real e-Gov: no)
     egov_form_gbizid_password: bool = False

@@ -18,7 +18,7 @@ from egov_format.reports import ReportItem
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from ..catalogue import Catalogue
+from ..catalogue import Catalogue, Procedure
 from ..catalogue.skeleton import skeleton_zip
 from ..clock import format_datetime
 from ..ops import auto_return
@@ -198,6 +198,7 @@ class FilingBackend:
         """The one submit path of apply, post-apply and bulk folders, after the package checks:
         first-arrive-id → automatic return → scenario → accept → link resubmission → arrival check."""
         f = self._f
+        _check_sandbox_names(checked.proc, scenario, auto_return_case)
         f.check_first_arrive_id(caller, checked)
         submission = Submission(operation, caller.username, checked.proc.proc_id)
         self._automatic_return(submission, auto_return_case)
@@ -363,3 +364,13 @@ class FilingBackend:
         owner, acceptance = sharing.confirm(self._f, caller.account_id, gbiz_id, acceptance)
         return {"gbiz_id": owner, "share_acceptance": acceptance}
 
+
+def _check_sandbox_names(proc: Procedure, scenario: str | None, case: str | None) -> None:
+    """X-Sandbox-Scenario / X-Sandbox-Auto-Return name something the procedure has, or the request is
+    refused with the valid names (a typo must not silently run the default story)."""
+    if scenario is not None and scenario not in proc.scenarios:
+        raise bad_request(f"X-Sandbox-Scenario「{scenario[:64]}」はこの手続にありません。指定できる値: "
+                          + ", ".join(proc.scenarios))
+    if case is not None and auto_return.find(proc, case) is None:
+        raise bad_request(f"X-Sandbox-Auto-Return「{case[:64]}」はこの手続にありません。指定できる値: "
+                          + ", ".join(auto_return.cases(proc)))

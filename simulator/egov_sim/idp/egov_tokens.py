@@ -534,6 +534,8 @@ def _consume_code(ctx: IdpContext, code: str, now: datetime) -> AuthCode:
 
 def _check_pkce(row: AuthCode, verifier: str | None) -> None:
     if row.code_challenge is None:
+        if verifier:  # PKCE downgrade (RFC 9700 §2.1.1): a verifier for a code issued without a challenge
+            raise invalid_grant("PKCE verification failed: no code challenge was sent")
         return
     if not verifier:
         raise invalid_grant("PKCE code verifier not specified")
@@ -601,7 +603,9 @@ def refresh(ctx: IdpContext, client_id: str, refresh_token: str, issuer: str) ->
         consumed = write.execute(_CONSUME_REFRESH, {"used_jti": claims["jti"], "used_at": now}).rowcount == 1
         if consumed:
             write.execute(_RECORD_REFRESH, row)
-    if not consumed:
+    if not consumed:  # a rotated token presented again: stolen or replayed, end the session (RFC 9700 §4.14.2)
+        with db.session() as s:
+            _revoke(s, state.session_id, now)
         raise invalid_grant("Maximum allowed refresh token reuse exceeded")
     return response
 
@@ -780,6 +784,8 @@ def bearer_claims(ctx: IdpContext, token_value: str, *, issuer: str | None = Non
         raise InvalidTokenError("Invalid token")
     if issuer is not None and claims.get("iss") != issuer:
         raise InvalidTokenError("Invalid token issuer")
+    if claims.get("aud") != "account":  # e-Gov's access tokens are for the API ("account"), nothing else
+        raise InvalidTokenError("Invalid token audience")
     return claims
 
 
@@ -791,6 +797,8 @@ def bearer_context(claims: dict[str, Any], row: Any) -> AccessContext:
     now = ClockState(row.anchor_real, row.anchor_virtual, row.speed, row.frozen).now()
     if claims["exp"] <= epoch(now):
         raise InvalidTokenError("Token expired")
+    if isinstance(claims.get("nbf"), int | float) and claims["nbf"] > epoch(now):
+        raise InvalidTokenError("Token not yet valid")
     if row.revoked_at is not None or row.issuer != ISSUER_KIND:
         raise InvalidTokenError("Session not active")
     if row.sub != claims.get("sub"):

@@ -36,6 +36,7 @@ from ..store.models import (
     GbizCode,
     GbizGrant,
     GbizRelyingParty,
+    GbizSecondFactorLock,
     GbizSession,
     GbizSmsMessage,
     GbizToken,
@@ -287,19 +288,44 @@ def verify_sms_code(ctx: IdpContext, account_ref: int, message_id: int, code: st
         message = s.get(GbizSmsMessage, message_id)
         if message is None or message.account_ref != account_ref or message.used_at is not None:
             raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
+        _refuse_if_locked(s, account_ref, now)
         if message.attempts >= MAX_OTP_ATTEMPTS:
             raise LoginError(MSG_OTP_LOCKED, restart=True)
         if message.expires_at <= now:
             raise LoginError(MSG_OTP_EXPIRED)
         if not hmac.compare_digest(message.code, code.strip()):
             message.attempts += 1
-            error = LoginError(MSG_OTP_LOCKED if message.attempts >= MAX_OTP_ATTEMPTS else MSG_BAD_OTP,
-                               restart=message.attempts >= MAX_OTP_ATTEMPTS)
+            error: LoginError | None = _wrong_code(ctx, s, account_ref, now)
         else:
             message.used_at = now
+            _right_code(s, account_ref)
             error = None
     if error is not None:
         raise error
+
+
+def _refuse_if_locked(s: Any, account_ref: int, now: datetime) -> None:
+    lock = s.get(GbizSecondFactorLock, account_ref)
+    if lock is not None and lock.locked_until is not None and lock.locked_until > now:
+        raise LoginError(MSG_OTP_LOCKED, restart=True)
+
+
+def _wrong_code(ctx: IdpContext, s: Any, account_ref: int, now: datetime) -> LoginError:
+    """Count a wrong code (any factor); the MAX_OTP_ATTEMPTS-th in a row locks the second factor for
+    settings.gbizid_otp_lockout and the login starts over."""
+    lock = s.get(GbizSecondFactorLock, account_ref) or GbizSecondFactorLock(account_ref=account_ref, failures=0)
+    s.add(lock)
+    lock.failures = (lock.failures or 0) + 1
+    if lock.failures < MAX_OTP_ATTEMPTS:
+        return LoginError(MSG_BAD_OTP)
+    lock.failures, lock.locked_until = 0, now + parse_duration(ctx.settings.gbizid_otp_lockout)
+    return LoginError(MSG_OTP_LOCKED, restart=True)
+
+
+def _right_code(s: Any, account_ref: int) -> None:
+    lock = s.get(GbizSecondFactorLock, account_ref)
+    if lock is not None:
+        s.delete(lock)
 
 
 def _totp_step(totp: pyotp.TOTP, code: str, when: datetime) -> int | None:
@@ -320,13 +346,19 @@ def verify_app_code(ctx: IdpContext, account_ref: int, code: str) -> None:
         account = s.get(GbizAccount, account_ref)
         if account is None or not account.totp_secret:
             raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
+        _refuse_if_locked(s, account_ref, now)
         totp = pyotp.TOTP(account.totp_secret)
         step = _totp_step(totp, code, _as_local(now)) if re.fullmatch(r"\d{6}", code) else None
         if step is None and ctx.settings.gbizid_totp_real_time:
             step = _totp_step(totp, code, _as_local(real_now_jst()))
         if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
-            raise LoginError(MSG_BAD_OTP)
-        account.totp_last_step = step
+            error: LoginError | None = _wrong_code(ctx, s, account_ref, now)
+        else:
+            account.totp_last_step = step
+            _right_code(s, account_ref)
+            error = None
+    if error is not None:
+        raise error
 
 
 def _as_local(jst_naive: datetime) -> datetime:
@@ -512,6 +544,8 @@ def exchange_code(ctx: IdpContext, client_id: str, form: Mapping[str, str], iss:
         raise invalid_grant("authorization code was issued to another client")
     if form.get("redirect_uri", "") != row.redirect_uri:
         raise invalid_grant("redirect_uri does not match the authorization request")
+    if row.code_challenge is None and form.get("code_verifier"):  # PKCE downgrade (RFC 9700 §2.1.1)
+        raise invalid_grant("code_verifier sent for a code issued without a code_challenge")
     if row.code_challenge is not None:
         verifier = form.get("code_verifier", "")
         if not verifier:
@@ -544,6 +578,13 @@ def refresh(ctx: IdpContext, client_id: str, form: Mapping[str, str], iss: str) 
             raise invalid_grant("invalid refresh token")
         if grant.client_id != client_id:
             raise invalid_grant("refresh token was issued to another client")
+        reused = row.used_at is not None and grant.revoked_at is None
+        if reused:  # a rotated token presented again: end the grant and all its tokens (RFC 9700 §4.14.2)
+            grant.revoked_at = now
+    if reused:
+        raise invalid_grant("refresh token is no longer valid")
+    with ctx.db.session() as s:
+        row, grant = s.get(GbizToken, jti), s.get(GbizGrant, row.grant_id)
         if row.used_at is not None or row.expires_at <= now or grant.revoked_at is not None:
             raise invalid_grant("refresh token is no longer valid")
         account = s.get(GbizAccount, grant.account_ref)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from ..idp.gbizid_accounts import AccountError
 from ..services import services
@@ -22,7 +24,8 @@ from .errors import OpsError
 from .middleware import ops_state
 
 bp = Blueprint("admin", __name__, url_prefix="/__admin")
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+          413: "Request Entity Too Large", 500: "Internal Server Error"}
 
 
 def problem(status: int, detail: str) -> Response:
@@ -39,19 +42,46 @@ def _is_loopback(addr: str | None) -> bool:
         return False
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})  # no CORS preflight
+
+
+def _allowed_host(host: str) -> bool:
+    """A loopback name or the configured public URL's host: anything else is DNS rebinding."""
+    name = urlsplit(f"//{host}").hostname or ""
+    public = urlsplit(services().settings.public_url).hostname
+    return name in LOOPBACK_NAMES or name.endswith(".localhost") or _is_loopback(name) or name == public
+
+
+def _cross_site() -> bool:
+    """A state-changing request a web page could have sent: from another site (Origin, Sec-Fetch-Site),
+    or with a content type a form or a no-cors fetch can send without a CORS preflight."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is not None and (origin == "null" or not _allowed_host(urlsplit(origin).netloc)):
+        return True
+    return request.mimetype in SIMPLE_TYPES
+
+
 @bp.before_request
 def _guard() -> Response | None:
+    """Authentication (token, or loopback when no token is set), then the Host and cross-site checks
+    for every admin call: the guard is the same for all of /__admin."""
     if services().settings.sandbox_mode:  # the 検証環境 has no such door
         return problem(404, "sandbox mode: the 検証環境 has no admin API")
     token = services().settings.admin_token
     if token:
         sent = request.headers.get("X-Admin-Token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if hmac.compare_digest(sent.strip(), token):
-            return None
-        return problem(401, "管理APIのトークンが必要です (admin token required)")
-    if _is_loopback(request.remote_addr):
-        return None
-    return problem(403, "管理APIはループバックからのみ利用できます。EGOV_SIM_ADMIN_TOKEN を設定してください。")
+        if not hmac.compare_digest(sent.strip(), token):
+            return problem(401, "管理APIのトークンが必要です (admin token required)")
+    elif not _is_loopback(request.remote_addr):
+        return problem(403, "管理APIはループバックからのみ利用できます。EGOV_SIM_ADMIN_TOKEN を設定してください。")
+    if not token and not _allowed_host(request.host):
+        return problem(403, "管理APIのHostヘッダはループバック名か公開URLのホストでなければなりません。")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and _cross_site():
+        return problem(403, "管理APIはクロスサイトからの変更要求を受け付けません (JSONで送信してください)。")
+    return None
 
 
 @bp.after_request
@@ -65,6 +95,18 @@ def _invalidate(response: Response) -> Response:
 @bp.errorhandler(OpsError)
 def _ops_error(exc: OpsError) -> Any:
     return problem(exc.status, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    """Protocol errors (405, 413, a bad body…) in the admin API's JSON shape, never an HTML page."""
+    return problem(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Any:
+    current_app.logger.error("unhandled error on %s", request.path, exc_info=exc)
+    return problem(500, "管理APIの内部でエラーが発生しました。")
 
 
 @bp.errorhandler(AccountError)

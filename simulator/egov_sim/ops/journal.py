@@ -30,7 +30,7 @@ class Entry:
     method: str
     path: str
     query: str
-    account: str | None
+    account: str | None  # the verified caller (a checked token); None otherwise
     status: int
     duration_ms: float
     request_headers: dict[str, str] = field(default_factory=dict)
@@ -39,6 +39,7 @@ class Entry:
     response_body: str | None = None
     maintenance: int | None = None  # window id when answered by a maintenance window
     faults: list[str] = field(default_factory=list)  # fired rules ("#3 busy apply: latency 2.0s", ...)
+    claimed_account: str | None = None  # named by an unverified token or a login form, never trusted
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

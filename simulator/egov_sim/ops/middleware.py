@@ -316,6 +316,8 @@ def _record(ops: RequestOps, response: Response) -> None:
     req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not one per attribute
     body = None if response.is_streamed else response.get_data()
     headers = {k: v for k, v in req.headers.items() if k.lower() not in _UNJOURNALED}
+    caller = g.get("caller")  # set only by a verified token (filing/v2/auth.py)
+    verified = caller.username if caller is not None else None
     raw = None
     length = req.content_length
     if length and length < 1_000_000:
@@ -325,7 +327,7 @@ def _record(ops: RequestOps, response: Response) -> None:
             raw = None
     state.journal.add(Entry(
         id=state.journal.next_id(), at=format_datetime(ops.now), method=req.method, path=req.path,
-        query=req.query_string.decode("latin-1"), account=ops.account,
+        query=req.query_string.decode("latin-1"), account=verified, claimed_account=None if verified else ops.account,
         status=0 if ops.dropped else response.status_code,
         duration_ms=round((time.perf_counter() - ops.t0) * 1000, 3),
         request_headers=headers, request_body=truncate(raw),

@@ -252,6 +252,16 @@ class GbizAccountEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class GbizSecondFactorLock(Base):
+    """Wrong second-factor codes of an account in a row (SMS and authenticator app alike), and the
+    lock they led to: one lockout policy for every second factor (gbizid_op.py)."""
+
+    __tablename__ = "gbizid_second_factor_locks"
+    account_ref: Mapped[int] = mapped_column(ForeignKey("gbizid_accounts.id"), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class GbizSmsMessage(Base):
     """An SMS "sent" by the OP (one-time codes); the outbox is readable at /__admin/outbox."""
 

@@ -16,8 +16,10 @@ from . import apply, message, notice, official_document, payment, post, share
 from .auth import authenticate, authenticates_itself
 from .problems import filing_problem, not_found
 from .render import API_PREFIX
+from .routing import ArriveIdConverter
 
 bp = Blueprint("shinsei", __name__, url_prefix=API_PREFIX)
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("arrive_id", ArriveIdConverter))
 for family in (apply, notice, official_document, payment, post, message, share):
     bp.register_blueprint(family.bp)
 
@@ -36,6 +38,9 @@ def _bulk(path: str) -> bool:
 def _filing_error(exc: FilingError) -> Response:
     if isinstance(exc, BulkError):
         return filing_problem(exc, error_count=len(exc.errors), errors=exc.errors)
+    if _bulk(request.path):  # refused before the view (e.g. a bad header): still bulk-apply's shape
+        return filing_problem(exc, error_count=1,
+                              errors=[{"errorFolder": "-", "errorFile": "-", "content": exc.detail[:256]}])
     return filing_problem(exc, withdraw_shape=request.path.endswith("/apply/withdraw"))
 
 
@@ -55,6 +60,11 @@ def _http_error(exc: HTTPException) -> Any:
         bulk = _bulk(request.path)
         return filing_problem(FilingError(413, "アップロードサイズファイル上限オーバー"),
                               error_count=0 if bulk else None, errors=[] if bulk else None)
+    if exc.code == 405:  # the spec's problem shape, with the Allow werkzeug computed from the routes
+        resp = filing_problem(FilingError(405, "このURLでは指定されたHTTPメソッドを利用できません。",
+                                                  title="Method Not Allowed"))
+        resp.headers["Allow"] = exc.get_response().headers.get("Allow", "")
+        return resp
     if exc.code == 400:
         return filing_problem(bad_request("リクエストの形式に誤りがあります。"))
     if exc.code == 500:  # an unexpected error: still the spec's body, never an HTML page

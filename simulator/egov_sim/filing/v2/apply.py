@@ -99,7 +99,7 @@ def list_applications() -> Any:
         return page("申請案件一覧取得", "apply_list", b.list_applications(g.caller, period), period)
 
 
-@bp.get("/apply/<arrive_id>")
+@bp.get("/apply/<arrive_id:arrive_id>")
 @authenticates_itself
 def get_application(arrive_id: str) -> Any:
     """The status poll. The caller's own case comes with the token check in one read (poll.py);

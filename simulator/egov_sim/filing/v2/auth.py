@@ -10,6 +10,7 @@ from flask import Response, g, request
 from ...idp.egov_tokens import AccessContext, InvalidTokenError, authenticate_bearer
 from ...services import services
 from ..cases import Caller
+from ..errors import bad_request
 from .problems import unauthorized
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -23,7 +24,13 @@ def bearer_token() -> str | None:
 
 
 def is_trial() -> bool:
-    return request.headers.get("X-eGovAPI-Trial", "").strip().lower() == "true"
+    """`X-eGovAPI-Trial: true|false` (absent: false); any other value is refused with 400."""
+    value = request.headers.get("X-eGovAPI-Trial")
+    if value is None or value.strip().lower() == "false":
+        return False
+    if value.strip().lower() == "true":
+        return True
+    raise bad_request("X-eGovAPI-Trialはtrueまたはfalseで指定してください。")
 
 
 def sign_in(ctx: AccessContext) -> Caller:

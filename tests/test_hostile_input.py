@@ -1,0 +1,342 @@
+"""Hostile input and protocol abuse (issue 13): each numbered case as probed, answered in the API's
+own format and changing nothing."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import jwt
+import pytest
+from egov_client import EgovClient
+from egov_client.auth import pkce_pair
+from egov_client.gbizid import GbizIdClient, login_with_gbizid_form, simulator
+from egov_sim.clock import JST
+from egov_sim.store.models import Application
+from egov_sim.world.packages import sample_package
+from flask import Flask
+from sqlalchemy import func, select
+
+PROC = "950A010700005000"
+BASE = "http://sim.test"
+
+
+def _count(services: Any) -> int:
+    with services.db.session() as s:
+        return s.scalar(select(func.count()).select_from(Application)) or 0
+
+
+def _body(raw: bytes, proc_id: str = PROC) -> dict[str, Any]:
+    return {"proc_id": proc_id, "send_file": {"file_name": "apply.zip",
+                                              "file_data": base64.b64encode(raw).decode()}}
+
+
+def _token(egov: EgovClient) -> str:
+    return egov.tokens.access_token
+
+
+def _bearer(egov: EgovClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_token(egov)}"}
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+# 1 ---------------------------------------------------------------------------------------------------
+
+def test_1_sandbox_headers_do_no_work_before_authentication(http: httpx.Client, services: Any, signer: Any) -> None:
+    raw = sample_package(services.catalogue, PROC, signer).to_zip()
+    for headers in ({"X-Sandbox-Auto-Return": "missing_salary"}, {"X-Sandbox-Scenario": "nope"}, {}):
+        r = http.post("/shinsei/v2/apply", json=_body(raw), headers=headers)
+        assert r.status_code == 401 and not r.content, (headers, r.status_code, r.text)
+    r = http.post("/shinsei/v2/apply", content=_deep(5000), headers={"Content-Type": "application/json"})
+    assert r.status_code == 401  # the body is never parsed for an anonymous caller
+    http.post("/__admin/faults", json={"match": {"proc_id": PROC}, "action": {"status": 503}})
+    r = http.post("/shinsei/v2/apply", json=_body(raw))
+    assert r.status_code == 401
+    assert _count(services) == 0
+
+
+# 2 ---------------------------------------------------------------------------------------------------
+
+def test_2_admin_refuses_foreign_hosts_and_cross_site_requests(http: httpx.Client, world: Any) -> None:
+    r = http.get("/__admin/world", headers={"Host": "attacker.example"})
+    assert r.status_code == 403 and r.json()["title"] == "Forbidden" and "password" not in r.text
+    assert http.get("/__admin/world", headers={"Host": "localhost:8080"}).status_code == 200
+    assert http.get("/__admin/world", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+    sole = next(a for a in world.gbizid["accounts"] if a["alias"] == "sole")
+    suspend = f"/__admin/gbizid/accounts/{sole['account_id']}/suspend"
+    for headers, content in (({"Content-Type": "text/plain"}, b'{"reason": "x"}'),
+                             ({"Content-Type": "application/x-www-form-urlencoded"}, b"reason=x"),
+                             ({"Origin": "https://evil.example"}, b""),
+                             ({"Content-Type": "application/json", "Origin": "https://evil.example"}, b"{}"),
+                             ({"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, b"{}")):
+        r = http.post(suspend, content=content, headers=headers)
+        assert r.status_code == 403, (headers, r.text)
+        assert r.headers["Content-Type"].startswith("application/json")
+    assert http.get(f"/__admin/gbizid/accounts/{sole['account_id']}").json()["status"] == "active"
+    for path in ("/__admin/reset",):  # body-less, from a page: refused
+        assert http.post(path, headers={"Origin": "http://evil.example"}).status_code == 403
+        assert http.post(path, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    r = http.post(suspend, json={"reason": "test"}, headers={"Origin": "http://localhost:8080"})
+    assert r.status_code == 200, r.text
+
+
+# 3 ---------------------------------------------------------------------------------------------------
+
+def test_3_authenticator_codes_lock_after_five_wrong_ones(world: Any, http: httpx.Client, services: Any) -> None:
+    from egov_client import AuthError
+
+    sole = next(a for a in world.gbizid["accounts"] if a["alias"] == "sole")
+    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
+    rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"], c["redirect_uris"][0]),
+                      http=http, clock=lambda: services.clock.now().replace(tzinfo=JST))
+    services.clock.update(frozen=True)
+    messages = []
+    for _ in range(6):
+        with pytest.raises(AuthError) as caught:
+            login_with_gbizid_form(http, rp.authorization("openid", prompt="login"), sole["account_id"],
+                                   sole["password"], lambda _f: "000000")
+        messages.append(caught.value.error_description)
+    assert "上限" in messages[-1]
+    right = http.get(f"/__admin/gbizid/accounts/{sole['account_id']}/app/code").json()["code"]
+    with pytest.raises(AuthError) as caught:  # locked: even the right code is refused now
+        login_with_gbizid_form(http, rp.authorization("openid", prompt="login"), sole["account_id"],
+                               sole["password"], lambda _f: right)
+    assert "上限" in caught.value.error_description
+
+
+# 4 ---------------------------------------------------------------------------------------------------
+
+def _egov_code(http: httpx.Client, world: Any, **params: str) -> str:
+    import lxml.html
+
+    acc = world.account("demo")
+    query = {"client_id": world.client_id, "response_type": "code", "scope": "openid offline_access",
+             "redirect_uri": world.redirect_uris[0], "state": "s", **params}
+    page = http.get("/auth/auth", params=query)
+    form = lxml.html.document_fromstring(page.text).forms[0]
+    fields = dict(form.form_values()) | {"username": acc["username"], "password": acc["password"]}
+    r = http.post(form.get("action"), data=fields)
+    assert r.status_code == 302, r.text
+    return parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+
+
+def _egov_token(http: httpx.Client, world: Any, form: dict[str, str], host: str | None = None) -> httpx.Response:
+    from egov_client.auth import basic_authorization
+
+    headers = {"Authorization": basic_authorization(world.client_id, world.client_secret)}
+    if host:
+        headers["Host"] = host
+    return http.post("/auth/token", data=form, headers=headers)
+
+
+def test_4_pkce_downgrade_is_refused_by_egov(http: httpx.Client, world: Any) -> None:
+    code = _egov_code(http, world)
+    verifier, _ = pkce_pair()
+    r = _egov_token(http, world, {"grant_type": "authorization_code", "code": code,
+                                  "redirect_uri": world.redirect_uris[0], "code_verifier": verifier})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+
+
+def test_4_pkce_downgrade_is_refused_by_gbizid(world: Any, http: httpx.Client) -> None:
+    from egov_client.auth import basic_authorization
+    from egov_client.gbizid import simulator_one_time_code
+
+    sole = next(a for a in world.gbizid["accounts"] if a["alias"] == "entry")
+    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
+    rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"], c["redirect_uris"][0]),
+                      http=http)
+    authorization = rp.authorization("openid", pkce=False)
+    callback = login_with_gbizid_form(http, authorization, sole["account_id"], sole["password"],
+                                      simulator_one_time_code(http, BASE, sole["account_id"]))
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    r = http.post("/gbizid/oauth/token", data={"grant_type": "authorization_code", "code": code,
+                                               "redirect_uri": authorization.redirect_uri,
+                                               "code_verifier": pkce_pair()[0]},
+                  headers={"Authorization": basic_authorization(c["client_id"], c["client_secret"])})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+
+
+# 5 ---------------------------------------------------------------------------------------------------
+
+def test_5_refresh_token_reuse_ends_the_session(http: httpx.Client, world: Any, egov: EgovClient) -> None:
+    rt1 = egov.tokens.refresh_token
+    first = _egov_token(http, world, {"grant_type": "refresh_token", "refresh_token": rt1})
+    assert first.status_code == 200
+    rt2, at2 = first.json()["refresh_token"], first.json()["access_token"]
+    assert _egov_token(http, world, {"grant_type": "refresh_token", "refresh_token": rt1}).status_code == 400
+    r = _egov_token(http, world, {"grant_type": "refresh_token", "refresh_token": rt2})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    assert http.get("/shinsei/v2/apply/lists", params={"date_from": "2024-01-01", "date_to": "2024-01-31"},
+                    headers={"Authorization": f"Bearer {at2}"}).status_code == 401
+
+
+def test_5_gbizid_rotated_refresh_reuse_ends_the_grant(template_db: Any, tmp_path: Any, world: Any) -> None:
+    import shutil
+
+    from egov_client.auth import basic_authorization
+    from egov_client.gbizid import simulator_one_time_code
+    from egov_sim import Settings, create_app
+
+    db = tmp_path / "rot.sqlite"
+    shutil.copy(template_db, db)
+    app = create_app(Settings(database_url=f"sqlite:///{db}", data_dir=tmp_path, gbizid_refresh_rotation=True))
+    try:
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=BASE) as http:
+            entry = next(a for a in world.gbizid["accounts"] if a["alias"] == "entry")
+            c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
+            rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"],
+                                                               c["redirect_uris"][0]), http=http)
+            authorization = rp.authorization("openid offline_access")
+            callback = login_with_gbizid_form(http, authorization, entry["account_id"], entry["password"],
+                                              simulator_one_time_code(http, BASE, entry["account_id"]))
+            tokens = rp.callback(callback, authorization)
+            basic = {"Authorization": basic_authorization(c["client_id"], c["client_secret"])}
+
+            def refresh(rt: str) -> httpx.Response:
+                return http.post("/gbizid/oauth/token", data={"grant_type": "refresh_token", "refresh_token": rt},
+                                 headers=basic)
+
+            second = refresh(tokens.refresh_token)
+            assert second.status_code == 200
+            assert refresh(tokens.refresh_token).status_code == 400
+            assert refresh(second.json()["refresh_token"]).status_code == 400
+            r = http.get("/gbizid/oauth/userinfo", headers={"Authorization": f"Bearer {second.json()['access_token']}"})
+            assert r.status_code == 401
+    finally:
+        app.extensions["egov_sim"].db.dispose()
+
+
+# 6 ---------------------------------------------------------------------------------------------------
+
+def test_6_zip_bomb_under_the_per_entry_threshold_is_refused(http: httpx.Client, egov: EgovClient, services: Any,
+                                                            signer: Any) -> None:
+    raw = sample_package(services.catalogue, PROC, signer).to_zip()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        zeros = bytes(1024 * 1024)
+        for i in range(60):
+            dst.writestr(f"{PROC}/pad{i:03}.bin", zeros)
+    r = http.post("/shinsei/v2/apply", json=_body(out.getvalue()), headers=_bearer(egov))
+    assert r.status_code in (400, 413), r.text
+    assert _count(services) == 0
+
+
+def test_6_zipsafe_caps_the_aggregate_ratio() -> None:
+    from egov_format.errors import UnsafeZipError
+    from egov_format.zipsafe import read_zip
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(40):
+            z.writestr(f"f{i}.bin", bytes(1024 * 1024 - 1))  # each under the per-entry ratio threshold
+    with pytest.raises(UnsafeZipError):
+        read_zip(out.getvalue())
+
+
+# 7 ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/shinsei/v2/apply", "/shinsei/v2/apply/check", "/shinsei/v2/apply/amend",
+                                  "/shinsei/v2/preprint"])
+def test_7_deep_json_is_a_spec_shaped_400(http: httpx.Client, egov: EgovClient, path: str) -> None:
+    r = http.post(path, content=_deep(1000), headers=_bearer(egov) | {"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"]
+
+
+def test_7_deep_json_on_admin_is_a_json_400(http: httpx.Client) -> None:
+    for path in ("/__admin/faults", "/__admin/maintenance", "/__admin/clock"):
+        r = http.post(path, content=_deep(1000), headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+        assert r.headers["Content-Type"].startswith("application/json")
+
+
+# 8 ---------------------------------------------------------------------------------------------------
+
+def test_8_issuer_never_follows_the_host_header(http: httpx.Client, world: Any, egov: EgovClient) -> None:
+    r = _egov_token(http, world, {"grant_type": "refresh_token", "refresh_token": egov.tokens.refresh_token},
+                    host="evil.example")
+    assert r.status_code == 200
+    assert jwt.decode(r.json()["access_token"], options={"verify_signature": False})["iss"] == f"{BASE}/auth"
+    meta = http.get("/gbizid/oauth/.well-known/openid-configuration", headers={"Host": "evil.example"}).json()
+    assert meta["issuer"].startswith(BASE)
+
+
+def test_8_access_tokens_are_checked_for_aud_and_nbf(http: httpx.Client, services: Any, egov: EgovClient) -> None:
+    from egov_sim.idp import egov_tokens
+
+    claims = jwt.decode(_token(egov), options={"verify_signature": False})
+    key = egov_tokens._signing_key(services)
+    for change in ({"aud": "other"}, {"nbf": claims["exp"] - 1}):
+        forged = jwt.encode(claims | change, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+        r = http.get("/shinsei/v2/apply/lists", params={"date_from": "2024-01-01", "date_to": "2024-01-31"},
+                     headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401, change
+
+
+# 9 ---------------------------------------------------------------------------------------------------
+
+def test_9_host_relative_redirects_use_the_public_url(http: httpx.Client, world: Any) -> None:
+    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "e-gov")
+    relative = next(u for u in c["redirect_uris"] if u.startswith("/"))
+    params = {"response_type": "code", "client_id": "e-gov", "scope": "openid",
+              "redirect_uri": f"http://evil.example:5000{relative}", "state": "s"}
+    r = http.get("/gbizid/oauth/authorize", params=params, headers={"Host": "evil.example:5000"})
+    assert r.status_code == 400 or "evil.example" not in r.headers.get("location", ""), r.headers
+
+
+# 12 --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["amend", "check", "withdraw"])
+def test_12_wrong_method_on_apply_operations_is_405(sim: Flask, http: httpx.Client, egov: EgovClient,
+                                                   name: str) -> None:
+    client = sim.test_client()  # not the spec-validating client: these methods are not in the document
+    for method in ("GET", "PUT", "DELETE"):
+        r = client.open(f"/shinsei/v2/apply/{name}", method=method, headers=_bearer(egov))
+        assert r.status_code == 405, (method, r.status_code, r.get_data(as_text=True))
+        assert "GET" not in r.headers["Allow"] and "POST" in r.headers["Allow"]
+        assert r.get_json()["title"] == "Method Not Allowed"
+    r = client.options(f"/shinsei/v2/apply/{name}", headers=_bearer(egov))
+    assert "GET" not in r.headers["Allow"] and "POST" in r.headers["Allow"]
+    assert http.get("/shinsei/v2/apply/12345", headers=_bearer(egov)).status_code == 400  # a bad arrive_id
+
+
+# 13 --------------------------------------------------------------------------------------------------
+
+def test_13_strict_sandbox_and_trial_headers(http: httpx.Client, egov: EgovClient, services: Any, signer: Any) -> None:
+    raw = sample_package(services.catalogue, PROC, signer).to_zip()
+    for headers, word in (({"X-Sandbox-Scenario": "no-such-story"}, "X-Sandbox-Scenario"),
+                          ({"X-Sandbox-Auto-Return": "no-such-case"}, "missing_salary"),
+                          ({"X-eGovAPI-Trial": "yes"}, "X-eGovAPI-Trial")):
+        r = http.post("/shinsei/v2/apply", json=_body(raw), headers=_bearer(egov) | headers)
+        assert r.status_code == 400, (headers, r.text)
+        assert word in json.dumps(r.json(), ensure_ascii=False), r.text
+    assert _count(services) == 0
+    r = http.post("/shinsei/v2/bulk-apply", json={"send_file": _body(raw)["send_file"]},
+                  headers=_bearer(egov) | {"X-eGovAPI-Trial": "{}"})  # schemathesis' find: bulk-apply's shape
+    assert r.status_code == 400 and r.json()["error_count"] == 1
+    r = http.post("/shinsei/v2/apply", json=_body(raw), headers=_bearer(egov) | {"X-eGovAPI-Trial": "false"})
+    assert r.status_code == 200, r.text
+
+
+# 14 --------------------------------------------------------------------------------------------------
+
+def test_14_journal_names_only_verified_accounts(http: httpx.Client) -> None:
+    def b64(d: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+    forged = f"{b64({'alg': 'none'})}.{b64({'preferred_username': 'victim@example.jp'})}."
+    http.get("/shinsei/v2/apply/lists", params={"date_from": "2024-01-01", "date_to": "2024-01-31"},
+             headers={"Authorization": f"Bearer {forged}"})
+    entry = http.get("/__admin/requests", params={"path": "/shinsei/v2/apply/lists"}).json()["requests"][0]
+    assert entry["account"] != "victim@example.jp"
+    assert entry.get("claimed_account") == "victim@example.jp" and entry["account"] is None
