@@ -134,13 +134,13 @@ FIGURE_LABELS = [("gross", "③売上総利益"), ("operating", "⑤営業利益
                  ("value_added", "⑫付加価値額"), ("per_head", "⑭一人当たりの付加価値額"), ("funding", "⑮資金調達額")]
 
 
-def clean(page: str, form: dict[str, Any]) -> dict[str, Any]:
-    """What a posted page keeps (known fields only, stripped; 別表2's rows)."""
+def clean(page: str, form: dict[str, Any], *, keep_empty_rows: bool = False) -> dict[str, Any]:
+    """What a posted page keeps (known fields only, stripped; 別表2's rows, blank ones only while editing)."""
     values: dict[str, Any] = {f.name: str(form.get(f.name, "")).strip()[: f.max_len * 2] for f in FIELDS[page]}
     if page == B25:
         values["rows"] = [{"item": str(i).strip()[:200], "period": str(p).strip()[:60]}
                           for i, p in zip(form.get("item", []), form.get("period", []), strict=False)
-                          if str(i).strip() or str(p).strip()][:MAX_ROWS]
+                          if keep_empty_rows or str(i).strip() or str(p).strip()][:MAX_ROWS]
     return values
 
 

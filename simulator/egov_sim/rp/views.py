@@ -222,13 +222,14 @@ def edit(app_id: int, page: str) -> Response:
     else:
         form = {k: request.form.get(k, "") for k in request.form}
         form["item"], form["period"] = request.form.getlist("item"), request.form.getlist("period")
-        values = forms.clean(page, form)
+        editing_rows = action == "add_row" or action.startswith("delete_row:")
+        values = forms.clean(page, form, keep_empty_rows=editing_rows)
         if action == "add_row":
             values["rows"] = [*values.get("rows", []), {"item": "", "period": ""}][: forms.MAX_ROWS]
         elif action.startswith("delete_row:"):
             index = int(action.split(":", 1)[1]) if action.split(":", 1)[1].isdigit() else -1
             values["rows"] = [r for i, r in enumerate(values.get("rows", [])) if i != index]
-        if action in ("add_row",) or action.startswith("delete_row:"):
+        if editing_rows:
             return _page("page.html", values=values, errors={}, figures=forms.figures(values),
                          **_page_context(app, page))
     if action == "save":
