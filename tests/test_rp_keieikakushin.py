@@ -91,6 +91,9 @@ def test_login_prime_sms_app_member_and_entry_refused(sim: Any, accounts: dict[s
     a = logged_in(sim, accounts["prime"])
     a.post(f"{RP}/logout", {})
     assert Applicant(sim.url, accounts["prime"]).login().url.path == f"{RP}/"
+    # the back channel over sockets (the embedded server is threaded) instead of through the WSGI stack
+    httpx.put(sim.url + "/__admin/keieikakushin/settings", json={"gbizid_base": sim.url + "/gbizid"})
+    assert Applicant(sim.url, accounts["member"]).login().url.path == f"{RP}/register"
     r = Applicant(sim.url, accounts["entry"]).login()
     assert r.status_code == 403 and "gBizIDエントリーのアカウントでは本システムをご利用いただけません" in r.text
     # as configured: allow entry accounts

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "environment": "test",  # production | test
     # GビズID account_type values allowed to log in ("1" エントリー, "2" プライム, "3" メンバー)
     "allowed_account_types": ["2", "3"],
-    # the OP's host for the back channel ("" = this server's /gbizid)
+    # the OP's host for the back channel over sockets ("" = this server's /gbizid through the WSGI stack)
     "gbizid_base": "",
     "session_minutes": 60,
     "max_upload_bytes": 10 * 1024 * 1024,

@@ -36,12 +36,19 @@ def ensure_registration(db: Any) -> GbizRelyingParty:
         return rp
 
 
-def client(db: Any, op_host: str, site: str, now: Callable[[], datetime]) -> GbizIdClient:
-    """A GbizIdClient for this RP; `op_host` is GビズID's host (endpoints under {host}/oauth)."""
+def client(db: Any, op_host: str, site: str, now: Callable[[], datetime], *,
+           this_app: Any = None) -> GbizIdClient:
+    """A GbizIdClient for this RP; `op_host` is GビズID's host (endpoints under {host}/oauth).
+
+    With `this_app` (the OP is this very server) the back channel is still HTTP — every request goes
+    through the OP's HTTP endpoints and the whole WSGI stack — but over httpx's WSGI transport rather
+    than a socket, so a server with one worker thread cannot deadlock on calling itself. Setting
+    `gbizid_base` sends it over sockets instead (to another host, or here with several threads)."""
     rp = ensure_registration(db)
     provider = GbizIdProvider("keieikakushin", op_host).with_credentials(
         rp.client_id, rp.client_secret, site + CALLBACK_PATH, SCOPE)
-    return GbizIdClient(provider, httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)),
+    transport = httpx.WSGITransport(app=this_app) if this_app is not None else None
+    return GbizIdClient(provider, httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), transport=transport),
                         clock=lambda: now().replace(tzinfo=JST))
 
 

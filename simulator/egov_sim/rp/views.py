@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 
 from ..idp import gbizid_op
 from ..services import services
@@ -97,12 +97,18 @@ def login() -> Response:
     return _page("login.html", next=request.args.get("next", ""))
 
 
+def _oidc(b: KeieiBackend) -> Any:
+    """The RP's GbizIdClient: to `gbizid_base` over sockets, else to this server's /gbizid (see oidc.client)."""
+    base = b.settings()["gbizid_base"]
+    return oidc.client(services().db, base or _site() + "/gbizid", _site(), b.now,
+                       this_app=None if base else current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 @bp.post("/login/gbizid")
 def login_gbizid() -> Response:
     b = backend()
-    cfg = b.settings()
     nxt = request.form.get("next", "")
-    with oidc.client(services().db, cfg["gbizid_base"] or _site() + "/gbizid", _site(), b.now) as c:
+    with _oidc(b) as c:
         try:
             authorization = c.authorization(prompt="login")
         except (AuthError, OSError) as exc:
@@ -117,8 +123,7 @@ def callback() -> Response:
     pending = g.kk.pending
     if not pending:
         return redirect(url_for(".login"))
-    cfg = b.settings()
-    with oidc.client(services().db, cfg["gbizid_base"] or _site() + "/gbizid", _site(), b.now) as c:
+    with _oidc(b) as c:
         try:
             tokens = c.callback(request.args.to_dict(), oidc.from_dict(pending))
             info = c.userinfo(tokens.access_token)
