@@ -211,3 +211,31 @@ def test_password_csrf_and_ownership(sim: Any, accounts: dict[str, Any]) -> None
     # an expired session goes back through GビズID
     httpx.post(f"{sim.url}/__admin/clock", json={"advance": "PT2H"})
     assert a.get(f"{RP}/applications").url.path == f"{RP}/login"
+
+
+def test_reject_and_a_prefecture_that_posts_the_certificate(sim: Any, accounts: dict[str, Any]) -> None:
+    a = logged_in(sim, accounts["prime"])
+    numbers = []
+    for cover in ({**COVER, "prefecture": "14", "office": "神奈川県産業労働局 中小企業部"}, COVER):
+        app = a.post(f"{RP}/applications", {}).url.path
+        fill(a, app, "cover", cover)
+        fill(a, app, "b134", B134)
+        fill(a, app, "b25", {"item": ["試作"], "period": ["1年目"], "levy_basis": "生産数量"})
+        fill(a, app, "b67", B67)
+        a.get(f"{app}/pages/attachments")
+        a.post(f"{app}/attachments", {"action": "upload"}, files={"articles": ("a.pdf", PDF, "application/pdf"),
+                                                                 "accounts": ("b.pdf", PDF, "application/pdf")})
+        a.get(f"{app}/apply")
+        numbers.append((app, re.search(r"APL-\d{10}", a.post(f"{app}/apply", {}).text).group(0)))
+    (posted, posted_no), (rejected, rejected_no) = numbers
+    admin = f"{sim.url}/__admin/keieikakushin/applications"
+    assert httpx.post(f"{admin}/{posted_no}/approve").json()["status"] == "承認"
+    assert httpx.post(f"{admin}/{rejected_no}/reject").json()["status"] == "不承認"
+    history = a.get(f"{RP}/applications").text
+    assert "承認書出力" not in history and "不承認" in history  # 神奈川県 (here) posts its 承認書
+    assert a.get(f"{posted}/pdf/certificate").status_code == 409
+    assert a.get(f"{rejected}/pdf/certificate").status_code == 409
+    subjects = [m["subject"] for m in httpx.get(f"{sim.url}/__admin/outbox").json()["mails"]]
+    assert "経営革新計画電子申請システム：審査結果通知" in subjects
+    r = httpx.put(f"{sim.url}/__admin/keieikakushin/settings", json={"no_such": 1})
+    assert r.status_code == 400 and "unknown settings" in r.json()["detail"]
