@@ -8,6 +8,7 @@ from .catalogue import Catalogue
 from .clock import Clock
 from .idp.keys import KeyRing
 from .jsonlimits import LimitedJSONProvider
+from .rp import models as _rp_tables  # noqa: F401  (its tables exist before create_schema)
 from .services import Services
 from .settings import Settings
 from .store import Database
@@ -46,4 +47,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     middleware.install(app, faultable={filing_v2.bp.url_prefix: "api", filing_legacy.PREFIX: "api", egov_auth.bp.url_prefix: "auth"})
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)
+    from .rp import review, views
+
+    app.register_blueprint(views.bp)  # /keieikakushin: 経営革新計画電子申請システム (a GビズID RP)
+    app.register_blueprint(review.bp)
     return app

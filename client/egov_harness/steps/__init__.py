@@ -16,6 +16,7 @@ from .common import *  # noqa: F403
 from .documents import *  # noqa: F403
 from .faults import *  # noqa: F403
 from .gbizid import *  # noqa: F403
+from .keieikakushin import *  # noqa: F403
 from .legacy import *  # noqa: F403
 from .login import *  # noqa: F403
 from .maintenance import *  # noqa: F403

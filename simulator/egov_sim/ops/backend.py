@@ -289,7 +289,10 @@ class OpsBackend:
     # --- GビズID (the operator's side; rules in idp/gbizid_accounts.py) -----------------------------------
 
     def outbox(self, account: str | None, limit: int) -> JSON:
-        return {"messages": gbizid_op.outbox(self.svc, account, max(1, min(limit, 500)))}
+        from ..rp.backend import outbox as rp_mails
+
+        limit = max(1, min(limit, 500))
+        return {"messages": gbizid_op.outbox(self.svc, account, limit), "mails": rp_mails(self.svc.db, account, limit)}
 
     def gbizid_accounts(self, account_type: str | None = None) -> JSON:
         now = self.svc.clock.now()

@@ -1,0 +1,428 @@
+"""KeieiBackend: the rules of 経営革新計画電子申請システム, one method per operation, no Flask.
+
+Applicant: login (via oidc.py), ユーザ情報登録, the five pages (一時保存 / 登録), 申請, 取り下げ, PDFs.
+Reviewer (the prefecture): 形式確認 (→ 審査中), 指摘 (mails), 承認 (mail + 承認書), 不承認.
+Every applicant operation is scoped to the owner's GビズID sub: another's application is "not found".
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import format_datetime
+from ..filing.pdf import text_pdf
+from ..services import Services
+from . import config, forms
+from .models import KkApplication, KkFile, KkMail, KkSession, KkUser
+
+DRAFT, RECEIVED, REVIEWING, REMARKED = "入力中", "受付済", "審査中", "申請内容に指摘あり"
+APPROVED, REJECTED, WITHDRAWN = "承認", "不承認", "取り下げ"
+EDITABLE = (DRAFT, REMARKED)
+UNFILLED, SAVED, DONE, FLAGGED = "未入力", "一時保存", "済", "付け出し有"
+REVIEWABLE = (RECEIVED, REVIEWING)
+
+SUBJECT_REMARK = "経営革新計画電子申請システム：申請内容に不備があります。"
+SUBJECT_APPROVED = "経営革新計画電子申請システム：承認通知"
+SUBJECT_REJECTED = "経営革新計画電子申請システム：審査結果通知"
+SUBJECT_WITHDRAWN = "経営革新計画電子申請システム：申請取り下げのお知らせ"
+FOOTER = ("--------------------------------------------------------------------\n"
+          "このメールは送信専用です。\n本メールにご返信頂きましてもご対応できかねますので、ご注意ください。\n"
+          "--------------------------------------------------------------------")
+
+
+class RpError(Exception):
+    """A refused operation; `status` is the HTTP status the faces answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+class KeieiBackend:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def now(self) -> datetime:
+        return self.svc.clock.now()
+
+    def settings(self) -> dict[str, Any]:
+        with self.svc.db.session() as s:
+            return config.load(s)
+
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        try:
+            with self.svc.db.session() as s:
+                return config.update(s, changes)
+        except ValueError as exc:
+            raise RpError(str(exc)) from exc
+
+    # ------------------------------------------------------------------ sessions
+    def new_session(self) -> KkSession:
+        with self.svc.db.session() as s:
+            row = KkSession(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), sub=None, pending=None,
+                            expires_at=self.now() + timedelta(minutes=int(config.load(s)["session_minutes"])))
+            s.add(row)
+            return row
+
+    def session(self, sid: str | None) -> KkSession | None:
+        """A live session (expired ones are deleted: the user goes back through GビズID)."""
+        if not sid:
+            return None
+        with self.svc.db.session() as s:
+            row = s.get(KkSession, sid)
+            if row is None:
+                return None
+            if row.expires_at <= self.now():
+                s.delete(row)
+                return None
+            s.expunge(row)
+            return row
+
+    def set_pending(self, sid: str, pending: dict[str, Any] | None) -> None:
+        with self.svc.db.session() as s:
+            row = s.get(KkSession, sid)
+            if row is not None:
+                row.pending = pending
+
+    def logged_in(self, sid: str, userinfo: dict[str, Any]) -> KkUser:
+        """After the callback: refuse account types not allowed, else record the user on the session."""
+        cfg = self.settings()
+        kind = str(userinfo.get("account_type", ""))
+        if kind not in cfg["allowed_account_types"]:
+            names = {"1": "gBizIDエントリー", "2": "gBizIDプライム", "3": "gBizIDメンバー"}
+            allowed = "、".join(names[k] for k in sorted(cfg["allowed_account_types"]))
+            raise RpError(f"{names.get(kind, 'このアカウント')}のアカウントでは本システムをご利用いただけません。"
+                          f"{allowed}のアカウントでログインしてください。", 403)
+        now = self.now()
+        with self.svc.db.session() as s:
+            user = s.get(KkUser, userinfo["sub"])
+            if user is None:
+                user = KkUser(sub=userinfo["sub"], gbizid_email=str(userinfo.get("email", "")), account_type=kind,
+                              userinfo=userinfo, profile=None, first_login_at=now, last_login_at=now)
+                s.add(user)
+            user.userinfo, user.account_type, user.last_login_at = userinfo, kind, now
+            user.gbizid_email = str(userinfo.get("email", "")) or user.gbizid_email
+            row = s.get(KkSession, sid)
+            if row is not None:
+                row.sub, row.pending, row.csrf = user.sub, None, secrets.token_urlsafe(32)
+            s.flush()
+            s.expunge(user)
+            return user
+
+    def logout(self, sid: str) -> None:
+        with self.svc.db.session() as s:
+            row = s.get(KkSession, sid)
+            if row is not None:
+                s.delete(row)
+
+    # ------------------------------------------------------------------ users
+    def user(self, sub: str) -> KkUser:
+        with self.svc.db.session() as s:
+            user = s.get(KkUser, sub)
+            if user is None:
+                raise RpError("ログインしてください。", 401)
+            s.expunge(user)
+            return user
+
+    def save_profile(self, sub: str, form: dict[str, str]) -> dict[str, str]:
+        fields = {"company_name": "企業名", "user_name": "担当者氏名", "email": "連絡先メールアドレス", "tel": "電話番号"}
+        values = {k: str(form.get(k, "")).strip()[:200] for k in fields}
+        errors = {k: f"{label}を入力してください。" for k, label in fields.items() if not values[k]}
+        if values["email"] and not forms.EMAIL.match(values["email"]):
+            errors["email"] = "連絡先メールアドレスの形式が正しくありません。"
+        if not errors:
+            with self.svc.db.session() as s:
+                user = s.get(KkUser, sub)
+                assert user is not None
+                user.profile = values
+        return errors
+
+    # ------------------------------------------------------------------ applications
+    def _own(self, s: Session, sub: str, app_id: int) -> KkApplication:
+        app = s.get(KkApplication, app_id)
+        if app is None or app.owner_sub != sub:
+            raise RpError("申請が見つかりません。", 404)
+        return app
+
+    def applications(self, sub: str) -> list[KkApplication]:
+        with self.svc.db.session() as s:
+            rows = list(s.scalars(select(KkApplication).where(KkApplication.owner_sub == sub)
+                                  .order_by(KkApplication.id.desc())))
+            s.expunge_all()
+            return rows
+
+    def application(self, sub: str, app_id: int) -> KkApplication:
+        with self.svc.db.session() as s:
+            app = self._own(s, sub, app_id)
+            s.expunge(app)
+            return app
+
+    def new_application(self, sub: str) -> KkApplication:
+        user = self.user(sub)
+        cover = {"company_name": (user.profile or {}).get("company_name", ""),
+                 "contact_name": (user.profile or {}).get("user_name", ""),
+                 "contact_email": (user.profile or {}).get("email", "")}
+        with self.svc.db.session() as s:
+            app = KkApplication(owner_sub=sub, status=DRAFT, created_at=self.now(), remarks={}, events=[],
+                                pages={p: {"values": cover if p == forms.COVER else {}, "state": UNFILLED}
+                                       for p in forms.PAGES})
+            s.add(app)
+            s.flush()
+            s.expunge(app)
+            return app
+
+    def save_page(self, sub: str, app_id: int, page: str, values: dict[str, Any], *, register: bool,
+                  check_only: bool = False) -> dict[str, str]:
+        """一時保存 (register=False: kept as is) or 登録 (validated; errors → nothing saved)."""
+        if page not in forms.PAGES:
+            raise RpError("ページが見つかりません。", 404)
+        cfg = self.settings()
+        with self.svc.db.session() as s:
+            app = self._own(s, sub, app_id)
+            if app.status not in EDITABLE:
+                raise RpError(f"状態が「{app.status}」の申請は編集できません。", 409)
+            current = dict(app.pages.get(page) or {})
+            if page == forms.ATTACH:  # the files stay; only uploads change them
+                values = {**values, "files": (current.get("values") or {}).get("files", {})}
+            errors = forms.validate(page, values, cfg["prefectures"]) if register else {}
+            if page == forms.ATTACH and register:
+                files = values.get("files") or {}
+                for key, label, required in forms.ATTACHMENTS:
+                    if required and key not in files:
+                        errors[key] = f"{label}のファイルを選択してください。"
+            if errors or check_only:
+                return errors
+            flagged = current.get("state") == FLAGGED
+            state = DONE if register else (FLAGGED if flagged else SAVED)
+            app.pages = {**app.pages, page: {"values": values, "state": state}}
+            return {}
+
+    def upload(self, sub: str, app_id: int, key: str, name: str, content_type: str, data: bytes) -> str | None:
+        """One 添付書類 row's file; returns an error message or None."""
+        cfg = self.settings()
+        labels = {k: label for k, label, _ in forms.ATTACHMENTS}
+        if key not in labels:
+            raise RpError("添付書類の種類が正しくありません。")
+        if not data:
+            return f"{labels[key]}：ファイルが空です。"
+        if len(data) > int(cfg["max_upload_bytes"]):
+            return f"{labels[key]}：ファイルサイズは{int(cfg['max_upload_bytes']) // (1024 * 1024)}MB以下にしてください。"
+        if content_type not in cfg["upload_types"] or content_type not in _SNIFFED.get(_sniff(data), ()):
+            return f"{labels[key]}：アップロードできるファイルはPDF、PNG、JPEG、Word、Excelです。"
+        with self.svc.db.session() as s:
+            app = self._own(s, sub, app_id)
+            if app.status not in EDITABLE:
+                raise RpError(f"状態が「{app.status}」の申請は編集できません。", 409)
+            row = KkFile(application_id=app.id, kind="attachment", name=name[:200] or "file",
+                         content_type=content_type, data=data)
+            s.add(row)
+            s.flush()
+            page = dict(app.pages.get(forms.ATTACH) or {"values": {}, "state": UNFILLED})
+            files = {**(page.get("values") or {}).get("files", {}), key: {"id": row.id, "name": row.name}}
+            state = page.get("state") if page.get("state") in (FLAGGED,) else SAVED
+            app.pages = {**app.pages, forms.ATTACH: {"values": {**page.get("values", {}), "files": files},
+                                                     "state": state}}
+        return None
+
+    def file(self, sub: str | None, app_id: int, file_id: int) -> KkFile:
+        with self.svc.db.session() as s:
+            if sub is not None:
+                self._own(s, sub, app_id)
+            row = s.get(KkFile, file_id)
+            if row is None or row.application_id != app_id:
+                raise RpError("ファイルが見つかりません。", 404)
+            s.expunge(row)
+            return row
+
+    def apply(self, sub: str, app_id: int, password: str) -> KkApplication:
+        cfg = self.settings()
+        with self.svc.db.session() as s:
+            app = self._own(s, sub, app_id)
+            if app.status not in EDITABLE:
+                raise RpError(f"状態が「{app.status}」の申請は申請できません。", 409)
+            if any(p.get("state") != DONE for p in app.pages.values()):
+                raise RpError("全てのページのステータスが【済】になるまで申請へ進むことはできません。", 409)
+            pref = cfg["prefectures"].get(app.pages[forms.COVER]["values"].get("prefecture"), {})
+            if pref.get("password") and not secrets.compare_digest(password, pref["password"]):
+                raise RpError("申請パスワードが正しくありません。申請先都道府県にお問い合わせください。")
+            now = self.now()
+            if app.number is None:
+                app.number = f"APL-{app.id:010d}"
+            again = app.status == REMARKED
+            app.status, app.applied_at = RECEIVED, now
+            app.events = [*app.events, {"at": format_datetime(now), "what": "再申請" if again else "申請"}]
+            s.flush()
+            s.expunge(app)
+            return app
+
+    def withdraw(self, sub: str, app_id: int) -> KkApplication:
+        with self.svc.db.session() as s:
+            app = self._own(s, sub, app_id)
+            if app.status not in (RECEIVED, REVIEWING, REMARKED):
+                raise RpError(f"状態が「{app.status}」の申請は取り下げできません。", 409)
+            now = self.now()
+            app.status = WITHDRAWN
+            app.events = [*app.events, {"at": format_datetime(now), "what": "取り下げ"}]
+            pref = self._prefecture(app)
+            body = (f"{pref.get('name', '')} 経営革新計画ご担当者 様\n\n受付番号：{app.number} の申請は、"
+                    f"申請者により取り下げられました。審査を中断してください。\n\n{FOOTER}")
+            self._mail(s, [pref.get("mail") or f"kakushin@pref-{self._pref_code(app)}.example.jp"],
+                       SUBJECT_WITHDRAWN, body, app.number or "")
+            s.flush()
+            s.expunge(app)
+            return app
+
+    # ------------------------------------------------------------------ reviewer (the prefecture)
+    def _by_number(self, s: Session, number: str) -> KkApplication:
+        app = s.scalars(select(KkApplication).where(KkApplication.number == number)).first()
+        if app is None:
+            raise RpError(f"受付番号 {number} の申請はありません。", 404)
+        if app.status not in REVIEWABLE:
+            raise RpError(f"状態が「{app.status}」の申請は審査できません。", 409)
+        return app
+
+    def submitted(self) -> list[dict[str, Any]]:
+        with self.svc.db.session() as s:
+            rows = s.scalars(select(KkApplication).where(KkApplication.number.is_not(None))
+                             .order_by(KkApplication.id.desc()))
+            return [self.describe(a) for a in rows]
+
+    def describe(self, app: KkApplication) -> dict[str, Any]:
+        cover = app.pages.get(forms.COVER, {}).get("values", {})
+        return {"id": app.id, "number": app.number, "status": app.status, "company_name": cover.get("company_name"),
+                "prefecture": cover.get("prefecture"), "office": cover.get("office"),
+                "pages": {p: v.get("state") for p, v in app.pages.items()}, "remarks": app.remarks,
+                "events": app.events, "applied_at": format_datetime(app.applied_at) if app.applied_at else None}
+
+    def accept_formal(self, number: str) -> dict[str, Any]:
+        """形式確認を終えた: 受付済 → 審査中."""
+        with self.svc.db.session() as s:
+            app = self._by_number(s, number)
+            if app.status != RECEIVED:
+                raise RpError("形式確認は受付済の申請にのみ行えます。", 409)
+            app.status = REVIEWING
+            app.events = [*app.events, {"at": format_datetime(self.now()), "what": "審査開始"}]
+            return self.describe(app)
+
+    def remark(self, number: str, comments: dict[str, str],
+               files: list[tuple[str, str, str, bytes]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+        """指摘: comments per page (and comment files: page, name, type, bytes) → 付け出し有, two mails."""
+        comments = {p: c.strip() for p, c in comments.items() if str(c).strip()}
+        if not comments or not set(comments) <= set(forms.PAGES):
+            raise RpError(f"指摘はページ（{', '.join(forms.PAGES)}）ごとのコメントで指定してください。")
+        with self.svc.db.session() as s:
+            app = self._by_number(s, number)
+            remarks = {}
+            for page, comment in comments.items():
+                stored = []
+                for fpage, name, ctype, data in files:
+                    if fpage == page:
+                        row = KkFile(application_id=app.id, kind="comment", name=name[:200], content_type=ctype,
+                                     data=data)
+                        s.add(row)
+                        s.flush()
+                        stored.append({"id": row.id, "name": row.name})
+                remarks[page] = [{"comment": comment[:2000], "files": stored}]
+            app.remarks = remarks
+            app.pages = {p: ({**v, "state": FLAGGED} if p in remarks else v) for p, v in app.pages.items()}
+            app.status = REMARKED
+            app.events = [*app.events, {"at": format_datetime(self.now()), "what": "指摘"}]
+            pref = self._prefecture(app)
+            body = (f"{self._addressee(s, app)} 様\n※このメールは申請の担当者とGビズIDのメールアドレスに送信しています。\n"
+                    "上記2つのアドレスが同様の場合、2通送信されますがご了承ください。\n\n"
+                    f"お世話になります。{pref.get('name', '')}です。\n\n経営革新計画の申請内容に不備があります。\n"
+                    f"以下のURLよりログインの上、修正お願い致します。\n{config.site_url(self.settings())}\n\n{FOOTER}")
+            self._mail(s, self._applicant_addresses(s, app), SUBJECT_REMARK, body, app.number or "")
+            return self.describe(app)
+
+    def decide(self, number: str, approve: bool) -> dict[str, Any]:
+        with self.svc.db.session() as s:
+            app = self._by_number(s, number)
+            app.status = APPROVED if approve else REJECTED
+            app.events = [*app.events, {"at": format_datetime(self.now()), "what": app.status}]
+            body = (f"経営革新計画承認申請の審査が完了しました。\n\n受付番号：{app.number}\n\n"
+                    "システムにログインし、審査結果の確認をお願いします。\n"
+                    "計画の承認・不承認の正式な結果については、別途書面にて通知させていただきます。\n\n" + FOOTER)
+            self._mail(s, self._applicant_addresses(s, app), SUBJECT_APPROVED if approve else SUBJECT_REJECTED,
+                       body, app.number or "")
+            return self.describe(app)
+
+    # ------------------------------------------------------------------ documents
+    def certificate_available(self, app: KkApplication) -> bool:
+        return app.status == APPROVED and not self._prefecture(app).get("post_certificate", False)
+
+    def pdf(self, sub: str, app_id: int, kind: str) -> tuple[str, bytes]:
+        cfg = self.settings()
+        app = self.application(sub, app_id)
+        if app.number is None:
+            raise RpError("申請前の申請書は出力できません。", 409)
+        if kind == "certificate":
+            if not self.certificate_available(app):
+                raise RpError("この申請の承認書は出力できません（未承認、または承認書は郵送されます）。", 409)
+            cover = app.pages[forms.COVER]["values"]
+            pref = self._prefecture(app)
+            lines = [f"受付番号：{app.number}", "", f"{cover.get('company_name', '')}", f"代表者 {cover.get('representative', '')} 様",
+                     "", f"令和　年　月　日付けで申請のあった経営革新計画「{cover.get('theme', '')}」については、",
+                     "中小企業等経営強化法第14条第1項の規定に基づき、これを承認します。", "",
+                     f"{pref.get('name', '')}知事", "", "（経営革新計画電子申請システム・シミュレーター発行）"]
+            return f"{app.number}_承認書.pdf", text_pdf("経営革新計画に係る承認書", lines)
+        lines = [f"受付番号：{app.number}", f"状態：{app.status}", ""]
+        for page, title in forms.PAGES.items():
+            lines.append(f"■ {title}")
+            lines += [f"{label}：{value}" for label, value in
+                      forms.summary_lines(page, app.pages[page]["values"], cfg["prefectures"])]
+        return f"{app.number}_申請書（控）.pdf", text_pdf("経営革新計画に係る承認申請書（控）", lines)
+
+    # ------------------------------------------------------------------ mails
+    def _prefecture(self, app: KkApplication) -> dict[str, Any]:
+        return dict(self.settings()["prefectures"].get(self._pref_code(app), {}))
+
+    @staticmethod
+    def _pref_code(app: KkApplication) -> str:
+        return str(app.pages.get(forms.COVER, {}).get("values", {}).get("prefecture", ""))
+
+    @staticmethod
+    def _addressee(s: Session, app: KkApplication) -> str:
+        cover = app.pages.get(forms.COVER, {}).get("values", {})
+        return f"{cover.get('company_name', '')} {cover.get('contact_name', '')}".strip()
+
+    @staticmethod
+    def _applicant_addresses(s: Session, app: KkApplication) -> list[str]:
+        """The 担当者 address and the GビズID address: one mail each, even when they are the same (seed)."""
+        user = s.get(KkUser, app.owner_sub)
+        contact = app.pages.get(forms.COVER, {}).get("values", {}).get("contact_email", "")
+        return [a for a in (contact, user.gbizid_email if user else "") if a]
+
+    def _mail(self, s: Session, to: list[str], subject: str, body: str, number: str) -> None:
+        for address in to:
+            s.add(KkMail(to=address, subject=subject, body=body, application_number=number, sent_at=self.now()))
+
+
+_OFFICE = ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+_SNIFFED = {"pdf": ("application/pdf",), "png": ("image/png",), "jpeg": ("image/jpeg",), "zip": _OFFICE}
+
+
+def _sniff(data: bytes) -> str:
+    """The type the bytes say they are (pdf, png, jpeg, zip for Office files), "" when unknown."""
+    for magic, kind in ((b"%PDF-", "pdf"), (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"),
+                        (b"PK\x03\x04", "zip")):
+        if data.startswith(magic):
+            return kind
+    return "unknown"
+
+
+def outbox(db: Any, address: str | None, limit: int) -> list[dict[str, Any]]:
+    """The RP's mails, newest first (optionally to one address)."""
+    with db.session() as s:
+        query = select(KkMail)
+        if address:
+            query = query.where(KkMail.to == address.strip().lower())
+        return [{"id": m.id, "to": m.to, "subject": m.subject, "body": m.body, "application_number": m.application_number,
+                 "sent_at": format_datetime(m.sent_at)}
+                for m in s.scalars(query.order_by(KkMail.id.desc()).limit(limit))]

@@ -1,0 +1,345 @@
+"""/keieikakushin — the applicant's pages (thin: parse → KeieiBackend → render).
+
+Sessions are server-side (KkSession; the cookie holds a random id); every POST carries the session's
+CSRF token. An expired or missing session sends the user back through 「GビズIDでログイン」.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+
+from ..idp import gbizid_op
+from ..services import services
+from . import config, forms, oidc
+from .backend import DONE, EDITABLE, REMARKED, KeieiBackend, RpError
+from .oidc import AuthError
+
+PATH = "/keieikakushin"
+COOKIE = "kk_session"
+bp = Blueprint("keieikakushin", __name__, url_prefix=PATH, template_folder="templates")
+
+
+def backend() -> KeieiBackend:
+    return KeieiBackend(services())
+
+
+def _site() -> str:
+    return gbizid_op.origin(services().settings, request.host_url)
+
+
+@bp.before_request
+def _session() -> Response | None:
+    b = backend()
+    sess = b.session(request.cookies.get(COOKIE))
+    g.kk_new_cookie = sess is None
+    g.kk = sess or b.new_session()
+    if request.method == "POST" and request.form.get("csrf_token") != g.kk.csrf:
+        if g.kk_new_cookie:  # the session expired meanwhile: log in again
+            return redirect(url_for(".login", next=request.path))
+        return _page("message.html", 400, title="エラー",
+                     message="画面の有効期限が切れたか、不正な送信です。もう一度操作してください。")
+    return None
+
+
+@bp.after_request
+def _cookie(response: Response) -> Response:
+    if getattr(g, "kk_new_cookie", False):
+        response.set_cookie(COOKIE, g.kk.id, httponly=True, samesite="Lax", path=PATH)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.app_template_global()
+def csrf() -> Any:
+    from markupsafe import Markup
+
+    return Markup(f'<input type="hidden" name="csrf_token" value="{g.kk.csrf}">')
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    user = None
+    if g.get("kk") is not None and g.kk.sub:
+        try:
+            user = backend().user(g.kk.sub)
+        except RpError:
+            user = None
+    return Response(render_template(template, user=user, pages=forms.PAGES, **context), status=status,
+                    mimetype="text/html")
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not g.kk.sub:
+            return redirect(url_for(".login", next=request.path))
+        try:
+            return view(*args, **kwargs)
+        except RpError as exc:
+            return _page("message.html", exc.status, title="エラー", message=exc.message)
+    return wrapped
+
+
+# ---------------------------------------------------------------------------- login
+@bp.get("/")
+def top() -> Response:
+    apps = backend().applications(g.kk.sub) if g.kk.sub else []
+    return _page("top.html", apps=apps, remarked=[a for a in apps if a.status == REMARKED])
+
+
+@bp.get("/login")
+def login() -> Response:
+    return _page("login.html", next=request.args.get("next", ""))
+
+
+def _oidc(b: KeieiBackend) -> Any:
+    """The RP's GbizIdClient: to `gbizid_base` over sockets, else to this server's /gbizid (see oidc.client)."""
+    base = b.settings()["gbizid_base"]
+    return oidc.client(services().db, base or _site() + "/gbizid", _site(), b.now,
+                       this_app=None if base else current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@bp.post("/login/gbizid")
+def login_gbizid() -> Response:
+    b = backend()
+    nxt = request.form.get("next", "")
+    with _oidc(b) as c:
+        try:
+            authorization = c.authorization(prompt="login")
+        except (AuthError, OSError) as exc:
+            return _page("message.html", 502, title="ログインできません", message=f"GビズIDに接続できません：{exc}")
+    b.set_pending(g.kk.id, {**oidc.to_dict(authorization), "next": nxt if nxt.startswith(PATH) else ""})
+    return redirect(authorization.url)
+
+
+@bp.get("/callback")
+def callback() -> Response:
+    b = backend()
+    pending = g.kk.pending
+    if not pending:
+        return redirect(url_for(".login"))
+    with _oidc(b) as c:
+        try:
+            tokens = c.callback(request.args.to_dict(), oidc.from_dict(pending))
+            info = c.userinfo(tokens.access_token)
+            if info.get("sub") != tokens.sub:
+                raise AuthError(0, "invalid_userinfo", "UserInfo の sub が ID トークンと一致しません")
+        except (AuthError, OSError) as exc:
+            b.set_pending(g.kk.id, None)
+            return _page("message.html", 401, title="ログインできませんでした",
+                         message=f"GビズIDでのログインに失敗しました。もう一度お試しください。（{exc}）")
+    try:
+        user = b.logged_in(g.kk.id, info)
+    except RpError as exc:
+        b.set_pending(g.kk.id, None)
+        return _page("message.html", exc.status, title="ご利用いただけません", message=exc.message)
+    if user.profile is None:
+        return redirect(url_for(".register"))
+    return redirect(pending.get("next") or url_for(".top"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@login_required
+def register() -> Response:
+    b = backend()
+    user = b.user(g.kk.sub)
+    if request.method == "POST":
+        errors = b.save_profile(g.kk.sub, request.form.to_dict())
+        if not errors:
+            return redirect(url_for(".top"))
+        return _page("register.html", 400, values=request.form, errors=errors)
+    info = user.userinfo
+    values = user.profile or {"company_name": info.get("name", ""), "email": user.gbizid_email,
+                              "user_name": f"{info.get('user_last_nm', '')} {info.get('user_first_nm', '')}".strip(),
+                              "tel": info.get("user_tel_no_contact", "")}
+    return _page("register.html", values=values, errors={}, first=user.profile is None)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    backend().logout(g.kk.id)
+    response = redirect(url_for(".top"))
+    response.delete_cookie(COOKIE, path=PATH)
+    return response
+
+
+# ---------------------------------------------------------------------------- applications
+@bp.get("/applications")
+@login_required
+def history() -> Response:
+    b = backend()
+    return _page("history.html", apps=b.applications(g.kk.sub), b=b)
+
+
+@bp.post("/applications")
+@login_required
+def new_application() -> Response:
+    app = backend().new_application(g.kk.sub)
+    return redirect(url_for(".items", app_id=app.id))
+
+
+@bp.get("/applications/<int:app_id>")
+@login_required
+def items(app_id: int) -> Response:
+    b = backend()
+    app = b.application(g.kk.sub, app_id)
+    if app.status not in EDITABLE:
+        return redirect(url_for(".overview", app_id=app_id))
+    ready = all(p.get("state") == DONE for p in app.pages.values())
+    return _page("items.html", app=app, ready=ready)
+
+
+def _page_context(app: Any, page: str) -> dict[str, Any]:
+    cfg = backend().settings()
+    return {"app": app, "page": page, "title": forms.PAGES[page], "fields": forms.FIELDS[page],
+            "prefectures": cfg["prefectures"], "attachments": forms.ATTACHMENTS,
+            "remarks": app.remarks.get(page, []), "item_max": forms.ITEM_MAX, "labels": forms.FIGURE_LABELS,
+            "accept": ",".join(cfg["upload_types"])}
+
+
+@bp.route("/applications/<int:app_id>/pages/<page>", methods=["GET", "POST"])
+@login_required
+def edit(app_id: int, page: str) -> Response:
+    b = backend()
+    if page not in forms.PAGES:
+        abort(404)
+    app = b.application(g.kk.sub, app_id)
+    if app.status not in EDITABLE:
+        return redirect(url_for(".overview", app_id=app_id))
+    if request.method == "GET":
+        values = app.pages[page]["values"]
+        return _page("page.html", values=values, errors={}, figures=forms.figures(values), **_page_context(app, page))
+    action = request.form.get("action", "")
+    if action == "back":
+        return redirect(url_for(".items", app_id=app_id))
+    if action == "register":  # from the confirmation page: the values it showed
+        try:
+            values = json.loads(request.form.get("payload", "{}"))
+        except ValueError:
+            values = {}
+        values = forms.clean(page, {**values, "item": [r.get("item", "") for r in values.get("rows", [])],
+                                    "period": [r.get("period", "") for r in values.get("rows", [])]})
+    else:
+        form = {k: request.form.get(k, "") for k in request.form}
+        form["item"], form["period"] = request.form.getlist("item"), request.form.getlist("period")
+        editing_rows = action == "add_row" or action.startswith("delete_row:")
+        values = forms.clean(page, form, keep_empty_rows=editing_rows)
+        if action == "add_row":
+            values["rows"] = [*values.get("rows", []), {"item": "", "period": ""}][: forms.MAX_ROWS]
+        elif action.startswith("delete_row:"):
+            index = int(action.split(":", 1)[1]) if action.split(":", 1)[1].isdigit() else -1
+            values["rows"] = [r for i, r in enumerate(values.get("rows", [])) if i != index]
+        if editing_rows:
+            return _page("page.html", values=values, errors={}, figures=forms.figures(values),
+                         **_page_context(app, page))
+    if action == "save":
+        b.save_page(g.kk.sub, app_id, page, values, register=False)
+        return _page("page.html", values=values, errors={}, figures=forms.figures(values), saved=True,
+                     **_page_context(b.application(g.kk.sub, app_id), page))
+    errors = b.save_page(g.kk.sub, app_id, page, values, register=True, check_only=action != "register")
+    if errors:
+        return _page("page.html", 400, values=values, errors=errors, figures=forms.figures(values),
+                     **_page_context(app, page))
+    if action == "register":
+        return _page("registered.html", app=app, page=page, title=forms.PAGES[page])
+    cfg = b.settings()
+    return _page("confirm.html", app=app, page=page, title=forms.PAGES[page],
+                 lines=forms.summary_lines(page, {**app.pages[page]["values"], **values}, cfg["prefectures"]),
+                 payload=json.dumps(values, ensure_ascii=False))
+
+
+@bp.post("/applications/<int:app_id>/attachments")
+@login_required
+def upload(app_id: int) -> Response:
+    b = backend()
+    errors: dict[str, str] = {}
+    for key, _, _ in forms.ATTACHMENTS:
+        f = request.files.get(key)
+        if f is not None and f.filename:
+            message = b.upload(g.kk.sub, app_id, key, f.filename, f.mimetype or "", f.read())
+            if message:
+                errors[key] = message
+    app = b.application(g.kk.sub, app_id)
+    if not errors and request.form.get("action") == "upload":
+        errors = b.save_page(g.kk.sub, app_id, forms.ATTACH, {}, register=True)
+        if not errors:
+            return _page("registered.html", app=app, page=forms.ATTACH, title=forms.PAGES[forms.ATTACH])
+    values = app.pages[forms.ATTACH]["values"]
+    return _page("page.html", 400 if errors else 200, values=values, errors=errors, figures={},
+                 **_page_context(app, forms.ATTACH))
+
+
+@bp.get("/applications/<int:app_id>/files/<int:file_id>")
+@login_required
+def download(app_id: int, file_id: int) -> Response:
+    row = backend().file(g.kk.sub, app_id, file_id)
+    return Response(row.data, mimetype=row.content_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(row.name)}"})
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+def _overview_context(app: Any) -> dict[str, Any]:
+    b = backend()
+    cfg = b.settings()
+    sections = [(page, title, forms.summary_lines(page, app.pages[page]["values"], cfg["prefectures"]))
+                for page, title in forms.PAGES.items()]
+    pref = cfg["prefectures"].get(app.pages[forms.COVER]["values"].get("prefecture", ""), {})
+    return {"app": app, "sections": sections, "needs_password": bool(pref.get("password")),
+            "certificate": b.certificate_available(app), "editable": app.status in EDITABLE}
+
+
+@bp.route("/applications/<int:app_id>/apply", methods=["GET", "POST"])
+@login_required
+def apply(app_id: int) -> Response:
+    b = backend()
+    app = b.application(g.kk.sub, app_id)
+    if request.method == "GET":
+        if any(p.get("state") != DONE for p in app.pages.values()) or app.status not in EDITABLE:
+            return redirect(url_for(".items", app_id=app_id))
+        return _page("overview.html", confirming=True, **_overview_context(app))
+    try:
+        app = b.apply(g.kk.sub, app_id, request.form.get("password", ""))
+    except RpError as exc:
+        return _page("overview.html", exc.status, confirming=True, error=exc.message, **_overview_context(app))
+    return _page("done.html", app=app)
+
+
+@bp.get("/applications/<int:app_id>/overview")
+@login_required
+def overview(app_id: int) -> Response:
+    return _page("overview.html", confirming=False, **_overview_context(backend().application(g.kk.sub, app_id)))
+
+
+@bp.post("/applications/<int:app_id>/withdraw")
+@login_required
+def withdraw(app_id: int) -> Response:
+    app = backend().withdraw(g.kk.sub, app_id)
+    return _page("overview.html", confirming=False, withdrawn=True, **_overview_context(app))
+
+
+@bp.get("/applications/<int:app_id>/pdf/<kind>")
+@login_required
+def pdf(app_id: int, kind: str) -> Response:
+    if kind not in ("application", "certificate"):
+        abort(404)
+    name, data = backend().pdf(g.kk.sub, app_id, kind)
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f"inline; filename*=UTF-8''{_quote(name)}"})
+
+
+def site_link() -> str:
+    return config.site_url(backend().settings())
+
+
+def _is_local(url: str) -> bool:
+    return not urlsplit(url).netloc

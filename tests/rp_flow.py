@@ -1,0 +1,46 @@
+"""Helpers for the 経営革新計画 RP tests: an applicant's browser-like httpx session against a live simulator."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from egov_client.gbizid import GbizIdAuthorization, login_with_gbizid_form, simulator_one_time_code
+
+RP = "/keieikakushin"
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+class Applicant:
+    def __init__(self, base: str, account: dict[str, Any]) -> None:
+        self.base, self.account = base, account
+        self.http = httpx.Client(base_url=base, timeout=30)
+        self.last = ""
+
+    def get(self, path: str) -> httpx.Response:
+        r = self.http.get(path, follow_redirects=True)
+        self.last = r.text
+        return r
+
+    def post(self, path: str, data: dict[str, Any] | None = None, files: Any = None, **kw: Any) -> httpx.Response:
+        token = csrf_of(self.last) if "csrf_token" not in (data or {}) else None
+        payload = {**({"csrf_token": token} if token else {}), **(data or {})}
+        r = self.http.post(path, data=payload, files=files, follow_redirects=True, **kw)
+        self.last = r.text
+        return r
+
+    def login(self) -> httpx.Response:
+        page = self.get(f"{RP}/login")
+        r = self.http.post(f"{RP}/login/gbizid", data={"csrf_token": csrf_of(page.text), "next": ""})
+        assert r.status_code == 302, r.text
+        authorize = r.headers["location"]
+        auth = GbizIdAuthorization(authorize, "", "", f"{self.base}{RP}/callback")
+        code = simulator_one_time_code(self.http, self.base, self.account["account_id"])
+        callback = login_with_gbizid_form(self.http, auth, self.account["account_id"], self.account["password"], code)
+        return self.get(callback)
