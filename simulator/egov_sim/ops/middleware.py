@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..clock import format_datetime
+from ..clock import format_datetime, real_now_jst
 from ..filing.v2.problems import not_found, problem, unauthorized
 from ..idp.egov_tokens import from_epoch
 from ..services import services
@@ -99,6 +99,11 @@ class RequestOps:
             access = g.get("access")
             self._now = access.now if access is not None and access.now is not None else services().clock.now()
         return self._now
+
+    def without_database(self) -> None:
+        """The database (and the virtual clock in it) is unreachable: journal at the real time."""
+        if self._now is None:
+            self._now = real_now_jst()
 
 
 def install(app: Flask, faultable: dict[str | None, str]) -> None:

@@ -1,0 +1,107 @@
+"""The server survives its database (issue 14): on a real PostgreSQL that is stopped and started
+again, requests answer 503 in the spec's shape with Retry-After (never a 500), each failure is one
+log line, the server reconnects by itself, and a process started during the outage waits for it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from egov_client import EgovClient
+from egov_client.config import simulator
+from egov_client.errors import MaintenanceError
+from egov_client.transport import NO_RETRY
+from egov_sim import Settings, create_app
+from egov_sim.world.demo import load_world
+from flask import Flask
+from openapi_schemas import validate_response
+from pg_cluster import Cluster, throwaway_cluster
+
+BASE = "http://sim.test"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    with throwaway_cluster() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def pg_app(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    app = create_app(Settings(database_url=cluster.url, data_dir=tmp_path_factory.mktemp("data")))
+    yield app
+    app.extensions["egov_sim"].db.dispose()
+
+
+def _client(app: Flask) -> tuple[EgovClient, httpx.Client]:
+    world = load_world(app.extensions["egov_sim"])
+    http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url=BASE)
+    endpoint = simulator(BASE).with_credentials(world.client_id, world.client_secret, world.redirect_uris[0])
+    account = world.account("demo")
+    return EgovClient.login(endpoint, account["username"], account["password"], http=http, retry=NO_RETRY), http
+
+
+def test_an_outage_answers_503_with_retry_after_logs_one_line_each_and_reconnects(
+        pg_app: Flask, cluster: Cluster, caplog: pytest.LogCaptureFixture) -> None:
+    client, http = _client(pg_app)
+    auth = {"Authorization": f"Bearer {client.store.load().access_token}"}
+    assert http.get("/shinsei/v2/apply/lists", params={"date_from": "2024-04-01", "date_to": "2024-04-02"},
+                    headers=auth).status_code == 200
+    cluster.stop()
+    try:
+        caplog.set_level(logging.WARNING)
+        caplog.clear()
+        answers = [http.get("/shinsei/v2/apply/lists", params={"date_from": "2024-04-01", "date_to": "2024-04-02"},
+                            headers=auth) for _ in range(3)]
+        answers.append(http.post("/shinsei/v2/apply", headers=auth, json={"proc_id": "950A010700005000",
+                                                                           "send_file": {"file_name": "a.zip",
+                                                                                         "file_data": "UEsFBg=="}}))
+        token = http.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": "x",
+                                               "client_id": "c"})
+        admin = http.get("/__admin/clock")
+        for resp in answers:
+            assert resp.status_code == 503 and resp.headers["Retry-After"] == "5", resp.text
+            validate_response(resp.request.url.path, resp.request.method.lower(), 503, resp.json())
+            assert resp.json()["title"] == "Service Unavaiable"
+        assert token.status_code == 503 and token.json()["error"] == "temporarily_unavailable"
+        assert admin.status_code == 503 and admin.headers["Retry-After"] == "5"
+        records = [r for r in caplog.records if r.name == "egov_sim.database"]
+        assert len(records) == 6 and all(r.exc_info is None for r in records)
+        assert "failure 6 of this outage" in records[-1].getMessage()
+        assert all(len(r.getMessage()) < 400 for r in records)  # a summary, not a traceback
+        assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+        with pytest.raises(MaintenanceError):  # the client's own view: retryable, nothing processed
+            client.list_applications(date_from=date(2024, 4, 1), date_to=date(2024, 4, 2))
+    finally:
+        cluster.start()
+    # reconnects by itself: the pool's broken connections are discarded
+    assert http.get("/shinsei/v2/apply/lists", params={"date_from": "2024-04-01", "date_to": "2024-04-02"},
+                    headers=auth).status_code == 200
+    client.close()
+
+
+def test_a_process_started_while_the_database_is_down_waits_for_it(cluster: Cluster, pg_app: Flask,
+                                                                  tmp_path) -> None:
+    cluster.stop()
+    restarted = threading.Timer(1.5, cluster.start)
+    restarted.start()
+    t0 = time.monotonic()
+    try:
+        app = create_app(Settings(database_url=cluster.url, data_dir=tmp_path, database_start_wait=60))
+    finally:
+        restarted.join()
+    assert time.monotonic() - t0 >= 1.0
+    assert app.test_client().get("/__admin/clock").status_code == 200
+    app.extensions["egov_sim"].db.dispose()
+    cluster.stop()
+    try:
+        with pytest.raises(Exception) as err:  # the default (tests, scripts): fail at once
+            create_app(Settings(database_url=cluster.url, data_dir=tmp_path))
+        assert "connect" in str(err.value).lower()
+    finally:
+        cluster.start()
