@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 
 import httpx
 import pytest
