@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -77,17 +78,25 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="EGOV_SIM_WORKERS",
               help="server processes sharing state through the database")
 @click.option("--server", type=click.Choice(SERVERS), envvar="EGOV_SIM_SERVER",
-              help="HTTP server (default: granian when installed, else gunicorn, else werkzeug)")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 256), envvar="EGOV_SIM_THREADS",
-              help="threads per worker process")
+              help="HTTP server (default: gunicorn, whose sockets make reset/hang faults real; granian is faster "
+                   "for throughput runs but refuses reset faults; werkzeug when neither is installed)")
+@click.option("--threads", type=click.IntRange(1, 256), envvar="EGOV_SIM_THREADS",
+              help="threads per worker process (default: 8 per CPU, 8–64), so a held request never blocks others")
 @click.option("--quiet", is_flag=True, help="do not print the demo world")
 def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None,
-          workers: int, server: str | None, threads: int, quiet: bool) -> None:
+          workers: int, server: str | None, threads: int | None, quiet: bool) -> None:
     """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
     from . import serving
     from .app import create_app
     from .world.demo import load_world
 
+    server = server or serving.default_server()
+    try:
+        serving.refuse_busy_port(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"{exc.strerror}: not starting") from None
+    # the main process and every worker wait for an unreachable database instead of failing
+    os.environ.setdefault("EGOV_SIM_DATABASE_START_WAIT", "inf")
     settings = _settings(database, clock_speed, data_dir)
     if not settings.admin_token and not _is_loopback_host(host):
         # listening beyond loopback: the admin API needs a token (one per start unless EGOV_SIM_ADMIN_TOKEN is set)
@@ -97,14 +106,13 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
         click.echo(f"  管理APIトークン (admin token): {settings.admin_token}  "
                    "(send as 'Authorization: Bearer <token>' or X-Admin-Token)")
     serving.export_settings(database_url=database, clock_speed=clock_speed, data_dir=data_dir,
-                            admin_token=settings.admin_token)
+                            admin_token=settings.admin_token, server=server)
     # Initialise the database (schema, clock, demo world, keys) once before the workers start.
     app = create_app(settings)
     svc = app.extensions["egov_sim"]
     world = load_world(svc)
     if world and not quiet:
         print_world(world.as_dict(), f"http://{host}:{port}")
-    server = server or serving.default_server()
     if server == "werkzeug" and workers == 1:
         from werkzeug.serving import run_simple
 
