@@ -1,4 +1,5 @@
-"""The server survives its database (issue 14): on a real PostgreSQL that is stopped and started
+"""On a real PostgreSQL (issue 14): submissions do not wait for each other, and the server survives
+its database — stopped and started
 again, requests answer 503 in the spec's shape with Retry-After (never a 500), each failure is one
 log line, the server reconnects by itself, and a process started during the outage waits for it."""
 
@@ -105,3 +106,45 @@ def test_a_process_started_while_the_database_is_down_waits_for_it(cluster: Clus
         assert "connect" in str(err.value).lower()
     finally:
         cluster.start()
+
+
+def test_concurrent_submissions_on_postgresql_do_not_wait_for_each_other(
+        pg_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Submission A is held inside its transaction, after its INSERT; submission B must still finish
+    (arrive_id/send_number come from the id sequence, not from a placeholder in a unique column)."""
+    from conftest import certificate_signer
+    from egov_sim.filing import backend
+    from egov_sim.world.packages import sample_package
+
+    services = pg_app.extensions["egov_sim"]
+    signer = certificate_signer(services, "valid")
+    inside, release = threading.Event(), threading.Event()
+    link = backend.amendment.link_resubmission
+
+    def held_link(f, caller, app):  # runs after accept, inside the submission's transaction
+        if threading.current_thread().name == "A":
+            inside.set()
+            release.wait(30)
+        return link(f, caller, app)
+
+    monkeypatch.setattr(backend.amendment, "link_resubmission", held_link)
+    results: dict[str, str] = {}
+
+    def submit(name: str) -> None:
+        client, http = _client(pg_app)
+        package = sample_package(services.catalogue, "950A010700005000", signer, corporation_name=f"株式会社{name}")
+        results[name] = client.submit("950A010700005000", package.to_zip()).arrive_id
+        http.close()
+
+    a = threading.Thread(target=submit, args=("A",), name="A")
+    a.start()
+    assert inside.wait(30)
+    b = threading.Thread(target=submit, args=("B",), name="B")
+    b.start()
+    b.join(20)
+    b_finished = not b.is_alive()
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert b_finished, "B waited for A's transaction"
+    assert len(set(results.values())) == 2 and all(len(v) == 16 and v.isdigit() for v in results.values())
