@@ -4,7 +4,7 @@ temporarily_unavailable; anything else: a small JSON error), never a 500 with a 
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 from ..store.outage import OUTAGE_ERRORS, OutageLog
 from .middleware import api_error, auth_error
@@ -20,8 +20,6 @@ def install(app: Flask, faultable: dict[str | None, str]) -> None:
 
     def answer(error: Exception) -> Response:
         outages.failed(f"{request.method} {request.path}", error)
-        if (ops := g.get("egov_ops")) is not None:
-            ops.without_database()
         headers = {"Retry-After": retry_after}
         kind = next((k for p, k in trees.items() if request.path == p or request.path.startswith(p + "/")), None)
         if kind == "api":
