@@ -148,3 +148,20 @@ def test_concurrent_submissions_on_postgresql_do_not_wait_for_each_other(
     b.join(30)
     assert b_finished, "B waited for A's transaction"
     assert len(set(results.values())) == 2 and all(len(v) == 16 and v.isdigit() for v in results.values())
+
+
+def test_the_integrity_soak_loses_and_duplicates_nothing_across_a_kill_and_a_restart(tmp_path) -> None:
+    """CI's short run of loadtests/integrity.py (2 processes × 2 workers, a kill -9, a PostgreSQL restart)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pg_cluster import pg_bin
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL server binaries (initdb) not found")
+    script = Path(__file__).resolve().parent.parent / "loadtests" / "integrity.py"
+    run = subprocess.run([sys.executable, str(script), "--duration", "8", "--threads", "4"], capture_output=True,
+                         text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert "duplicated arrive_ids among 200s  0" in run.stdout and "result" in run.stdout
