@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -163,8 +165,13 @@ def test_a_second_send_waits_its_turn_and_gives_up_with_nothing_sent(tmp_path) -
             pass
         with claims.hold("https://x", "proc|田", wait=0.1):  # another identity is not held up
             pass
-    assert claims.claim("https://x", "A1", "one") and not claims.claim("https://x", "A1", "two")
-    assert claims.claim("https://x", "A1", "one") and claims.claimed("https://x") == {"A1"}
+    at = datetime(2026, 4, 1, 9, 0, 0)
+    assert claims.claim("https://x", "A1", "one", at) and not claims.claim("https://x", "A1", "two", at)
+    assert claims.claim("https://x", "A1", "one", at) and claims.claimed("https://x") == {"A1"}
+    # a server that started over reuses arrive_ids: the same id at another time is not the claimed one
+    same, reused = SimpleNamespace(arrive_id="A1", arrive_date=at), SimpleNamespace(arrive_id="A1",
+                                                                                 arrive_date=at.replace(hour=10))
+    assert claims.excluded("https://x", [same]) == {"A1"} and claims.excluded("https://x", [reused]) == set()
 
 
 def test_two_ledgers_sending_the_same_identity_reconcile_to_their_own_arrivals(

@@ -1,7 +1,7 @@
 """On a real PostgreSQL (issue 14): submissions do not wait for each other, and the server survives
-its database — stopped and started
-again, requests answer 503 in the spec's shape with Retry-After (never a 500), each failure is one
-log line, the server reconnects by itself, and a process started during the outage waits for it."""
+its database — stopped and started again, requests answer 503 in the spec's shape with Retry-After
+(never a 500), each failure is one log line, the server reconnects by itself, and a process started
+during the outage waits for it."""
 
 from __future__ import annotations
 
@@ -62,8 +62,9 @@ def test_an_outage_answers_503_with_retry_after_logs_one_line_each_and_reconnect
         answers.append(http.post("/shinsei/v2/apply", headers=auth, json={"proc_id": "950A010700005000",
                                                                            "send_file": {"file_name": "a.zip",
                                                                                          "file_data": "UEsFBg=="}}))
-        token = http.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": "x",
-                                               "client_id": "c"})
+        software = client.endpoint
+        token = http.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                          auth=(software.client_id, software.client_secret))  # reaches the token store
         admin = http.get("/__admin/clock")
         for resp in answers:
             assert resp.status_code == 503 and resp.headers["Retry-After"] == "5", resp.text

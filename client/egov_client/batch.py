@@ -23,7 +23,7 @@ from typing import Any
 from egov_format.package import parse_package
 
 from .api import EgovClient
-from .arrivals import Identity, find_arrival
+from .arrivals import Identity, decide, listing_steps, run_sync
 from .auth import AuthError
 from .claims import Claims, SendBusyError
 from .errors import (
@@ -155,8 +155,9 @@ class Sender:
         procedure and applicant after the previous recorded arrival (arrivals.py). None when it did not arrive."""
         date_from, date_to, lower = self._server_window(row)
         who = Identity(row.applicant_name, row.corporation_name, row.proc_name)
-        claimed = self.ledger.claimed_arrive_ids(self.profile) | self.claims.claimed(self.scope)
-        return find_arrival(self.client, who, date_from, date_to, exclude=claimed, after=lower)
+        arrivals = run_sync(self.client, listing_steps(self.client, date_from, date_to), sleep=lambda s: None)
+        claimed = self.ledger.claimed_arrive_ids(self.profile) | self.claims.excluded(self.scope, arrivals)
+        return decide(arrivals, who, exclude=claimed, after=lower)
 
     def reconcile(self, row: SendRow) -> SendResult | None:
         """For a send without a known outcome: link it to its arrival, or None if it never arrived
@@ -168,14 +169,14 @@ class Sender:
     def _who(row: SendRow | PackageFacts) -> Identity:
         return Identity(row.applicant_name, row.corporation_name, row.proc_name)
 
-    def _claim(self, send_id: int, arrive_id: str) -> bool:
-        return self.claims.claim(self.scope, arrive_id, owner=f"{self.ledger.path}#{send_id}")
+    def _claim(self, send_id: int, arrive_id: str, arrived: datetime | None) -> bool:
+        return self.claims.claim(self.scope, arrive_id, owner=f"{self.ledger.path}#{send_id}", arrived=arrived)
 
     def _reconcile(self, row: SendRow) -> SendResult | None:
         app = self.find_on_server(row)
         if app is None:
             return None
-        if not self._claim(row.id, app.arrive_id):
+        if not self._claim(row.id, app.arrive_id, app.arrive_date):
             raise OutcomeUnknownError(f"{app.arrive_id} was claimed by another send", maybe_delivered=True,
                                       operation="submit")
         self.ledger.record_arrival(row.id, app.arrive_id, app.arrive_date, app.proc_name, app.status)
@@ -240,7 +241,7 @@ class Sender:
         except EgovError as exc:
             self.ledger.record_unknown(send_id, UNKNOWN_MESSAGE)
             return SendResult("unknown", send_id, message=f"{UNKNOWN_MESSAGE} ({type(exc).__name__})")
-        self._claim(send_id, result.arrive_id)
+        self._claim(send_id, result.arrive_id, result.arrive_date)
         self.ledger.record_arrival(send_id, result.arrive_id, result.arrive_date, result.proc_name, "到達")
         return SendResult("sent", send_id, result.arrive_id, SENT_MESSAGE)
 

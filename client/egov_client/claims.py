@@ -8,8 +8,10 @@ could own it. Two things make that true for every sender using the same `Claims`
 - `hold(scope, identity)`: sends of one identity to one server go one at a time — the send, and
   the look in the lists after an unknown outcome, happen while holding a lock (an advisory file
   lock, so threads and processes both wait; waiting is bounded and then refused: nothing sent);
-- `claim(scope, arrive_id)`: every arrival a send owns is written down once (a SQLite table with a
-  primary key), whether it came from a 200 or from the lists, and is never taken by another send.
+- `claim(scope, arrive_id, arrived=...)`: every arrival a send owns is written down once (a SQLite
+  table with a primary key), whether it came from a 200 or from the lists, and is never taken by
+  another send. A claim names its arrival time too: a server that starts over (a simulator reset)
+  reuses arrive_ids, and a listed arrival with another time is not the claimed one (`excluded`).
 
 Senders that do not use the claims (another program, another machine) are beyond what the lists can
 decide: arrivals.decide raises OutcomeUnknownError when more than one arrival could be the package's.
@@ -24,8 +26,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import EgovError
 
@@ -64,23 +68,34 @@ class Claims:
         if db is None:
             db = sqlite3.connect(self.directory / "claims.sqlite3", timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS claims (scope TEXT NOT NULL, arrive_id TEXT NOT NULL, "
-                       "owner TEXT NOT NULL, claimed_at REAL NOT NULL, PRIMARY KEY (scope, arrive_id))")
+            db.execute("CREATE TABLE IF NOT EXISTS arrival_claims (scope TEXT NOT NULL, arrive_id TEXT NOT NULL, "
+                       "arrived TEXT NOT NULL, owner TEXT NOT NULL, claimed_at REAL NOT NULL, "
+                       "PRIMARY KEY (scope, arrive_id, arrived))")
             self._local.db = db
         return db
 
-    def claim(self, scope: str, arrive_id: str, owner: str = "") -> bool:
-        """Record `arrive_id` as owned; False when another send already owns it."""
-        cur = self._db().execute("INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?)",
-                                 (scope, arrive_id, owner, time.time()))
+    def claim(self, scope: str, arrive_id: str, owner: str = "", arrived: datetime | None = None) -> bool:
+        """Record the arrival as owned; False when another send already owns it."""
+        when = _when(arrived)
+        cur = self._db().execute("INSERT OR IGNORE INTO arrival_claims VALUES (?, ?, ?, ?, ?)",
+                                 (scope, arrive_id, when, owner, time.time()))
         if cur.rowcount == 1:
             return True
-        row = self._db().execute("SELECT owner FROM claims WHERE scope = ? AND arrive_id = ?",
-                                 (scope, arrive_id)).fetchone()
+        row = self._db().execute("SELECT owner FROM arrival_claims WHERE scope = ? AND arrive_id = ? AND arrived = ?",
+                                 (scope, arrive_id, when)).fetchone()
         return bool(owner) and row is not None and row[0] == owner  # the same owner claiming again
 
     def claimed(self, scope: str) -> set[str]:
-        return {r[0] for r in self._db().execute("SELECT arrive_id FROM claims WHERE scope = ?", (scope,))}
+        return {r[0] for r in self._db().execute("SELECT arrive_id FROM arrival_claims WHERE scope = ?", (scope,))}
+
+    def excluded(self, scope: str, listed: Iterable[Any]) -> set[str]:
+        """The arrive_ids among `listed` applications that are claimed (same id and arrival time; a claim
+        without a time covers the id)."""
+        times: dict[str, set[str]] = {}
+        for arrive_id, when in self._db().execute("SELECT arrive_id, arrived FROM arrival_claims WHERE scope = ?", (scope,)):
+            times.setdefault(arrive_id, set()).add(when)
+        return {a.arrive_id for a in listed if a.arrive_id in times
+                and ("" in times[a.arrive_id] or _when(a.arrive_date) in times[a.arrive_id])}
 
     def _lock_path(self, scope: str, identity: str) -> Path:
         digest = hashlib.sha256(f"{scope} {identity}".encode()).hexdigest()[:32]
@@ -124,6 +139,10 @@ class Claims:
             yield
         finally:
             _release(fd, path)
+
+
+def _when(arrived: datetime | None) -> str:
+    return arrived.strftime("%Y-%m-%d %H:%M:%S") if arrived else ""
 
 
 def _try_marker(path: Path) -> int | None:  # pragma: no cover - Windows only

@@ -97,8 +97,8 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
         end = today()
         return (yield from listing_steps(client, end - timedelta(days=policy.days_back), end, maintenance_wait))
 
-    def owned(arrive_id: str) -> bool:
-        return claims is None or claims.claim(scope, arrive_id, owner)
+    def owned(arrive_id: str, arrived: datetime | None) -> bool:
+        return claims is None or claims.claim(scope, arrive_id, owner, arrived)
 
     before = {a.arrive_id for a in (yield from arrivals())}
     sends = 0
@@ -110,7 +110,7 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
         try:
             result: ApplyResult = yield submit_call
             events.append(f"send {sends}: arrived {result.arrive_id}")
-            owned(result.arrive_id)  # a 200 is ours whatever the store says; claimed so no one else takes it
+            owned(result.arrive_id, result.arrive_date)  # a 200 is ours whatever the store says; claimed so no one else takes it
             return SafeSubmitResult(result.arrive_id, result, None, sends, False, events)
         except MaintenanceError as exc:
             sends -= 1  # refused by the maintenance gateway: nothing was processed
@@ -130,9 +130,9 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
         # the outcome is unknown: look before sending again
         for check in range(policy.checks):
             listed = yield from arrivals()
-            found = decide(listed, who, exclude=before | (claims.claimed(scope) if claims else set()))
+            found = decide(listed, who, exclude=before | (claims.excluded(scope, listed) if claims else set()))
             if found is not None:
-                if not owned(found.arrive_id):  # claimed by another send meanwhile: not ours to take
+                if not owned(found.arrive_id, found.arrive_date):  # claimed by another send meanwhile: not ours to take
                     raise OutcomeUnknownError(f"{found.arrive_id} was claimed by another send; not resending",
                                               maybe_delivered=True, operation="submit")
                 events.append(f"check {check + 1}: found {found.arrive_id}; not sending again")
