@@ -61,7 +61,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(data_dir: Path, port: int, *, bodies: int, refresh_tokens: int) -> Prepared:
+def prepare(data_dir: Path, port: int, *, bodies: int, refresh_tokens: int, database_url: str = "") -> Prepared:
     """Demo world, an access token, one application to poll, signed packages, refresh tokens."""
     from egov_format.signing import load_pkcs12
     from egov_sim import Settings, create_app
@@ -71,7 +71,8 @@ def prepare(data_dir: Path, port: int, *, bodies: int, refresh_tokens: int) -> P
     from egov_sim.world.packages import sample_package
     from sqlalchemy import select
 
-    app = create_app(Settings(database_url=f"sqlite:///{data_dir / 'egov-sim.sqlite'}", data_dir=data_dir))
+    app = create_app(Settings(database_url=database_url or f"sqlite:///{data_dir / 'egov-sim.sqlite'}",
+                              data_dir=data_dir))
     svc = app.extensions["egov_sim"]
     world = load_world(svc)
     assert world is not None

@@ -25,6 +25,12 @@ from openapi_schemas import find_path, validate_response
 BASE = "http://sim.test"
 
 
+@pytest.fixture(autouse=True)
+def _own_egov_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own `egov` home, so claims (claims.py) from another test's server never apply."""
+    monkeypatch.setenv("EGOV_HOME", str(tmp_path / "egov-home"))
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Create the demo world once (keys, CA, certificates take a while) and copy it per test."""

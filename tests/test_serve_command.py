@@ -24,7 +24,6 @@ def test_busy_port_new_world_and_world_command(tmp_path: Path) -> None:
         assert "新しいデモ環境を作成しました" in log and str(tmp_path / "sim" / "egov-sim.sqlite") in log
 
         second = _run("serve", "--port", port, "--data-dir", str(tmp_path / "other"), cwd=tmp_path)
-        # (worded by egov_sim/cli.py here, by serving.refuse_busy_port on the durable branch: either passes)
         assert second.returncode != 0 and "already in use" in second.stderr and port in second.stderr
         assert not (tmp_path / "other").exists()  # refused before any work
 

@@ -4,8 +4,11 @@
 e-Gov has no idempotency key: after a time-out, a reset or a 5xx on `POST /apply` the only way to
 know whether the package arrived is to list the applications by arrival date (`GET /apply/lists`)
 and look for it. An arrival is the package's when it is not already accounted for (known before the
-send, or claimed by another send), not older than a lower bound, and names the same applicant,
-corporation and procedure. Of several candidates the earliest wins (sends go out in order).
+send, or claimed by another send — claims.py), not older than a lower bound, and names the same
+applicant, corporation and procedure. Sends that the lists could not tell apart go one at a time
+(`Identity.lock_key`, held by claims.py), so at most one candidate can be the package's: when more
+than one is there (a sender outside the claims sent the same identity), `decide` refuses to guess
+and raises OutcomeUnknownError.
 
 The listing is described once as a generator of `Call`s (`listing_steps`), so the sync and async
 safe-submit runners and the ledger's sync `find_arrival` all page through it the same way.
@@ -23,7 +26,7 @@ from typing import Any
 from egov_format.package import ParsedPackage
 
 from .calls import Call
-from .errors import MaintenanceError
+from .errors import MaintenanceError, OutcomeUnknownError
 from .models import Application, ApplicationPage
 
 LIST_PAGE = 50  # GET /apply/lists: limit ≤ 50
@@ -58,6 +61,12 @@ class Identity:
     def of(cls, parsed: ParsedPackage) -> Identity:
         return cls(parsed.applicant.get("氏名", ""), parsed.applicant.get("法人団体名", ""), parsed.proc_name)
 
+    @property
+    def lock_key(self) -> str:
+        """Identities whose arrivals `matches` could confuse share a key: the procedure and the first
+        character of the applicant (names match by prefix; corporations are ignored when unknown)."""
+        return f"{norm(self.proc_name)}|{norm(self.applicant)[:1]}"
+
     def matches(self, app: Application) -> bool:
         applicant, seen = norm(self.applicant), norm(app.applicant_name)
         # e-Gov may shorten a long name in the list: a prefix either way is the same person
@@ -69,13 +78,17 @@ class Identity:
         return not (self.proc_name and app.proc_name and norm(self.proc_name) != norm(app.proc_name))
 
 
-def pick(applications: Iterable[Application], who: Identity, *, exclude: Set[str] = frozenset(),
-         after: datetime | None = None) -> Application | None:
-    """The earliest arrival that can be the package's (None when there is none)."""
+def decide(applications: Iterable[Application], who: Identity, *, exclude: Set[str] = frozenset(),
+           after: datetime | None = None) -> Application | None:
+    """The arrival that is the package's, None when there is none; OutcomeUnknownError when several
+    unclaimed arrivals could be (the lists cannot decide which, so taking one could take another's)."""
     candidates = [a for a in applications
                   if a.arrive_id not in exclude and who.matches(a)
                   and not (after and a.arrive_date and a.arrive_date < after)]
-    candidates.sort(key=lambda a: (a.arrive_date or datetime.min, a.arrive_id))
+    if len(candidates) > 1:
+        ids = ", ".join(sorted(a.arrive_id for a in candidates))
+        raise OutcomeUnknownError(f"{len(candidates)} unclaimed arrivals could be this package ({ids}); "
+                                  "the lists cannot decide which", maybe_delivered=True, operation="submit")
     return candidates[0] if candidates else None
 
 
@@ -149,6 +162,7 @@ async def run_async(client: Any, steps: Generator[Step, Any, Any], sleep: Callab
 
 def find_arrival(client: Any, who: Identity, date_from: date, date_to: date, *, exclude: Set[str] = frozenset(),
                  after: datetime | None = None) -> Application | None:
-    """With a sync client: the arrival of a package whose send has no known outcome, or None."""
+    """With a sync client: the arrival of a package whose send has no known outcome, or None
+    (OutcomeUnknownError when the lists cannot decide)."""
     arrivals = run_sync(client, listing_steps(client, date_from, date_to), sleep=lambda s: None)
-    return pick(arrivals, who, exclude=exclude, after=after)
+    return decide(arrivals, who, exclude=exclude, after=after)

@@ -4,7 +4,9 @@
 Never twice: a package (SHA-256 of its zip) already recorded as sent is not sent again; one whose
 previous send has no known outcome (time-out, crash) is first looked for in the server's lists
 (`GET /apply/lists`, with the rule of arrivals.py that safe_submit uses too) and only resent when it
-is not there. Knows nothing of click or rich: the
+is not there. Sends the lists could not tell apart go one at a time and every arrival is claimed
+(claims.py, shared with safe_submit by every process using the same `egov` home), so two runs, or
+a run and a library send, never take each other's arrival. Knows nothing of click or rich: the
 command reports progress through the `on_event` callback.
 """
 
@@ -21,14 +23,16 @@ from typing import Any
 from egov_format.package import parse_package
 
 from .api import EgovClient
-from .arrivals import Identity, find_arrival
+from .arrivals import Identity, decide, listing_steps, run_sync
 from .auth import AuthError
+from .claims import Claims, SendBusyError
 from .errors import (
     ApiError,
     CommunicationError,
     EgovError,
     MaintenanceError,
     NotFoundError,
+    OutcomeUnknownError,
     PackageError,
     UnauthorizedError,
 )
@@ -127,11 +131,15 @@ def _short(exc: BaseException) -> str:
 
 class Sender:
     def __init__(self, client: EgovClient, ledger: Ledger, profile: str, *,
-                 clock: Callable[[], datetime] = jst_now) -> None:
+                 clock: Callable[[], datetime] = jst_now, claims: Claims | None = None,
+                 busy_wait: float = 600.0) -> None:
         self.client = client
         self.ledger = ledger
         self.profile = profile
         self.clock = clock
+        self.claims = claims or Claims(ledger.path.parent / "claims")  # beside the ledger: the egov home
+        self.scope = str(client.endpoint.api_base)
+        self.busy_wait = busy_wait
 
     # --- reconciliation ----------------------------------------------------------------------------------
 
@@ -147,14 +155,30 @@ class Sender:
         procedure and applicant after the previous recorded arrival (arrivals.py). None when it did not arrive."""
         date_from, date_to, lower = self._server_window(row)
         who = Identity(row.applicant_name, row.corporation_name, row.proc_name)
-        return find_arrival(self.client, who, date_from, date_to, exclude=self.ledger.claimed_arrive_ids(self.profile),
-                            after=lower)
+        arrivals = run_sync(self.client, listing_steps(self.client, date_from, date_to), sleep=lambda s: None)
+        claimed = self.ledger.claimed_arrive_ids(self.profile) | self.claims.excluded(self.scope, arrivals)
+        return decide(arrivals, who, exclude=claimed, after=lower)
 
     def reconcile(self, row: SendRow) -> SendResult | None:
-        """For a send without a known outcome: link it to its arrival, or None if it never arrived."""
+        """For a send without a known outcome: link it to its arrival, or None if it never arrived
+        (OutcomeUnknownError when the lists cannot decide or another send claimed it meanwhile)."""
+        with self.claims.hold(self.scope, self._who(row).lock_key, self.busy_wait):
+            return self._reconcile(row)
+
+    @staticmethod
+    def _who(row: SendRow | PackageFacts) -> Identity:
+        return Identity(row.applicant_name, row.corporation_name, row.proc_name)
+
+    def _claim(self, send_id: int, arrive_id: str, arrived: datetime | None) -> bool:
+        return self.claims.claim(self.scope, arrive_id, owner=f"{self.ledger.path}#{send_id}", arrived=arrived)
+
+    def _reconcile(self, row: SendRow) -> SendResult | None:
         app = self.find_on_server(row)
         if app is None:
             return None
+        if not self._claim(row.id, app.arrive_id, app.arrive_date):
+            raise OutcomeUnknownError(f"{app.arrive_id} was claimed by another send", maybe_delivered=True,
+                                      operation="submit")
         self.ledger.record_arrival(row.id, app.arrive_id, app.arrive_date, app.proc_name, app.status)
         return SendResult("already", row.id, app.arrive_id, "e-Gov 側で到達を確認しました（再送信していません）。",
                           found_on_server=True)
@@ -164,6 +188,13 @@ class Sender:
     def send(self, data: bytes, file_name: str = "", *, facts: PackageFacts | None = None,
              queue_id: int | None = None) -> SendResult:
         facts = facts or package_facts(data, file_name)
+        try:
+            with self.claims.hold(self.scope, self._who(facts).lock_key, self.busy_wait):
+                return self._send(data, facts, queue_id)
+        except SendBusyError as exc:
+            return SendResult("not_sent", None, message=exc.message)
+
+    def _send(self, data: bytes, facts: PackageFacts, queue_id: int | None) -> SendResult:
         reuse: int | None = None
         for row in self.ledger.sends_for_digest(self.profile, facts.digest):
             if row.outcome == "sent":
@@ -173,7 +204,7 @@ class Sender:
                                   f"この申請データは送信済みです（ID {row.id}、到達番号 {row.arrive_id}）。")
             if row.outcome in ("sending", "unknown"):
                 try:
-                    found = self.reconcile(row)
+                    found = self._reconcile(row)
                 except (EgovError, AuthError) as exc:  # cannot look: do not send blindly
                     return SendResult("unknown", row.id, message=f"{CHECK_FAILED_MESSAGE}（{_short(exc)}）")
                 if found is not None:
@@ -210,6 +241,7 @@ class Sender:
         except EgovError as exc:
             self.ledger.record_unknown(send_id, UNKNOWN_MESSAGE)
             return SendResult("unknown", send_id, message=f"{UNKNOWN_MESSAGE} ({type(exc).__name__})")
+        self._claim(send_id, result.arrive_id, result.arrive_date)
         self.ledger.record_arrival(send_id, result.arrive_id, result.arrive_date, result.proc_name, "到達")
         return SendResult("sent", send_id, result.arrive_id, SENT_MESSAGE)
 

@@ -11,7 +11,9 @@ to end (the window end comes from the 503) and send then.
 
 The steps are described once as a generator of `Call`s and waits; `safe_submit` runs them with an
 EgovClient and `safe_submit_async` with an AsyncEgovClient. Which arrival is the package's is decided
-by arrivals.py, the same rule the `egov` command's ledger uses.
+by arrivals.py, the same rule the `egov` command's ledger uses. Under concurrency (threads, processes,
+batch runs sharing a `Claims` directory) sends the lists could not tell apart go one at a time, and
+every arrival taken is claimed once (claims.py): an arrival another send owns is never returned.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -26,8 +29,9 @@ from typing import Any
 
 from egov_format.package import parse_package
 
-from .arrivals import Identity, Step, Wait, listing_steps, pick, run_async, run_sync
+from .arrivals import Identity, Step, Wait, decide, listing_steps, run_async, run_sync
 from .calls import Call
+from .claims import DEFAULT_WAIT, Claims
 from .errors import ApiError, CommunicationError, MaintenanceError, OutcomeUnknownError
 from .models import Application, ApplyResult
 
@@ -43,6 +47,7 @@ class SafeSubmitPolicy:
     wait_for_maintenance: bool = False  # sleep until a maintenance window ends, then send
     max_maintenance_wait: float = 2 * 86400.0
     days_back: int = 1  # list arrivals from this many days before "today" (a send near midnight)
+    busy_wait: float = DEFAULT_WAIT  # wait this long for another send of the same identity, then SendBusyError
 
 
 @dataclass
@@ -58,11 +63,21 @@ class SafeSubmitResult:
 Plan = Generator[Step, Any, SafeSubmitResult]
 
 
+def scope_of(client: Any) -> str:
+    """Claims are kept per server: its API base."""
+    return str(client.endpoint.api_base)
+
+
 def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
          policy: SafeSubmitPolicy = SafeSubmitPolicy(),
-         today: Callable[[], date] = lambda: datetime.now(JST).date()) -> Plan:
-    """The safe-submit steps: yields Calls (answered with results, or thrown their exceptions) and Waits."""
-    who = Identity.of(parse_package(package_zip))
+         today: Callable[[], date] = lambda: datetime.now(JST).date(),
+         claims: Claims | None = None, who: Identity | None = None) -> Plan:
+    """The safe-submit steps: yields Calls (answered with results, or thrown their exceptions) and Waits.
+
+    Run it while holding the identity's lock (`safe_submit` does); with `claims` every arrival it
+    returns is claimed, and arrivals claimed by other sends are never taken."""
+    who = who or Identity.of(parse_package(package_zip))
+    scope, owner = scope_of(client), uuid.uuid4().hex
     ops = type(client)
     submit_call: Call[ApplyResult] = ops.submit.__wrapped__(client, proc_id, package_zip, file_name)
     submit_call = dataclasses.replace(submit_call, name="submit")
@@ -82,6 +97,9 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
         end = today()
         return (yield from listing_steps(client, end - timedelta(days=policy.days_back), end, maintenance_wait))
 
+    def owned(arrive_id: str, arrived: datetime | None) -> bool:
+        return claims is None or claims.claim(scope, arrive_id, owner, arrived)
+
     before = {a.arrive_id for a in (yield from arrivals())}
     sends = 0
     while True:
@@ -92,6 +110,7 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
         try:
             result: ApplyResult = yield submit_call
             events.append(f"send {sends}: arrived {result.arrive_id}")
+            owned(result.arrive_id, result.arrive_date)  # a 200 is ours whatever the store says; claimed so no one else takes it
             return SafeSubmitResult(result.arrive_id, result, None, sends, False, events)
         except MaintenanceError as exc:
             sends -= 1  # refused by the maintenance gateway: nothing was processed
@@ -110,8 +129,12 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
             events.append(f"send {sends}: outcome unknown ({exc.status})")
         # the outcome is unknown: look before sending again
         for check in range(policy.checks):
-            found = pick((yield from arrivals()), who, exclude=before)
+            listed = yield from arrivals()
+            found = decide(listed, who, exclude=before | (claims.excluded(scope, listed) if claims else set()))
             if found is not None:
+                if not owned(found.arrive_id, found.arrive_date):  # claimed by another send meanwhile: not ours to take
+                    raise OutcomeUnknownError(f"{found.arrive_id} was claimed by another send; not resending",
+                                              maybe_delivered=True, operation="submit")
                 events.append(f"check {check + 1}: found {found.arrive_id}; not sending again")
                 return SafeSubmitResult(found.arrive_id, None, found, sends, True, events)
             events.append(f"check {check + 1}: not in the lists yet")
@@ -121,17 +144,28 @@ def plan(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None
 
 def safe_submit(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
                 policy: SafeSubmitPolicy = SafeSubmitPolicy(), today: Callable[[], date] | None = None,
-                sleep: Callable[[float], None] = time.sleep) -> SafeSubmitResult:
-    """Send once, check the lists after an unknown outcome, and resend only if it did not arrive."""
-    steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy,
-                 **({"today": today} if today else {}))
-    return run_sync(client, steps, sleep)
+                sleep: Callable[[float], None] = time.sleep, claims: Claims | None = None) -> SafeSubmitResult:
+    """Send once, check the lists after an unknown outcome, and resend only if it did not arrive.
+
+    Sends of an identity the lists could not tell apart wait for each other (across threads and
+    processes sharing `claims`, by default the `egov` home's claims directory); SendBusyError after
+    `policy.busy_wait` seconds, with nothing sent."""
+    claims = claims or Claims()
+    who = Identity.of(parse_package(package_zip))
+    with claims.hold(scope_of(client), who.lock_key, policy.busy_wait):
+        steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy, claims=claims, who=who,
+                     **({"today": today} if today else {}))
+        return run_sync(client, steps, sleep)
 
 
 async def safe_submit_async(client: Any, proc_id: str, package_zip: bytes, *, file_name: str | None = None,
                             policy: SafeSubmitPolicy = SafeSubmitPolicy(), today: Callable[[], date] | None = None,
-                            sleep: Callable[[float], Any] = asyncio.sleep) -> SafeSubmitResult:
+                            sleep: Callable[[float], Any] = asyncio.sleep,
+                            claims: Claims | None = None) -> SafeSubmitResult:
     """The same as `safe_submit`, for an AsyncEgovClient."""
-    steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy,
-                 **({"today": today} if today else {}))
-    return await run_async(client, steps, sleep)
+    claims = claims or Claims()
+    who = Identity.of(parse_package(package_zip))
+    async with claims.hold_async(scope_of(client), who.lock_key, policy.busy_wait):
+        steps = plan(client, proc_id, package_zip, file_name=file_name, policy=policy, claims=claims, who=who,
+                     **({"today": today} if today else {}))
+        return await run_async(client, steps, sleep)

@@ -12,6 +12,7 @@ from .rp import models as _rp_tables  # noqa: F401  (its tables exist before cre
 from .services import Services
 from .settings import Settings
 from .store import Database
+from .store.outage import wait_for_database
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -25,26 +26,33 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .filing.legacy import tables as _legacy_tables  # noqa: F401  (created with the schema)
 
     db = Database(settings.resolved_database_url)
+    catalogue = Catalogue.load()
     from .world import ensure_world
 
-    with db.init_lock():  # several workers/replicas may start on one empty database at once
-        db.create_schema()
-        services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),
-                            catalogue=Catalogue.load())
-        ensure_world(services)
-    app.extensions["egov_sim"] = services
+    def start() -> Services:
+        with db.init_lock():  # several workers/replicas may start on one empty database at once
+            db.create_schema()
+            services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),
+                                catalogue=catalogue)
+            ensure_world(services)
+        return services
+
+    # a worker started while the database is down waits for it instead of crash-looping the server
+    app.extensions["egov_sim"] = wait_for_database(start, wait=settings.database_start_wait)
 
     from .filing import legacy as filing_legacy
     from .filing import v2 as filing_v2
     from .idp import egov_auth, egov_broker, gbizid_http
-    from .ops import admin, admin_ops, middleware
+    from .ops import admin, admin_ops, middleware, outage_http
 
     app.register_blueprint(egov_auth.bp)
     app.register_blueprint(filing_v2.bp)
     filing_legacy.install(app)  # /shinsei/1: the legacy 外部連携API over the same FilingBackend
     app.register_blueprint(admin.bp)  # /__admin: clock/world, ops, cases, gbizid nested under one guard
     app.register_blueprint(admin_ops.public)
-    middleware.install(app, faultable={filing_v2.bp.url_prefix: "api", filing_legacy.PREFIX: "api", egov_auth.bp.url_prefix: "auth"})
+    faultable = {filing_v2.bp.url_prefix: "api", filing_legacy.PREFIX: "api", egov_auth.bp.url_prefix: "auth"}
+    middleware.install(app, faultable=faultable)
+    outage_http.install(app, faultable)
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)
     from .rp import review, views

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,23 +79,31 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="EGOV_SIM_WORKERS",
               help="server processes sharing state through the database")
 @click.option("--server", type=click.Choice(SERVERS), envvar="EGOV_SIM_SERVER",
-              help="HTTP server (default: granian when installed, else gunicorn, else werkzeug)")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 256), envvar="EGOV_SIM_THREADS",
-              help="threads per worker process")
+              help="HTTP server (default: gunicorn, whose sockets make reset/hang faults real; granian is faster "
+                   "for throughput runs but refuses reset faults; werkzeug when neither is installed)")
+@click.option("--threads", type=click.IntRange(1, 256), envvar="EGOV_SIM_THREADS",
+              help="threads per worker process (default: 8 per CPU, 8–64), so a held request never blocks others")
 @click.option("--quiet", is_flag=True, help="do not print the demo world")
 @click.option("--sandbox-mode", is_flag=True, envvar="EGOV_SIM_SANDBOX_MODE",
               help="behave as e-Gov's 検証環境: no admin API; staff move cases on their own timer")
 @click.option("--staff-scale", type=float, envvar="EGOV_SIM_SANDBOX_STAFF_SCALE",
               help="sandbox mode: scenario steps take this × their catalogue time (e.g. 0.001)")
 def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None,
-          workers: int, server: str | None, threads: int, quiet: bool, sandbox_mode: bool,
+          workers: int, server: str | None, threads: int | None, quiet: bool, sandbox_mode: bool,
           staff_scale: float | None) -> None:
     """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
     from . import serving
     from .app import create_app
     from .world.demo import load_world
 
-    _refuse_busy_port(host, port)
+    server = server or serving.default_server()
+    try:
+        serving.refuse_busy_port(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"{exc.strerror}: not starting. Stop it, or choose another port: "
+                                   f"egov-sim serve --port {port + 1} (make serve PORT={port + 1}).") from None
+    # the main process and every worker wait for an unreachable database instead of failing
+    os.environ.setdefault("EGOV_SIM_DATABASE_START_WAIT", "inf")
     settings = _settings(database, clock_speed, data_dir)
     if sandbox_mode:
         settings = settings.with_(sandbox_mode=True, sandbox_staff_scale=staff_scale or settings.sandbox_staff_scale)
@@ -109,7 +118,7 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
         click.echo(f"  管理APIトークン (admin token): {settings.admin_token}  "
                    "(send as 'Authorization: Bearer <token>' or X-Admin-Token)")
     serving.export_settings(database_url=database, clock_speed=clock_speed, data_dir=data_dir,
-                            admin_token=settings.admin_token)
+                            admin_token=settings.admin_token, server=server)
     fresh = _sqlite_file(settings, database)
     is_new = fresh is not None and not fresh.exists()
     # Initialise the database (schema, clock, demo world, keys) once before the workers start.
@@ -123,7 +132,6 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     if is_new:  # said even with --quiet: a mistyped --data-dir would otherwise look like a lost world
         click.echo(f"  新しいデモ環境を作成しました (a new world was made): {fresh}\n"
                    "  既存の環境を使うつもりなら --data-dir / EGOV_SIM_DATA_DIR を確認してください。", err=True)
-    server = server or serving.default_server()
     if server == "werkzeug" and workers == 1:
         from werkzeug.serving import run_simple
 
@@ -168,23 +176,6 @@ def served_url(svc: Any) -> str:
     with svc.db.session() as s:
         row = s.get(Setting, SERVED_URL_KEY)
         return str(row.value["url"]) if row else "http://127.0.0.1:8080"
-
-
-def _refuse_busy_port(host: str, port: int) -> None:
-    """granian binds with SO_REUSEPORT, so a second `serve` on a busy port would silently share it with the
-    first (two worlds answering in turn). Try a plain bind first and refuse with a message."""
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT of a stopped server is not "busy"
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise click.ClickException(
-                f"port {port} on {host} is already in use ({exc.strerror}): another simulator or program is "
-                f"listening there. Stop it, or choose another port: egov-sim serve --port {port + 1} "
-                f"(make serve PORT={port + 1}).") from None
 
 
 def _is_loopback_host(host: str) -> bool:

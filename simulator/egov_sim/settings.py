@@ -26,6 +26,12 @@ class Settings:
     max_request_bytes: int = 200 * 1024 * 1024
     # per-file size limit inside a package (seed 001: 50 MB)
     max_file_bytes: int = 50 * 1024 * 1024
+    # while the database is unreachable: the Retry-After of the 503 (seconds), and how long a process
+    # starting up waits for it (0: fail at once, as in tests; `egov-sim serve` waits without end)
+    database_retry_after: int = 5
+    database_start_wait: float = 0.0
+    # the HTTP server in front (egov-sim serve sets it): connection faults need one that hands over sockets
+    server: str = ""
     # admin API token; required when the server is not bound to loopback
     admin_token: str = ""
     # create the demo world when the database is empty
@@ -82,6 +88,12 @@ class Settings:
             values["latency_profile"] = env["EGOV_SIM_LATENCY_PROFILE"]
         if "EGOV_SIM_LATENCY_SCALE" in env:
             values["latency_scale"] = float(env["EGOV_SIM_LATENCY_SCALE"])
+        if "EGOV_SIM_DATABASE_RETRY_AFTER" in env:
+            values["database_retry_after"] = int(env["EGOV_SIM_DATABASE_RETRY_AFTER"])
+        if "EGOV_SIM_DATABASE_START_WAIT" in env:
+            values["database_start_wait"] = float(env["EGOV_SIM_DATABASE_START_WAIT"])
+        if "EGOV_SIM_SERVER" in env:
+            values["server"] = env["EGOV_SIM_SERVER"]
         if "EGOV_SIM_JOURNAL_SIZE" in env:
             values["journal_size"] = int(env["EGOV_SIM_JOURNAL_SIZE"])
         if env.get("EGOV_SIM_DEMO_WORLD", "1") in ("0", "false", "no"):

@@ -20,6 +20,7 @@ from egov_format.zipsafe import read_zip, write_zip
 from sqlalchemy import func, select
 
 from ..clock import format_datetime
+from ..store import ids
 from ..store.models import Application, BulkSubmission
 from .cases import Caller, FilingService
 from .errors import FilingError
@@ -78,12 +79,17 @@ Accept = Callable[[CheckedPackage, str, datetime], Application]
 def send(f: FilingService, caller: Caller, file_name: str, raw: bytes, checker: PackageChecker,
          accept: Accept, ingest_delay: timedelta = INGEST_DELAY) -> BulkSubmission:
     folders = _folders(raw, checker.max_file_bytes)
-    bulk = BulkSubmission(send_number="", account_id=caller.account_id, trial=caller.trial, file_name=file_name,
-                          send_at=f.now, ingest_at=f.now + ingest_delay, apply_count=len(folders), results=[],
-                          package=raw)
-    f.session.add(bulk)
-    f.session.flush()
+    allocated = ids.next_id(f.session, BulkSubmission.__table__)  # see store/ids.py
+    bulk = BulkSubmission(send_number=ids.placeholder(), account_id=caller.account_id, trial=caller.trial,
+                          file_name=file_name, send_at=f.now, ingest_at=f.now + ingest_delay,
+                          apply_count=len(folders), results=[], package=raw)
+    if allocated is not None:
+        bulk.id = allocated
+    else:
+        f.session.add(bulk)
+        f.session.flush()
     bulk.send_number = f"{f.now:%Y%m%d%H%M%S}{9000 + bulk.id % 1000:04d}"
+    f.session.add(bulk)
     results = []
     for folder in sorted(folders):
         files = folders[folder]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue
 from ..clock import format_datetime
+from ..store import ids
 from ..store.models import Application, ApplicationAction
 from ..store.ops_tables import ApplicationHold
 from . import lifecycle
@@ -87,8 +88,9 @@ class FilingService:
         scenario_def = proc.scenario(scenario)
         p = checked.package
         arrived = arrive_at or self.now
+        allocated = ids.next_id(self.session, Application.__table__)  # PostgreSQL: the numbers go in the INSERT
         app = Application(
-            arrive_id="", send_number="", account_id=caller.account_id, trial=caller.trial,
+            arrive_id=ids.placeholder(), send_number="", account_id=caller.account_id, trial=caller.trial,
             proc_id=proc.proc_id, apply_type=p.apply_type or "新規申請",
             first_arrive_id=(p.first_arrive_id or "").strip() or None,
             send_at=self.now, arrive_at=arrived, proc_name=proc.name, ministry_name=proc.ministry_name,
@@ -101,11 +103,15 @@ class FilingService:
             scenario=scenario_def.name, timeline=lifecycle.build_timeline(scenario_def, arrived, time_scale),
             signer_serial=checked.signer_serial, package=checked.raw,
         )
-        self.session.add(app)
-        self.session.flush()  # the autoincrement id makes arrive_id unique across processes
+        if allocated is not None:
+            app.id = allocated
+        else:
+            self.session.add(app)
+            self.session.flush()  # the autoincrement id makes arrive_id unique across processes
         app.arrive_id = f"{proc.arrive_prefix}{arrived.year}{app.id:09d}"
         app.send_number = send_number or f"{self.now:%Y%m%d%H%M%S}{app.id % 10000:04d}"
-        self.session.flush()  # one UPDATE of the two numbers (the unit of work writes only what changed)
+        self.session.add(app)
+        self.session.flush()  # PostgreSQL: one INSERT; SQLite: one UPDATE of the two numbers
         return app
 
     # --- inquiry ----------------------------------------------------------------------------------

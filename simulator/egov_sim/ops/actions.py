@@ -22,6 +22,7 @@ from .errors import FaultError
 from .latency import Latency, nonneg
 
 MAX_HANG = 3600.0
+DEFAULT_HANG = 300.0  # `seconds` omitted: a bounded hold (it ends sooner when the client goes away)
 NO_DELAY = Latency("fixed", 0.0)
 WHEN = ("before", "after")  # after: once the request was processed (outcome unknown to the client)
 COMMON_KEYS = frozenset({"when", "title", "detail", "retry_after", "seconds"})
@@ -154,16 +155,26 @@ class ResetAction(_Answer):
             ctx.note(f"{label}: reset after processing ({processed.status_code})")
         return ctx.drop()
 
+    def refusal(self, proc: Procedure | None) -> str | None:
+        from ..services import services
+        from ..serving import CONNECTION_FAULT_SERVERS
+
+        server = services().settings.server
+        if server and server not in CONNECTION_FAULT_SERVERS:
+            return (f"reset は {server} では TCP リセットになりません（アプリに接続のソケットが渡されないため）。"
+                    "`egov-sim serve --server gunicorn`（既定）で起動してください。")
+        return None
+
 
 @dataclass(frozen=True)
 class HangAction(_Answer):
     KEY: ClassVar[str] = "hang"
 
-    seconds: float = MAX_HANG
+    seconds: float = DEFAULT_HANG
 
     @classmethod
     def parse(cls, spec: dict[str, Any], when: str) -> FaultAction:
-        return cls(when=when, seconds=min(nonneg(spec.get("seconds", MAX_HANG)), MAX_HANG))
+        return cls(when=when, seconds=min(nonneg(spec.get("seconds", DEFAULT_HANG)), MAX_HANG))
 
     def answer(self, ctx: FaultContext, label: str, processed: Response | None) -> Response:
         waited = ctx.hang(self.seconds)

@@ -50,9 +50,11 @@ class ReadConnections:
         if self._end_reads:
             try:
                 proxy.dbapi_connection.rollback()  # ends the read transaction (PostgreSQL)
-            except Exception:  # a broken connection goes back to the pool, which discards it
+            except Exception:  # a broken connection is discarded
                 ok = False
-        if ok and not self._closed and len(self._free) < KEEP:
+        if not ok:  # possibly broken (the database went away): discarded without a reset attempt
+            proxy.invalidate()
+        elif not self._closed and len(self._free) < KEEP:
             self._free.append(proxy)
         else:
             proxy.close()
