@@ -34,7 +34,8 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def pg_app(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    app = create_app(Settings(database_url=cluster.url, data_dir=tmp_path_factory.mktemp("data")))
+    app = create_app(Settings(database_url=cluster.url, data_dir=tmp_path_factory.mktemp("data"),
+                              public_url=BASE))  # the admin guard accepts this host
     yield app
     app.extensions["egov_sim"].db.dispose()
 

@@ -22,6 +22,7 @@ from ..services import services
 from . import admin_ops, admin_world, case_admin, gbizid_admin
 from .errors import OpsError
 from .middleware import ops_state
+from .outage_http import outage_answer
 
 bp = Blueprint("admin", __name__, url_prefix="/__admin")
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -61,6 +62,8 @@ def _cross_site() -> bool:
     origin = request.headers.get("Origin")
     if origin is not None and (origin == "null" or not _allowed_host(urlsplit(origin).netloc)):
         return True
+    if request.mimetype == "multipart/form-data":  # file uploads (the RP's 指摘 files): not from a browser page
+        return any(h in request.headers for h in ("Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode"))
     return request.mimetype in SIMPLE_TYPES
 
 
@@ -105,6 +108,9 @@ def _http_error(exc: HTTPException) -> Any:
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> Any:
+    outage = outage_answer(exc)
+    if outage is not None:
+        return outage
     current_app.logger.error("unhandled error on %s", request.path, exc_info=exc)
     return problem(500, "管理APIの内部でエラーが発生しました。")
 

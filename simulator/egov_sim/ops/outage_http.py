@@ -4,13 +4,14 @@ temporarily_unavailable; anything else: a small JSON error), never a 500 with a 
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 
-from ..store.outage import OUTAGE_ERRORS, OutageLog
+from ..store.outage import OUTAGE_ERRORS, OutageLog, is_outage
 from .middleware import api_error, auth_error
 
 DETAIL = "システムが一時的に利用できません。時間をおいて再度送信してください。"
 OUTAGE_KEY = "egov_sim_outage"
+ANSWER_KEY = "egov_sim_outage_answer"
 
 
 def install(app: Flask, faultable: dict[str | None, str]) -> None:
@@ -31,5 +32,13 @@ def install(app: Flask, faultable: dict[str | None, str]) -> None:
         resp.headers.update(headers)
         return resp
 
+    app.extensions[ANSWER_KEY] = answer
     for error in OUTAGE_ERRORS:
         app.register_error_handler(error, answer)
+
+
+def outage_answer(error: Exception) -> Response | None:
+    """The outage answer when `error` means the database is unreachable, for a blueprint whose own
+    catch-all handler would otherwise turn it into a 500 (the admin API)."""
+    answer = current_app.extensions.get(ANSWER_KEY)
+    return answer(error) if answer is not None and is_outage(error) else None
