@@ -55,8 +55,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     outage_http.install(app, faultable)
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)
-    from .rp import review, views
+    from .rp import review, shinsa, views
 
     app.register_blueprint(views.bp)  # /keieikakushin: 経営革新計画電子申請システム (a GビズID RP)
     app.register_blueprint(review.bp)
+    app.register_blueprint(shinsa.bp)  # /keieikakushin/shinsa: the prefecture reviewers' pages
     return app

@@ -1,8 +1,10 @@
 """KeieiBackend: the rules of 経営革新計画電子申請システム, one method per operation, no Flask.
 
 Applicant: login (via oidc.py), ユーザ情報登録, the five pages (一時保存 / 登録), 申請, 取り下げ, PDFs.
-Reviewer (the prefecture): 形式確認 (→ 審査中), 指摘 (mails), 承認 (mail + 承認書), 不承認.
-Every applicant operation is scoped to the owner's GビズID sub: another's application is "not found".
+Reviewer (the prefecture): 形式確認 (→ 審査中), 指摘 (mails), 承認 (mail + 承認書), 不承認; the reviewer
+pages log in with a password (lockout on the virtual clock) and see their own 都道府県 only.
+Every applicant operation is scoped to the owner's GビズID sub: another's application is "not found";
+every reviewer operation given a prefecture is scoped to it the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from ..clock import format_datetime
 from ..filing.pdf import text_pdf
 from ..services import Services
 from . import config, forms
-from .models import KkApplication, KkFile, KkMail, KkSession, KkUser
+from .models import (
+    KkApplication,
+    KkFile,
+    KkInquiry,
+    KkMail,
+    KkReviewerLock,
+    KkReviewerSession,
+    KkSession,
+    KkUser,
+)
 
 DRAFT, RECEIVED, REVIEWING, REMARKED = "入力中", "受付済", "審査中", "申請内容に指摘あり"
 APPROVED, REJECTED, WITHDRAWN = "承認", "不承認", "取り下げ"
@@ -30,6 +41,9 @@ SUBJECT_REMARK = "経営革新計画電子申請システム：申請内容に�
 SUBJECT_APPROVED = "経営革新計画電子申請システム：承認通知"
 SUBJECT_REJECTED = "経営革新計画電子申請システム：審査結果通知"
 SUBJECT_WITHDRAWN = "経営革新計画電子申請システム：申請取り下げのお知らせ"
+SUBJECT_INQUIRY = "経営革新計画電子申請システム：お問い合わせ受付完了"
+INQUIRY_CATEGORIES = ("ログイン・GビズID", "申請内容の入力", "添付書類", "申請・取り下げ", "その他")
+COMMENT_MAX = 2000
 FOOTER = ("--------------------------------------------------------------------\n"
           "このメールは送信専用です。\n本メールにご返信頂きましてもご対応できかねますので、ご注意ください。\n"
           "--------------------------------------------------------------------")
@@ -208,12 +222,9 @@ class KeieiBackend:
         labels = {k: label for k, label, _ in forms.ATTACHMENTS}
         if key not in labels:
             raise RpError("添付書類の種類が正しくありません。")
-        if not data:
-            return f"{labels[key]}：ファイルが空です。"
-        if len(data) > int(cfg["max_upload_bytes"]):
-            return f"{labels[key]}：ファイルサイズは{int(cfg['max_upload_bytes']) // (1024 * 1024)}MB以下にしてください。"
-        if content_type not in cfg["upload_types"] or content_type not in _SNIFFED.get(_sniff(data), ()):
-            return f"{labels[key]}：アップロードできるファイルはPDF、PNG、JPEG、Word、Excelです。"
+        problem = self._file_problem(labels[key], content_type, data, cfg)
+        if problem:
+            return problem
         with self.svc.db.session() as s:
             app = self._own(s, sub, app_id)
             if app.status not in EDITABLE:
@@ -227,6 +238,17 @@ class KeieiBackend:
             state = page.get("state") if page.get("state") in (FLAGGED,) else SAVED
             app.pages = {**app.pages, forms.ATTACH: {"values": {**page.get("values", {}), "files": files},
                                                      "state": state}}
+        return None
+
+    def _file_problem(self, label: str, content_type: str, data: bytes, cfg: dict[str, Any] | None = None) -> str | None:
+        """The upload rules (size, declared and sniffed type) for 添付書類 and コメントファイル alike."""
+        cfg = cfg or self.settings()
+        if not data:
+            return f"{label}：ファイルが空です。"
+        if len(data) > int(cfg["max_upload_bytes"]):
+            return f"{label}：ファイルサイズは{int(cfg['max_upload_bytes']) // (1024 * 1024)}MB以下にしてください。"
+        if content_type not in cfg["upload_types"] or content_type not in _SNIFFED.get(_sniff(data), ()):
+            return f"{label}：アップロードできるファイルはPDF、PNG、JPEG、Word、Excelです。"
         return None
 
     def file(self, sub: str | None, app_id: int, file_id: int) -> KkFile:
@@ -277,12 +299,143 @@ class KeieiBackend:
             s.expunge(app)
             return app
 
+    def reopen(self, sub: str, app_id: int) -> KkApplication:
+        """[入力再開/不備修正]: a withdrawn application's pages open again (keeping what was entered and
+        its 受付番号); one with a 指摘 is already open for its fixes."""
+        with self.svc.db.session() as s:
+            app = self._own(s, sub, app_id)
+            if app.status == WITHDRAWN:
+                app.status = DRAFT
+                app.events = [*app.events, {"at": format_datetime(self.now()), "what": "入力再開"}]
+            elif app.status not in EDITABLE:
+                raise RpError(f"状態が「{app.status}」の申請は入力再開できません。", 409)
+            s.flush()
+            s.expunge(app)
+            return app
+
+    # ------------------------------------------------------------------ お問い合わせ
+    def inquire(self, sub: str | None, form: dict[str, str]) -> dict[str, str]:
+        """お問い合わせフォーム: errors per field, or stored with a receipt mail to the given address."""
+        labels = {"name": ("お名前", 40), "company": ("企業名", 100), "email": ("メールアドレス", 200),
+                  "tel": ("電話番号", 20), "category": ("お問い合わせ種別", 40), "body": ("お問い合わせ内容", 2000)}
+        values = {k: str(form.get(k, "")).strip() for k in labels}
+        errors = {k: f"{label}を入力してください。" for k, (label, _) in labels.items()
+                  if not values[k] and k not in ("company", "tel")}
+        errors.update({k: f"{label}は{limit}文字以内で入力してください。" for k, (label, limit) in labels.items()
+                       if len(values[k]) > limit})
+        if values["email"] and "email" not in errors and not forms.EMAIL.match(values["email"]):
+            errors["email"] = "メールアドレスの形式が正しくありません。"
+        if values["category"] and values["category"] not in INQUIRY_CATEGORIES:
+            errors["category"] = "お問い合わせ種別を選択してください。"
+        if errors:
+            return errors
+        cfg = self.settings()
+        with self.svc.db.session() as s:
+            row = KkInquiry(sub=sub, received_at=self.now(), **values)
+            s.add(row)
+            s.flush()
+            number = f"INQ-{row.id:06d}"
+            body = (f"{values['name']} 様\n\nお問い合わせを受け付けました（お問い合わせ番号：{number}）。\n"
+                    "お問い合わせ内容によっては、回答までに日数を要する場合がございます。\n\n"
+                    f"■お問い合わせ種別\n{values['category']}\n■お問い合わせ内容\n{values['body']}\n\n{FOOTER}")
+            self._mail(s, [values["email"], str(cfg["helpdesk_mail"])], SUBJECT_INQUIRY, body, "")
+        return {}
+
+    # ------------------------------------------------------------------ reviewer accounts and pages
+    def new_reviewer_session(self, login_id: str | None = None) -> KkReviewerSession:
+        with self.svc.db.session() as s:
+            row = KkReviewerSession(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), login_id=login_id,
+                                    expires_at=self.now() + timedelta(minutes=int(config.load(s)["session_minutes"])))
+            s.add(row)
+            s.flush()
+            s.expunge(row)
+            return row
+
+    def reviewer_session(self, sid: str | None) -> KkReviewerSession | None:
+        """A live reviewer session whose account still exists (expired ones are deleted)."""
+        if not sid:
+            return None
+        with self.svc.db.session() as s:
+            row = s.get(KkReviewerSession, sid)
+            if row is None:
+                return None
+            if row.expires_at <= self.now() or (row.login_id and row.login_id not in config.load(s)["reviewers"]):
+                s.delete(row)
+                return None
+            s.expunge(row)
+            return row
+
+    def reviewer_login(self, sid: str, login_id: str, password: str) -> KkReviewerSession:
+        """Password login: a new session (new id and CSRF token) or RpError; locked after repeated failures."""
+        cfg, now = self.settings(), self.now()
+        account = cfg["reviewers"].get(login_id)
+        refused: RpError | None = None
+        with self.svc.db.session() as s:  # the failure count is committed, then the refusal raised
+            lock = s.get(KkReviewerLock, login_id) if account else None
+            if lock is not None and lock.locked_until is not None and lock.locked_until > now:
+                raise RpError("このアカウントはロックされています。"
+                              f"{format_datetime(lock.locked_until)}以降に再度ログインしてください。", 403)
+            if account is None or not secrets.compare_digest(password.encode(), str(account["password"]).encode()):
+                refused = RpError("ログインIDまたはパスワードが正しくありません。", 401)
+                if account is not None:
+                    if lock is None:
+                        lock = KkReviewerLock(login_id=login_id, failures=0)
+                        s.add(lock)
+                    lock.failures = (lock.failures or 0) + 1
+                    if lock.failures >= int(cfg["reviewer_max_failures"]):
+                        lock.failures, lock.locked_until = 0, now + timedelta(minutes=int(cfg["reviewer_lock_minutes"]))
+            else:
+                if lock is not None:
+                    s.delete(lock)
+                old = s.get(KkReviewerSession, sid)
+                if old is not None:
+                    s.delete(old)
+        if refused is not None:
+            raise refused
+        return self.new_reviewer_session(login_id)
+
+    def reviewer_logout(self, sid: str) -> None:
+        with self.svc.db.session() as s:
+            row = s.get(KkReviewerSession, sid)
+            if row is not None:
+                s.delete(row)
+
+    def reviewer(self, login_id: str) -> dict[str, Any]:
+        """The account without its password, with its 都道府県's name."""
+        cfg = self.settings()
+        account = cfg["reviewers"].get(login_id)
+        if account is None:
+            raise RpError("ログインしてください。", 401)
+        pref = cfg["prefectures"].get(account["prefecture"], {})
+        return {"login_id": login_id, "name": account.get("name", login_id), "prefecture": account["prefecture"],
+                "prefecture_name": pref.get("name", "")}
+
+    def reviewer_applications(self, prefecture: str, status: str | None = None) -> list[KkApplication]:
+        """The applied applications of one 都道府県 (optionally of one status), newest first."""
+        with self.svc.db.session() as s:
+            rows = [a for a in s.scalars(select(KkApplication).where(KkApplication.number.is_not(None))
+                                         .order_by(KkApplication.id.desc()))
+                    if self._pref_code(a) == prefecture and (not status or a.status == status)]
+            s.expunge_all()
+            return rows
+
+    def reviewer_application(self, prefecture: str, number: str) -> KkApplication:
+        with self.svc.db.session() as s:
+            app = self._by_number(s, number, prefecture, reviewable=False)
+            s.expunge(app)
+            return app
+
+    def reviewer_file(self, prefecture: str, number: str, file_id: int) -> KkFile:
+        return self.file(None, self.reviewer_application(prefecture, number).id, file_id)
+
     # ------------------------------------------------------------------ reviewer (the prefecture)
-    def _by_number(self, s: Session, number: str) -> KkApplication:
+    def _by_number(self, s: Session, number: str, prefecture: str | None = None, *,
+                   reviewable: bool = True) -> KkApplication:
+        """The applied application (of `prefecture` when given: another's is "not found")."""
         app = s.scalars(select(KkApplication).where(KkApplication.number == number)).first()
-        if app is None:
+        if app is None or (prefecture is not None and self._pref_code(app) != prefecture):
             raise RpError(f"受付番号 {number} の申請はありません。", 404)
-        if app.status not in REVIEWABLE:
+        if reviewable and app.status not in REVIEWABLE:
             raise RpError(f"状態が「{app.status}」の申請は審査できません。", 409)
         return app
 
@@ -299,10 +452,10 @@ class KeieiBackend:
                 "pages": {p: v.get("state") for p, v in app.pages.items()}, "remarks": app.remarks,
                 "events": app.events, "applied_at": format_datetime(app.applied_at) if app.applied_at else None}
 
-    def accept_formal(self, number: str) -> dict[str, Any]:
+    def accept_formal(self, number: str, prefecture: str | None = None) -> dict[str, Any]:
         """形式確認を終えた: 受付済 → 審査中."""
         with self.svc.db.session() as s:
-            app = self._by_number(s, number)
+            app = self._by_number(s, number, prefecture)
             if app.status != RECEIVED:
                 raise RpError("形式確認は受付済の申請にのみ行えます。", 409)
             app.status = REVIEWING
@@ -310,13 +463,24 @@ class KeieiBackend:
             return self.describe(app)
 
     def remark(self, number: str, comments: dict[str, str],
-               files: list[tuple[str, str, str, bytes]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+               files: list[tuple[str, str, str, bytes]] = (),  # type: ignore[assignment]
+               prefecture: str | None = None) -> dict[str, Any]:
         """指摘: comments per page (and comment files: page, name, type, bytes) → 付け出し有, two mails."""
-        comments = {p: c.strip() for p, c in comments.items() if str(c).strip()}
+        comments = {p: str(c).strip() for p, c in comments.items() if str(c).strip()}
         if not comments or not set(comments) <= set(forms.PAGES):
             raise RpError(f"指摘はページ（{', '.join(forms.PAGES)}）ごとのコメントで指定してください。")
+        for page, comment in comments.items():
+            if len(comment) > COMMENT_MAX:
+                raise RpError(f"「{forms.PAGES[page]}」の指摘内容は{COMMENT_MAX}文字以内で入力してください。")
+        files = [f for f in files if f[3]]  # an empty file input sends no file
+        for page, name, ctype, data in files:
+            if page not in comments:
+                raise RpError(f"コメントファイル {name} の「{forms.PAGES.get(page, page)}」に指摘内容がありません。")
+            problem = self._file_problem(name, ctype, data)
+            if problem:
+                raise RpError(problem)
         with self.svc.db.session() as s:
-            app = self._by_number(s, number)
+            app = self._by_number(s, number, prefecture)
             remarks = {}
             for page, comment in comments.items():
                 stored = []
@@ -340,9 +504,9 @@ class KeieiBackend:
             self._mail(s, self._applicant_addresses(s, app), SUBJECT_REMARK, body, app.number or "")
             return self.describe(app)
 
-    def decide(self, number: str, approve: bool) -> dict[str, Any]:
+    def decide(self, number: str, approve: bool, prefecture: str | None = None) -> dict[str, Any]:
         with self.svc.db.session() as s:
-            app = self._by_number(s, number)
+            app = self._by_number(s, number, prefecture)
             app.status = APPROVED if approve else REJECTED
             app.events = [*app.events, {"at": format_datetime(self.now()), "what": app.status}]
             body = (f"経営革新計画承認申請の審査が完了しました。\n\n受付番号：{app.number}\n\n"

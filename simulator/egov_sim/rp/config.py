@@ -3,6 +3,8 @@
 Where the seed is silent the choice is a setting: which GビズID account types may apply (seed: プライム
 and メンバー; エントリー refused), which 都道府県 ask for an application password and which post the
 承認書 instead of offering 承認書出力. The 提出先 names are demo data, not the prefectures' real offices.
+The seed does not describe the prefecture's side: its reviewers here are demo accounts (login ID and
+password, one 都道府県 each) with a lockout after repeated failures, on the virtual clock.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ DEFAULTS: dict[str, Any] = {
                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
     "prefectures": PREFECTURES,
+    # the prefectures' reviewer accounts (demo data): login ID → 都道府県 code, display name, password
+    "reviewers": {
+        "shinsa-tokyo": {"prefecture": "13", "name": "東京都 審査担当", "password": "tokyo-shinsa-2026"},
+        "shinsa-kanagawa": {"prefecture": "14", "name": "神奈川県 審査担当", "password": "kanagawa-shinsa-2026"},
+        "shinsa-aichi": {"prefecture": "23", "name": "愛知県 審査担当", "password": "aichi-shinsa-2026"},
+        "shinsa-osaka": {"prefecture": "27", "name": "大阪府 審査担当", "password": "osaka-shinsa-2026"},
+    },
+    "reviewer_max_failures": 5,  # consecutive wrong passwords before the account is locked
+    "reviewer_lock_minutes": 30,
+    "helpdesk_mail": "helpdesk@keieikakushin-sim.example.jp",  # where お問い合わせ go (a copy to the outbox)
 }
 
 
@@ -55,6 +67,11 @@ def update(s: Session, changes: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("environment must be production or test")
     if "allowed_account_types" in changes and not set(changes["allowed_account_types"]) <= {"1", "2", "3"}:
         raise ValueError("allowed_account_types are among \"1\", \"2\", \"3\"")
+    if "reviewers" in changes:
+        prefectures = changes.get("prefectures") or load(s)["prefectures"]
+        for login_id, r in (changes["reviewers"] or {}).items():
+            if not isinstance(r, dict) or r.get("prefecture") not in prefectures or not r.get("password"):
+                raise ValueError(f"reviewers.{login_id}: a prefecture among the prefectures and a password are needed")
     row = s.get(KkSetting, 1)
     if row is None:
         row = KkSetting(id=1, values={})

@@ -80,3 +80,37 @@ class KkSetting(Base):
     __tablename__ = "kk_settings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class KkReviewerSession(Base):
+    """A prefecture reviewer's browser session under /keieikakushin/shinsa (cookie = id); `login_id` once logged in."""
+
+    __tablename__ = "kk_reviewer_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    login_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class KkReviewerLock(Base):
+    """Consecutive failed password logins of a reviewer account, and until when it is locked (virtual clock)."""
+
+    __tablename__ = "kk_reviewer_locks"
+    login_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class KkInquiry(Base):
+    """An お問い合わせ to the help desk (seed 004: the menu's お問い合わせフォーム; a receipt mail is sent)."""
+
+    __tablename__ = "kk_inquiries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    company: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(256))
+    tel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    sub: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from ..idp import gbizid_op
 from ..services import services
 from . import config, forms, oidc
-from .backend import DONE, EDITABLE, REMARKED, KeieiBackend, RpError
+from .backend import DONE, EDITABLE, INQUIRY_CATEGORIES, REMARKED, WITHDRAWN, KeieiBackend, RpError
 from .oidc import AuthError
 
 PATH = "/keieikakushin"
@@ -295,7 +295,8 @@ def _overview_context(app: Any) -> dict[str, Any]:
                 for page, title in forms.PAGES.items()]
     pref = cfg["prefectures"].get(app.pages[forms.COVER]["values"].get("prefecture", ""), {})
     return {"app": app, "sections": sections, "needs_password": bool(pref.get("password")),
-            "certificate": b.certificate_available(app), "editable": app.status in EDITABLE}
+            "certificate": b.certificate_available(app), "editable": app.status in EDITABLE,
+            "reopenable": app.status in (WITHDRAWN, REMARKED)}
 
 
 @bp.route("/applications/<int:app_id>/apply", methods=["GET", "POST"])
@@ -325,6 +326,33 @@ def overview(app_id: int) -> Response:
 def withdraw(app_id: int) -> Response:
     app = backend().withdraw(g.kk.sub, app_id)
     return _page("overview.html", confirming=False, withdrawn=True, **_overview_context(app))
+
+
+@bp.post("/applications/<int:app_id>/reopen")
+@login_required
+def reopen(app_id: int) -> Response:
+    """[入力再開/不備修正]: back to the 申請項目一覧 with the pages open again."""
+    backend().reopen(g.kk.sub, app_id)
+    return redirect(url_for(".items", app_id=app_id))
+
+
+@bp.route("/inquiry", methods=["GET", "POST"])
+def inquiry() -> Response:
+    """お問い合わせフォーム (seed 004): open to everyone; logged-in users get their registered details."""
+    profile: dict[str, Any] = {}
+    if g.kk.sub:
+        profile = backend().user(g.kk.sub).profile or {}
+    if request.method == "GET":
+        values = {"name": profile.get("user_name", ""), "company": profile.get("company_name", ""),
+                  "email": profile.get("email", ""), "tel": profile.get("tel", "")}
+        return _page("inquiry.html", title="お問い合わせ", values=values, errors={}, categories=INQUIRY_CATEGORIES)
+    errors = backend().inquire(g.kk.sub, request.form.to_dict())
+    if errors:
+        return _page("inquiry.html", 400, title="お問い合わせ", values=request.form, errors=errors,
+                     categories=INQUIRY_CATEGORIES)
+    return _page("message.html", title="お問い合わせ受付完了", ok=True,
+                 message="お問い合わせを受け付けました。ご入力いただいたメールアドレス宛に受付完了メールをお送りしました。"
+                         "お問い合わせ内容によっては、回答までに日数を要する場合がございます。")
 
 
 @bp.get("/applications/<int:app_id>/pdf/<kind>")
