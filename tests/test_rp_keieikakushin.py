@@ -21,10 +21,18 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 COVER = {"prefecture": "13", "office": "東京都産業労働局 商工部 経営支援課", "company_name": "株式会社テスト",
          "representative": "代表 太郎", "theme": "新しい製造工程の導入", "contact_name": "申請 太郎",
          "contact_email": "tanto@example.jp", "contact_tel": "0312345678"}
-B134 = {"industry": "製造業", "employees_recent": "12", "part_time": "2", "sales": "100000000", "cost": "60000000",
-        "sga": "20000000", "labour": "15000000", "capex": "5000000", "working": "1000000", "dep_normal": "800000",
-        "dep_special": "200000", "staff": "12.5", "fund_gov": "2000000", "fund_private": "3000000",
-        "fund_own": "1000000", "fund_other": "0", "structure": "社長以下3名で実施"}
+YEAR = {"sales": "100000000", "cost": "60000000", "sga": "20000000", "labour": "15000000", "capex": "5000000",
+        "working": "1000000", "dep_normal": "800000", "dep_special": "200000", "staff": "12.5", "fund_gov": "2000000",
+        "fund_private": "3000000", "fund_own": "1000000", "fund_other": "0"}
+
+
+def b3_year(year: int, growth: int) -> dict[str, str]:
+    """別表3's column `year` (0 = 直近期末): sales grow by `growth` yen a year, the rest as YEAR."""
+    return {f"{k}_{year}": (str(int(v) + growth * year) if k == "sales" else v) for k, v in YEAR.items()}
+
+
+B134 = {"industry": "製造業", "employees_recent": "12", "part_time": "2", "plan_years": "3",
+        "structure": "社長以下3名で実施", **{k: v for y in range(4) for k, v in b3_year(y, 5000000).items()}}
 B67 = {"equipment": "NC旋盤", "equipment_cost": "5000000", "partners": ""}
 
 
@@ -110,12 +118,23 @@ def test_validation_temporary_save_and_derived_figures(sim: Any, accounts: dict[
     assert "担当者メールアドレスの形式が正しくありません。" in r.text
     assert "【未入力】" in a.get(app).text.split("別表1,3,4")[0]
     a.get(f"{app}/pages/b134")
-    r = a.post(f"{app}/pages/b134", {**B134, "fund_other": "1", "action": "confirm"})
-    assert "⑮資金調達額（6,000,001円）が⑨設備投資額＋⑩運転資金（6,000,000円）と一致しません。" in r.text
+    r = a.post(f"{app}/pages/b134", {**B134, "fund_other_2": "1", "action": "confirm"})
+    assert "別表3 2年後：⑮資金調達額（6,000,001円）が⑨設備投資額＋⑩運転資金（6,000,000円）と一致しません。" in r.text
+    assert "直近期末：⑮" not in r.text  # the other years add up
+    r = a.post(f"{app}/pages/b134", {**B134, "staff_3": "0.5", "action": "confirm"})
+    assert "別表3 3年後 ⑬従業員数（役員含む）は代表者を含め1名以上で入力してください。" in r.text  # Appendix 1
+    r = a.post(f"{app}/pages/b134", {**B134, "sales_1": "x", "action": "confirm"})
+    assert r.status_code == 400 and "別表3 1年後 ①売上高は0以上の整数（円）で入力してください。" in r.text
     # 一時保存 keeps an incomplete page; it comes back when reopened
-    r = a.post(f"{app}/pages/b134", {"sales": "1000", "cost": "400", "action": "save"})
-    assert "一時保存しました" in r.text and 'id="figure-gross">600<' in r.text
+    r = a.post(f"{app}/pages/b134", {"plan_years": "3", "sales_0": "1000", "cost_0": "400", "sales_2": "5000",
+                                     "action": "save"})
+    assert "一時保存しました" in r.text and 'id="figure-gross-0">600<' in r.text and 'id="figure-gross-2">5,000<' in r.text
     assert 'value="1000"' in a.get(f"{app}/pages/b134").text and "【一時保存】" in a.get(app).text
+    # the plan period sets the columns: 5 years → 直近期末 and 1年後 … 5年後
+    r = a.post(f"{app}/pages/b134", {**B134, "plan_years": "5", "action": "years"})
+    assert "5年後" in r.text and 'id="sales_5"' in r.text and 'value="115000000"' in r.text  # typed values kept
+    r = a.post(f"{app}/pages/b134", {**B134, "plan_years": "5", "action": "confirm"})
+    assert "別表3 4年後 ①売上高を入力してください。" in r.text and "別表3 5年後 ①売上高を入力してください。" in r.text
     a.get(f"{app}/pages/b25")
     r = a.post(f"{app}/pages/b25", {"item": ["あ" * 41], "period": [""], "levy_basis": "x", "action": "confirm"})
     assert "実施項目は40文字以内で入力してください。" in r.text and "実施時期を入力してください。" in r.text
@@ -132,6 +151,12 @@ def test_apply_remark_fix_reapply_approve_certificate(sim: Any, accounts: dict[s
     app = complete_application(a)
     r = a.get(f"{app}/apply")
     assert "入力内容確認" in r.text and "NC旋盤" in r.text and "⑫付加価値額（自動計算）" in r.text
+    # 別表3 per year (Appendix 2): ⑫ = ①−②−④+⑧+普通償却+特別償却; ⑭ = ⑫ ÷ ⑬ (12.5 people)
+    for year, label in enumerate(("直近期末", "1年後", "2年後", "3年後")):
+        value_added = 100000000 + 5000000 * year - 60000000 - 20000000 + 15000000 + 800000 + 200000
+        assert f"別表3 {label} ⑫付加価値額（自動計算）</th><td>{value_added:,}<" in r.text
+        assert f"別表3 {label} ⑭一人当たりの付加価値額（自動計算）</th><td>{round(value_added / 12.5):,}<" in r.text
+    assert "別表1 基準判定に用いる従業員数（自動計算）</th><td>10<" in r.text  # 12 − 2 パート (Appendix 1)
     r = a.post(f"{app}/apply", {})
     number = re.search(r"APL-\d{10}", r.text).group(0)
     assert "申請完了" in r.text and "受付済" in a.get(f"{RP}/applications").text

@@ -1,6 +1,7 @@
 """経営革新計画電子申請システム (the simulator's GビズID RP under /keieikakushin) in headless Chromium:
 login through GビズID (password, then the SMS or app code read from the simulator), the five pages,
-申請, the prefecture's actions (through /__admin/keieikakushin), 取り下げ — a screenshot per page."""
+申請, the prefecture's actions (through /__admin/keieikakushin, or a reviewer in a second browser
+context on /keieikakushin/shinsa), 取り下げ — a screenshot per page."""
 
 from __future__ import annotations
 
@@ -82,15 +83,20 @@ def _kk_fill(egov_context: ScenarioContext) -> None:
     page.click("text=申請情報（表紙）")
     _confirm_and_register(ctx, page, "表紙")
     page.click("text=別表1,3,4")
-    values = {"industry": "製造業", "employees_recent": "12", "part_time": "2", "sales": "100000000",
-              "cost": "60000000", "sga": "20000000", "labour": "15000000", "capex": "5000000", "working": "1000000",
-              "dep_normal": "800000", "dep_special": "200000", "staff": "12.5", "fund_gov": "2000000",
-              "fund_private": "3000000", "fund_own": "1000000", "fund_other": "1", "structure": "社長以下3名"}
-    for name, value in values.items():
+    for name, value in {"industry": "製造業", "employees_recent": "12", "part_time": "2", "structure": "社長以下3名"}.items():
         page.fill(f"#{name}", value)
+    page.select_option("#plan_years", "3")  # 別表3: 直近期末 and three plan years, one column each
+    page.wait_for_load_state()
+    year = {"cost": "60000000", "sga": "20000000", "labour": "15000000", "capex": "5000000", "working": "1000000",
+            "dep_normal": "800000", "dep_special": "200000", "staff": "12.5", "fund_gov": "2000000",
+            "fund_private": "3000000", "fund_own": "1000000", "fund_other": "0"}
+    for y in range(4):
+        for name, value in {**year, "sales": str(100000000 + 5000000 * y)}.items():
+            page.fill(f"#{name}_{y}", value)
+    page.fill("#fund_other_3", "1")
     page.click("#confirm")
     _shot(ctx, page, "別表1,3,4-エラー")
-    page.fill("#fund_other", "0")
+    page.fill("#fund_other_3", "0")
     _confirm_and_register(ctx, page, "別表1,3,4")
     page.click("text=別表2,5")
     page.click("#add-row")
@@ -205,3 +211,58 @@ def _kk_review_refused(egov_context: ScenarioContext, message: str) -> None:
     r = _review(egov_context, "approve")
     assert r.status_code == 409 and message in r.json()["detail"], r.text
 
+
+
+def _reviewer_page(ctx: ScenarioContext) -> Any:
+    """The reviewer's own browser context (own cookies) beside the applicant's."""
+    if "kk_reviewer_page" not in ctx.notes:
+        page = _page(ctx).context.browser.new_context(locale="ja-JP").new_page()
+        page.set_default_timeout(30_000)
+        ctx.notes["kk_reviewer_page"] = page
+    return ctx.notes["kk_reviewer_page"]
+
+
+@when(parsers.parse("審査担当者「{login_id}」が審査画面にログインし、申請を開いて形式確認を完了する"))
+def _kk_reviewer_login(egov_context: ScenarioContext, login_id: str) -> None:
+    ctx, base = egov_context, _base(egov_context)
+    settings = ctx.http().get(f"{base}/__admin/keieikakushin/settings").json()
+    page = _reviewer_page(ctx)
+    page.goto(f"{base}{RP}/shinsa/")
+    _shot(ctx, page, "審査-ログイン")
+    page.fill("#login_id", login_id)
+    page.fill("#password", settings["reviewers"][login_id]["password"])
+    page.click("#reviewer-login")
+    page.select_option("#status", "受付済")
+    page.click("#filter")
+    _shot(ctx, page, "審査-申請一覧")
+    page.click(f"text={ctx.notes['kk_number']}")
+    _shot(ctx, page, "審査-申請内容")
+    page.click("#accept")
+    assert page.inner_text("#status") == "審査中"
+
+
+@when(parsers.parse("審査担当者が画面から「{page_name}」に「{comment}」とコメントファイル付きで指摘する"))
+def _kk_reviewer_remark(egov_context: ScenarioContext, page_name: str, comment: str) -> None:
+    from egov_sim.rp.forms import PAGES
+
+    ctx, page = egov_context, _reviewer_page(egov_context)
+    key = {v: k for k, v in PAGES.items()}[page_name]
+    page.click("#remark")  # nothing typed: refused with a message, nothing sent
+    _shot(ctx, page, "審査-指摘-エラー")
+    assert "コメントで指定してください" in page.inner_text("#error")
+    page.fill(f"#comment-{key}", comment)
+    page.set_input_files(f"#file-{key}", files=[{"name": "指摘事項.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.click("#remark")
+    _shot(ctx, page, "審査-指摘-送信")
+    assert page.inner_text("#status") == "申請内容に指摘あり", page.inner_text("body")
+
+
+@when("審査担当者が画面から承認する")
+def _kk_reviewer_approve(egov_context: ScenarioContext) -> None:
+    ctx, page = egov_context, _reviewer_page(egov_context)
+    page.goto(f"{_base(ctx)}{RP}/shinsa/applications/{ctx.notes['kk_number']}")
+    _shot(ctx, page, "審査-再申請の内容")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#approve")
+    _shot(ctx, page, "審査-承認")
+    assert page.inner_text("#status") == "承認", page.inner_text("body")

@@ -199,6 +199,8 @@ def _page_context(app: Any, page: str) -> dict[str, Any]:
     return {"app": app, "page": page, "title": forms.PAGES[page], "fields": forms.FIELDS[page],
             "prefectures": cfg["prefectures"], "attachments": forms.ATTACHMENTS,
             "remarks": app.remarks.get(page, []), "item_max": forms.ITEM_MAX, "labels": forms.FIGURE_LABELS,
+            "yearly": forms.YEARLY, "year_labels": forms.year_labels, "plan_choices": forms.PLAN_YEARS,
+            "headcount": forms.headcount_for_criteria,
             "accept": ",".join(cfg["upload_types"])}
 
 
@@ -227,7 +229,7 @@ def edit(app_id: int, page: str) -> Response:
     else:
         form = {k: request.form.get(k, "") for k in request.form}
         form["item"], form["period"] = request.form.getlist("item"), request.form.getlist("period")
-        editing_rows = action == "add_row" or action.startswith("delete_row:")
+        editing_rows = action in ("add_row", "years") or action.startswith("delete_row:")  # re-shown, not saved
         values = forms.clean(page, form, keep_empty_rows=editing_rows)
         if action == "add_row":
             values["rows"] = [*values.get("rows", []), {"item": "", "period": ""}][: forms.MAX_ROWS]
