@@ -133,6 +133,12 @@ def test_reviewer_remark_from_the_pages_then_approve(sim: Any, accounts: dict[st
     app, number = applied(a)
     r = reviewer(sim)
     r.get(f"{SHINSA}/applications/{number}")
+    for action in ("accept", "approve", "reject", "remarks"):  # without the session's token: nothing happens
+        forged = r.http.post(f"{SHINSA}/applications/{number}/{action}",
+                             data={"csrf_token": "forged", "comment.cover": "x"})
+        assert forged.status_code == 400 and "不正な送信" in forged.text
+    assert admin_status(sim, number) == "受付済"
+    r.get(f"{SHINSA}/applications/{number}")
     page = r.post(f"{SHINSA}/applications/{number}/accept", {})
     assert 'id="status">審査中<' in page.text and admin_status(sim, number) == "審査中"
     # validation: no comment; a comment file that is not an allowed type; too long a comment — nothing changes
