@@ -59,4 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(views.bp)  # /keieikakushin: 経営革新計画電子申請システム (a GビズID RP)
     app.register_blueprint(review.bp)
+    from . import console
+
+    app.register_blueprint(console.bp)  # /__console: the web console over OpsBackend, behind the admin guard
     return app
