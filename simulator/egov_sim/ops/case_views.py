@@ -82,7 +82,7 @@ def list_cases(f: FilingService, query: CaseQuery) -> tuple[int, list[dict[str, 
         q = q.where(Application.send_at < datetime.combine(query.sent_to, datetime.min.time()) + timedelta(days=1))
     if query.account:
         q = q.where(Account.username == query.account)
-    found = list(f.session.execute(q).tuples())
+    found = [(a, user) for a, user in f.session.execute(q)]
     ids = [a.id for a, _ in found]
     actions, holds = _actions(f, ids), _holds(f, ids)
     rows = [_row(f, a, user, actions[a.id], holds.get(a.id)) for a, user in found]  # status is derived: filter here
@@ -107,7 +107,7 @@ def _step_parts(step: TimelineStep) -> list[str]:
 def case_detail(f: FilingService, arrive_id: str) -> dict[str, Any] | None:
     """One case as the operator sees it, or None: its list row, the views' lists, its timeline."""
     found = f.session.execute(select(Application, Account.username).join(Account, Account.id == Application.account_id)
-                              .where(Application.arrive_id == arrive_id)).tuples().first()
+                              .where(Application.arrive_id == arrive_id)).first()
     if found is None:
         return None
     app, username = found
