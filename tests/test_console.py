@@ -67,6 +67,9 @@ def test_guard_refuses_foreign_hosts_other_sites_and_missing_csrf_and_changes_no
     other.get(f"{C}/clock")
     assert other.post(f"{C}/clock", data=form).status_code == 403
     assert clock_now(http)[:16] == before[:16]  # nothing moved (3 days would show)
+    odd = httpx.Client(transport=http._transport, base_url=BASE, cookies={"egov_console_csrf": '"><b>x</b>'})
+    page = odd.get(f"{C}/clock")  # a cookie not of our shape is replaced, never echoed into the page
+    assert "<b>x</b>" not in page.text and "egov_console_csrf=" in page.headers["set-cookie"]
     r = http.post(f"{C}/clock", data=form, headers={"Origin": BASE, "Sec-Fetch-Site": "same-origin"})
     assert r.status_code == 303 and r.headers["Location"].endswith("/clock?done=clock")
     assert clock_now(http)[:10] != before[:10]
