@@ -316,3 +316,34 @@ def test_gbizid_outbox_and_suspension(http: httpx.Client, world: Any) -> None:
     assert r.status_code == 409 and "既に利用停止中" in errors(r)[0]
     assert post(http, f"{C}/gbizid/accounts/{sole['account_id']}/resume", {}).status_code == 303
     assert http.get(f"/__admin/gbizid/accounts/{sole['account_id']}").json()["status"] == "active"
+
+
+# --- the same reads in the admin API ---------------------------------------------------------------------------
+
+def test_admin_api_lists_cases_as_the_api_reports_them(http: httpx.Client, egov: EgovClient, services: Any,
+                                                        signer: Any) -> None:
+    from egov_client.admin import AdminError, SimulatorAdmin
+
+    admin = SimulatorAdmin(BASE, http=http)
+    first = submit(egov, services, signer)
+    advance(services, "PT3H")
+    second = submit(egov, services, signer)
+    today = date.fromisoformat(clock_now(http)[:10])
+    listed = egov.list_applications(date_from=today - timedelta(days=1), date_to=today)  # /apply/lists
+    api = {a.arrive_id: a.status for a in listed.applications}
+    ours = admin.applications()
+    assert {a["arrive_id"]: a["status"] for a in ours["applications"]} == api == {first: "審査中", second: "到達"}
+    assert [a["arrive_id"] for a in admin.applications(group="審査中")["applications"]] == [first]
+    assert admin.applications(group="処理中", limit=1)["total"] == 1
+    case = admin.application(first)
+    assert [(s["status"], s["done"]) for s in case["steps"]] == [
+        ("到達", True), ("審査中", True), ("審査終了", False), ("手続終了", False)]
+    assert case["steps"][2]["parts"] == ["公文書「公文書(001)」"]
+    for params in ({"group": "保留"}, {"sent_from": "yesterday"}, {"limit": "0"}):
+        r = http.get("/__admin/applications", params=params)
+        assert r.status_code == 400 and r.json()["title"] == "Bad Request", params
+    with pytest.raises(AdminError) as missing:
+        admin.application("9509999000000001")
+    assert missing.value.status == 404
+    entry = admin.requests(limit=1)[0]
+    assert admin.request(entry["id"]) == entry
