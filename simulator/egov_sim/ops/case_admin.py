@@ -3,9 +3,8 @@ stand in for the bank; the operator's reads of every account's cases (the consol
 
 from __future__ import annotations
 
-from typing import Any
-
 from datetime import date
+from typing import Any
 
 from egov_format.statuses import STATUS_GROUPS
 from flask import Blueprint, jsonify, request
