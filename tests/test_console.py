@@ -104,6 +104,21 @@ def test_admin_token_is_asked_once_and_kept_in_a_cookie(template_db: Any, tmp_pa
         app.extensions["egov_sim"].db.dispose()
 
 
+def test_sandbox_mode_has_no_console(template_db: Any, tmp_path: Any) -> None:
+    import shutil
+
+    shutil.copy(template_db, tmp_path / "sim.sqlite")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'sim.sqlite'}", data_dir=tmp_path,
+                              public_url=BASE, sandbox_mode=True))
+    try:
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=BASE) as browser:
+            r = browser.get(f"{C}/")
+            assert r.status_code == 404 and "検証環境" in r.text
+            assert browser.get(f"{C}/applications").status_code == 404
+    finally:
+        app.extensions["egov_sim"].db.dispose()
+
+
 def test_without_a_token_only_loopback_clients_may_open_it(sim: Any) -> None:
     with httpx.Client(transport=httpx.WSGITransport(app=sim, remote_addr="192.0.2.7"), base_url=BASE) as remote:
         r = remote.get(f"{C}/")
