@@ -135,6 +135,21 @@ class SimulatorAdmin:
         return self.call("POST", f"/applications/{arrive_id}/pay", {"pay_number": pay_number} if pay_number else {})[
             "paid"]
 
+    def applications(self, *, sent_from: str | None = None, sent_to: str | None = None, group: str = "全て",
+                     account: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """Every account's cases, newest sent first: {total, applications: [{arrive_id, status, group, …}]};
+        `group` is the progress screen's 到達状況 filter (全て/審査中/処理中/終了/要再申請/取下げ処理中)."""
+        params = {k: v for k, v in (("sent_from", sent_from), ("sent_to", sent_to), ("account", account)) if v}
+        response = self.http.get(f"{self.base_url}/__admin/applications", headers=self._headers,
+                                 params={**params, "group": group, "limit": limit, "offset": offset})
+        if not response.is_success:
+            raise AdminError(response.status_code, response.text[:200])
+        return response.json()
+
+    def application(self, arrive_id: str) -> dict[str, Any]:
+        """One case as the operator sees it, with its timeline: steps [{at, state, done, status, parts}]."""
+        return self.call("GET", f"/applications/{arrive_id}")
+
     def auto_returns(self, proc_id: str) -> dict[str, Any]:
         """The procedure's automatic-return cases: {name: {description, report_list}}."""
         return self.call("GET", f"/auto-returns/{proc_id}")
@@ -222,6 +237,10 @@ class SimulatorAdmin:
         if not response.is_success:
             raise AdminError(response.status_code, response.text[:200])
         return response.json()["requests"]
+
+    def request(self, entry_id: int) -> dict[str, Any]:
+        """One journal entry with its headers and (truncated) bodies."""
+        return self.call("GET", f"/requests/{entry_id}")
 
     def clear_requests(self) -> None:
         self.call("DELETE", "/requests")

@@ -25,13 +25,14 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from egov_format.statuses import STATUS_GROUPS
+from egov_format.statuses import status_group as _status_group
+
 from .models import Application
 
 JST = timezone(timedelta(hours=9), "JST")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-# The progress screen's filter of 到達状況 (seed 000): 全て/審査中/処理中/終了/要再申請/取下げ処理中.
-STATUS_GROUPS = ("全て", "審査中", "処理中", "終了", "要再申請", "取下げ処理中")
 CHECKING = "到達状況確認中"  # what the seed's client shows before the arrival is known
 REFUSED = "エラー（未到達）"
 
@@ -239,16 +240,8 @@ class SendRow:
 
 
 def status_group(outcome: str, status: str) -> str:
-    """Which filter of the progress screen a case belongs to (one group per case, 全て aside)."""
-    if outcome == "refused" or "再提出" in status:
-        return "要再申請"  # automatic return, or 手続終了（再提出可）
-    if "取下げ処理中" in status or "取り消し処理中" in status or "取消し処理中" in status:
-        return "取下げ処理中"
-    if status.startswith("審査中"):
-        return "審査中"  # 審査中, 審査中（補正待ち）
-    if "終了" in status or "完了" in status:
-        return "終了"  # 審査終了, 手続終了, 手続完了, 取消し完了, 手続終了(取下げ済み)
-    return "処理中"  # 到達, or not yet confirmed
+    """Which filter of the progress screen a case belongs to (egov_format.statuses)."""
+    return _status_group(status, refused=outcome == "refused")
 
 
 @dataclass(frozen=True)

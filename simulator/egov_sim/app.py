@@ -60,4 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(views.bp)  # /keieikakushin: 経営革新計画電子申請システム (a GビズID RP)
     app.register_blueprint(review.bp)
     app.register_blueprint(shinsa.bp)  # /keieikakushin/shinsa: the prefecture reviewers' pages
+    from . import console
+
+    app.register_blueprint(console.bp)  # /__console: the web console over OpsBackend, behind the admin guard
     return app

@@ -28,6 +28,7 @@ def print_world(world: dict, base_url: str) -> None:
     out(f"    API          {base_url}/shinsei/v2")
     out(f"    認証サーバー   {base_url}/auth")
     out(f"    管理API       {base_url}/__admin   (clock, world, reset, maintenance, faults, requests)")
+    out(f"    コンソール     {base_url}/__console/   (the same controls as web pages)")
     out(f"    メンテナンス情報 {base_url}/maintenance")
     out(f"    GビズID       {base_url}/gbizid/oauth")
     out("")

@@ -57,34 +57,48 @@ def _allowed_host(host: str) -> bool:
 def _cross_site() -> bool:
     """A state-changing request a web page could have sent: from another site (Origin, Sec-Fetch-Site),
     or with a content type a form or a no-cors fetch can send without a CORS preflight."""
-    if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
-        return True
-    origin = request.headers.get("Origin")
-    if origin is not None and (origin == "null" or not _allowed_host(urlsplit(origin).netloc)):
+    if _other_site():
         return True
     if request.mimetype == "multipart/form-data":  # file uploads (the RP's 指摘 files): not from a browser page
         return any(h in request.headers for h in ("Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode"))
     return request.mimetype in SIMPLE_TYPES
 
 
-@bp.before_request
-def _guard() -> Response | None:
-    """Authentication (token, or loopback when no token is set), then the Host and cross-site checks
-    for every admin call: the guard is the same for all of /__admin."""
+def refusal(sent_token: str | None = None, *, forms: bool = False) -> tuple[int, str] | None:
+    """The one guard of the control surfaces (/__admin, /__console): authentication (token, or
+    loopback when no token is set), then the Host and cross-site checks; (status, message) or None.
+    `sent_token` replaces the headers' token (the console's cookie); `forms` lets same-site HTML form
+    posts through (the console, whose forms carry a CSRF token) while still refusing other sites."""
     if services().settings.sandbox_mode:  # the 検証環境 has no such door
-        return problem(404, "sandbox mode: the 検証環境 has no admin API")
+        return 404, "sandbox mode: the 検証環境 has no admin API"
     token = services().settings.admin_token
     if token:
-        sent = request.headers.get("X-Admin-Token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(sent.strip(), token):
-            return problem(401, "管理APIのトークンが必要です (admin token required)")
+        sent = sent_token or request.headers.get("X-Admin-Token") or \
+            request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(sent.strip().encode(), token.encode()):
+            return 401, "管理APIのトークンが必要です (admin token required)"
     elif not _is_loopback(request.remote_addr):
-        return problem(403, "管理APIはループバックからのみ利用できます。EGOV_SIM_ADMIN_TOKEN を設定してください。")
+        return 403, "管理APIはループバックからのみ利用できます。EGOV_SIM_ADMIN_TOKEN を設定してください。"
     if not token and not _allowed_host(request.host):
-        return problem(403, "管理APIのHostヘッダはループバック名か公開URLのホストでなければなりません。")
-    if request.method not in ("GET", "HEAD", "OPTIONS") and _cross_site():
-        return problem(403, "管理APIはクロスサイトからの変更要求を受け付けません (JSONで送信してください)。")
+        return 403, "管理APIのHostヘッダはループバック名か公開URLのホストでなければなりません。"
+    if request.method not in ("GET", "HEAD", "OPTIONS") and (_other_site() if forms else _cross_site()):
+        return 403, "管理APIはクロスサイトからの変更要求を受け付けません (JSONで送信してください)。"
     return None
+
+
+def _other_site() -> bool:
+    """Sent by a page of another site (Sec-Fetch-Site, Origin)."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    return origin is not None and (origin == "null" or not _allowed_host(urlsplit(origin).netloc))
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    """The guard is the same for all of /__admin."""
+    refused = refusal()
+    return problem(*refused) if refused else None
 
 
 @bp.after_request

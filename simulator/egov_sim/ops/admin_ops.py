@@ -100,6 +100,11 @@ def list_requests() -> Any:
                                           method=args.get("method")))
 
 
+@bp.get("/requests/<int:entry_id>")
+def get_request(entry_id: int) -> Any:
+    return jsonify(ops_backend().request_entry(entry_id))
+
+
 @bp.delete("/requests")
 def clear_requests() -> Any:
     ops_backend().clear_requests()

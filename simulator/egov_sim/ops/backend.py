@@ -26,7 +26,7 @@ from ..store.ops_tables import ApplicationHold, FaultRule, MaintenanceWindow
 from ..world import reset_world
 from ..world import world_id as current_world_id
 from ..world.demo import certificate_for, load_world
-from . import auto_return, faults, latency
+from . import auto_return, case_views, faults, latency
 from .actions import parse_action
 from .errors import OpsError
 from .maintenance import Calendar, CalendarError, parse_window, to_window
@@ -139,6 +139,20 @@ class OpsBackend:
         if not paid:
             raise OpsError("no waiting payment to mark as paid", 409)
         return {"arrive_id": arrive_id, "paid": paid}
+
+    def applications(self, query: case_views.CaseQuery) -> JSON:
+        """Every account's cases (the console's 申請一覧), filtered by 送信日時 and 到達状況 group."""
+        with self.svc.db.session() as s:
+            total, rows = case_views.list_cases(FilingService(s, self.svc.catalogue, self.svc.clock.now()), query)
+        return {"total": total, "applications": rows}
+
+    def application(self, arrive_id: str) -> JSON:
+        """One case with its timeline (past and scheduled steps), notices, documents and payments."""
+        with self.svc.db.session() as s:
+            case = case_views.case_detail(FilingService(s, self.svc.catalogue, self.svc.clock.now()), arrive_id)
+        if case is None:
+            raise OpsError(f"no application {arrive_id}", 404)
+        return case
 
     # --- maintenance calendar --------------------------------------------------------------------------
 
@@ -265,6 +279,13 @@ class OpsBackend:
 
     def clear_requests(self) -> None:
         self.state.journal.clear()
+
+    def request_entry(self, entry_id: int) -> JSON:
+        """One journal entry with its request and response."""
+        entry = self.state.journal.get(entry_id)
+        if entry is None:
+            raise OpsError(f"request {entry_id} is not in the journal", 404)
+        return entry.as_dict()
 
     # --- sessions and certificates ---------------------------------------------------------------------
 

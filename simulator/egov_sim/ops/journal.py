@@ -66,6 +66,10 @@ class Journal:
         with self._lock:
             self._entries.clear()
 
+    def get(self, entry_id: int) -> Entry | None:
+        with self._lock:
+            return next((e for e in self._entries if e.id == entry_id), None)
+
     def find(self, *, path: str | None = None, account: str | None = None, status: str | None = None,
              method: str | None = None, limit: int = 100) -> list[Entry]:
         """Newest first. `path` is a glob (or a substring), `status` a code or a class like 4xx."""
