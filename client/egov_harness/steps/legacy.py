@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from egov_client.legacy import LegacyApiError, LegacyClient
-from egov_format.package import build_withdrawal_package
+from egov_client.legacy import LegacyApiError, LegacyClient, build_withdrawal_application, upload
 from egov_format.zipsafe import read_zip, write_zip
 from pytest_bdd import given, parsers, then, when
 
@@ -148,9 +147,12 @@ def _withdraw(egov_context: ScenarioContext) -> None:
     arrive_id = egov_context.notes["arrive_ids"][0]
     signer = egov_context.signer
     assert signer is not None, "sign the package first"
-    package = build_withdrawal_package(target_arrive_id=arrive_id, proc_name="-", applicant_name="山田　太郎",
-                                       reason="誤って申請したため", request_date=date.today()).sign(signer)
-    _attempt(egov_context, lambda: _legacy(egov_context).withdraw(arrive_id, _folders(package.to_zip())))
+    proc_id = egov_context.package.proc_id if egov_context.package is not None else ""
+    package = build_withdrawal_application(target_arrive_id=arrive_id, proc_id=proc_id, proc_name="-",
+                                           applicant_name="山田　太郎", reason="誤って申請したため",
+                                           submitted=date.today()).sign(signer)
+    egov_context.notes["withdrawal"] = _attempt(egov_context, lambda: _legacy(egov_context).withdraw(
+        arrive_id, upload(package.to_zip())))
 
 
 @when(parsers.parse("「{old}」の電子証明書で署名して「{new}」の電子証明書を追加する"))

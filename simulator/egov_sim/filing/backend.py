@@ -37,6 +37,7 @@ from . import (
     scenarios,
     sharing,
     withdrawal,
+    withdrawal_application,
 )
 from .access import find_case, owner_of
 from .cases import Caller, FilingService
@@ -231,6 +232,11 @@ class FilingBackend:
 
     def withdraw(self, caller: Caller, arrive_id: str, raw: bytes) -> dict[str, Any]:
         return withdrawal.withdraw(self._f, caller, arrive_id, raw, max_file_bytes=self._max_file_bytes)
+
+    def withdraw_by_application(self, caller: Caller, arrive_id: str, raw: bytes) -> dict[str, Any]:
+        """取下げ申請 (the legacy 外部連携API): its 9990000000000008 package, then the same withdrawal,
+        which arrives with a 到達番号 of its own (new_arrive_id)."""
+        return withdrawal_application.withdraw(self._f, caller, arrive_id, raw, max_file_bytes=self._max_file_bytes)
 
     # --- 申請案件一覧取得 / 申請案件取得 / エラーレポート ---------------------------------------------------------
 

@@ -182,8 +182,9 @@ def withdraw() -> Any:
     arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
     _proc_id, package = _upload(root)
     with authorized() as (caller, b):
-        done = b.withdraw(caller, arrive_id, package)
-    return _receipt(arrive_id, {**done, "arrive_date": done["withdraw_date"]}, "", "取下げ")
+        done = b.withdraw_by_application(caller, arrive_id, package)  # 取下げ申請 (9990000000000008) only
+    forms = [{"form_name": name} for name in done["form_names"]]
+    return _receipt(arrive_id, {**done, "apply_form": {"form": forms}}, done["new_arrive_id"], "取下げ")
 
 
 def _resubmit(*, finished_is_system_error: bool) -> Any:
