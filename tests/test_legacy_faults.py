@@ -5,6 +5,7 @@ face gives in the legacy envelope (Code 1, the fault's detail as the Message), n
 
 from __future__ import annotations
 
+import base64
 import time
 
 import httpx
@@ -77,6 +78,23 @@ def test_a_rule_on_the_procedure_refuses_the_resubmission(logged_in: LegacyClien
     assert err.message == "受付を停止しています。" and err.appl.find("NewArriveID") is not None
     assert _count(services, Application) == 1  # nothing stored
     assert len(logged_in.reamend(arrive_id, folders(again)).text("NewArriveID")) == 16
+
+
+def test_rules_on_the_procedure_act_on_a_send_before_it_is_stored(logged_in: LegacyClient, http, services,
+                                                                  signer) -> None:
+    _fault(http, match={"proc_id": PROC}, action={"status": 503, "detail": "受付を停止しています。"}, times=1)
+    err = refused(lambda: logged_in.apply("send.zip", folders(_package(services, signer))), 503)
+    assert err.message == "受付を停止しています。" and err.appl.find("SendNumber") is not None
+    assert _count(services, BulkSubmission) == 0 and _count(services, Application) == 0
+    _fault(http, match={"proc_id": PROC}, action={"auto_return": "missing_salary"}, times=1)
+    returned = _send(logged_in, services, signer, count=2)  # fired once for the send: both folders returned
+    arrived = _send(logged_in, services, signer)  # times: 1 used up
+    advance(services, "PT5M")
+    for number, counts in ((returned, ("0", "2")), (arrived, ("1", "0"))):
+        sent = logged_in.sended_applications_by_id(number).appl.find("PackageApply")
+        assert (sent.findtext("NormalCount"), sent.findtext("ErrorCount")) == counts
+    assert "報酬月額" in base64.b64decode(
+        logged_in.sended_applications_by_id(returned).text("PackageApply/ErrorFile")).decode()
 
 
 def test_an_answer_put_in_after_processing_is_the_envelope_and_the_send_was_stored(

@@ -142,7 +142,10 @@ class FilingBackend:
                                 arrive_at=arrive_at)
 
         delay = self._staff.delay(bulk.INGEST_DELAY) if self._staff else bulk.INGEST_DELAY
-        sent = bulk.send(self._f, caller, file_name, raw, self._checker(), accept, ingest_delay=delay)
+        def prepare(checks: list[CheckedPackage]) -> None:
+            self._hooks.prepare([Submission("bulk-apply", caller.username, c.proc.proc_id) for c in checks])
+
+        sent = bulk.send(self._f, caller, file_name, raw, self._checker(), accept, ingest_delay=delay, prepare=prepare)
         return {"send_number": sent.send_number, "send_date": f"{sent.send_at:%Y-%m-%d %H:%M:%S}",
                 "file_name": sent.file_name, "apply_count": sent.apply_count}
 

@@ -38,6 +38,10 @@ class FilingHooks:
         """The face has authenticated its caller (the legacy access key, whose account no header tells):
         rules on that account act now. May raise HookAnswer."""
 
+    def prepare(self, submissions: list[Submission]) -> None:
+        """The submissions an operation is about to accept, told before it writes anything (a bulk send's
+        folders), so rules on them are matched then. May raise HookAnswer."""
+
     def automatic_return(self, submission: Submission) -> tuple[str, list[ReportItem]] | None:
         """A (detail, report) to refuse the package with (400), as e-Gov's 自動返戻; None to go on."""
         return None

@@ -59,6 +59,10 @@ class RuleHooks(FilingHooks):
             self._fired[submission] = self._act(self.rules, req)
         return self._fired[submission]
 
+    def prepare(self, submissions: list[Submission]) -> None:
+        for submission in submissions:
+            self._fire(submission)  # counted in a session of its own, before the operation writes
+
     def authenticated(self, account: str) -> None:
         rules, self.on_account = self.on_account, []  # once per request
         if rules:
