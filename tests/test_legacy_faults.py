@@ -135,3 +135,17 @@ def test_maintenance_refuses_before_authentication(legacy: LegacyClient, http, s
     with pytest.raises(LegacyApiError) as info:
         legacy.register(USER, signer)
     assert info.value.status == 503 and "メンテナンス" in info.value.message
+
+
+def test_a_database_outage_answers_503_with_retry_after(logged_in: LegacyClient, monkeypatch) -> None:
+    import sqlalchemy as sa
+    from egov_sim.filing.legacy.users import LegacyUsers
+
+    def unreachable(*_args: object) -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(LegacyUsers, "check_software", unreachable)
+    resp = logged_in.http.get("/shinsei/1/access/bank", headers={"X-eGovAPI-SoftwareID": logged_in.software_id,
+                                                                 "X-eGovAPI-AccessKey": logged_in.access_key})
+    assert resp.status_code == 503 and resp.headers["Retry-After"]
+    _envelope(resp)

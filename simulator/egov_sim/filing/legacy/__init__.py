@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ...ops.outage_http import outage_answer
 from ...services import services
 from ..backend import FilingBackend
 from ..cases import Caller
@@ -126,6 +127,9 @@ def _http_error(exc: HTTPException) -> Response:
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> Response:
+    outage = outage_answer(exc)  # the database unreachable: 503 with Retry-After, as on v2
+    if outage is not None:
+        return ops_answer(outage)
     current_app.logger.error("unhandled error on %s", request.path, exc_info=exc)
     return _error(SYSTEM_ERROR, 500)
 
