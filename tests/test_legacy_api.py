@@ -13,8 +13,7 @@ import httpx
 import pytest
 from conftest import BASE, advance, certificate_signer
 from cryptography.hazmat.primitives import serialization
-from egov_client.legacy import LegacyApiError, LegacyClient
-from egov_format.package import build_withdrawal_package
+from egov_client.legacy import LegacyApiError, LegacyClient, build_withdrawal_application
 from egov_format.signing import Signer
 from egov_format.zipsafe import read_zip, write_zip
 from egov_sim.certs import issue_certificate
@@ -286,11 +285,12 @@ def test_withdraw(logged_in: LegacyClient, services, signer) -> None:
     arrive_id = _arrive(logged_in, services, signer)
     refused(lambda: logged_in.withdraw(arrive_id, b"PK"))
     _later(logged_in, services, signer, "PT2H")
-    package = build_withdrawal_package(target_arrive_id=arrive_id, proc_name="x", applicant_name="山田　太郎",
-                                       reason="誤って申請したため", request_date=date(2026, 4, 1)).sign(signer)
+    package = build_withdrawal_application(target_arrive_id=arrive_id, proc_id=PROC, proc_name="x",
+                                           applicant_name="山田　太郎", reason="誤って申請したため",
+                                           submitted=date(2026, 4, 1)).sign(signer)
     done = logged_in.withdraw(arrive_id, folders(package.to_zip()))
     assert done.status == 202 and done.text("ArriveID") == arrive_id and done.text("ApplyType") == "取下げ"
-    assert done.text("ReceptionDesk") == "総務省,行政管理局,API"
+    assert done.text("ReceptionDesk") == "総務省,行政管理局,API" and len(done.text("NewArriveID")) == 16
 
 
 def test_amends_and_partamend(logged_in: LegacyClient, services, signer) -> None:

@@ -5,17 +5,24 @@ access calls with `X-eGovAPI-SoftwareID` and `X-eGovAPI-AccessKey`, uploads in 6
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from importlib import resources
 from typing import Any
 
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from egov_format.errors import EgovError
+from egov_format.package import ApplicationPackage
 from egov_format.safexml import parse_xml
 from egov_format.signing import Signer, sign_sibling
+from egov_format.zipsafe import read_zip, write_zip
 from lxml import etree
+
+WITHDRAWAL_PROC_ID = "9990000000000008"  # 取下げ申請, the legacy API's withdrawal (v2's 取下げ依頼 is 9990000000000003)
+WITHDRAWAL_FORM_FILE = "torisageshinsei.xml"
 
 
 class LegacyApiError(EgovError):
@@ -61,6 +68,50 @@ def _appl(children: list[tuple[str, Any]]) -> etree._Element:
 
     build(appl, children)
     return root
+
+
+def upload(*packages: bytes) -> bytes:
+    """Package zips (each rooted at its 手続ID) as one legacy upload: a `{手続ID}({n})/` folder each."""
+    files = {}
+    for n, raw in enumerate(packages, 1):
+        for name, data in read_zip(raw).items():
+            proc, rest = name.split("/", 1)
+            files[f"{proc}({n})/{rest}"] = data
+    return write_zip(files)
+
+
+def _era(day: date) -> tuple[str, int]:
+    """The Japanese era and year of a date (提出年月日 is written as 年号 / 年)."""
+    if day >= date(2019, 5, 1):
+        return "令和", day.year - 2018
+    if day >= date(1989, 1, 8):
+        return "平成", day.year - 1988
+    return "昭和", day.year - 1925
+
+
+def build_withdrawal_application(*, target_arrive_id: str, proc_id: str, proc_name: str, applicant_name: str,
+                                 reason: str, submitted: date, destination: str = "", address: str = "",
+                                 contact: str = "", note: str = "",
+                                 applicant: Mapping[str, object] | None = None) -> ApplicationPackage:
+    """A 取下げ申請 package (手続ID 9990000000000008, kousei.xml + torisageshinsei.xml) for the case
+    `target_arrive_id` of procedure `proc_id`; sign it, then send `upload(package.to_zip())`.
+    `applicant` takes the keys of ApplicationPackage.set_applicant (the contact is the applicant)."""
+    data = resources.files("egov_client").joinpath("data", "legacy")
+    package = ApplicationPackage(WITHDRAWAL_PROC_ID, data.joinpath("kousei.xml").read_bytes(),
+                                 {WITHDRAWAL_FORM_FILE: data.joinpath(WITHDRAWAL_FORM_FILE).read_bytes()})
+    package.set_apply_type("取下げ申請", target_arrive_id)
+    package.set_procedure_name(proc_name)
+    person = {"name": applicant_name, **({"address": address} if address else {}), **(applicant or {})}
+    package.set_applicant(**person)
+    package.set_contact(**person)
+    if destination:
+        package.set_destination("", destination)
+    era, year = _era(submitted)
+    package.set_form_values(WITHDRAWAL_FORM_FILE, {
+        "提出年月日/年号": era, "提出年月日/年": year, "提出年月日/月": submitted.month, "提出年月日/日": submitted.day,
+        "提出先": destination, "申請者氏名": applicant_name, "申請者住所": address, "連絡先": contact,
+        "手続名称": proc_name, "手続ID": proc_id, "到達番号": target_arrive_id, "理由": reason, "備考": note})
+    return package
 
 
 class LegacyClient:

@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(admin.bp)  # /__admin: clock/world, ops, cases, gbizid nested under one guard
     app.register_blueprint(admin_ops.public)
     faultable = {filing_v2.bp.url_prefix: "api", filing_legacy.PREFIX: "api", egov_auth.bp.url_prefix: "auth"}
-    middleware.install(app, faultable=faultable)
+    middleware.install(app, faultable=faultable, answers={filing_legacy.PREFIX: filing_legacy.ops_answer})
     outage_http.install(app, faultable)
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)

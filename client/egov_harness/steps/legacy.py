@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from egov_client.legacy import LegacyApiError, LegacyClient
+from egov_client.legacy import LegacyApiError, LegacyClient, build_withdrawal_application, upload
 from egov_format.package import build_withdrawal_package
-from egov_format.zipsafe import read_zip, write_zip
 from pytest_bdd import given, parsers, then, when
 
 from ..context import ScenarioContext
@@ -23,16 +22,6 @@ def _legacy(ctx: ScenarioContext) -> LegacyClient:
         http.base_url = root  # type: ignore[assignment]
         client = ctx.notes["legacy"] = LegacyClient(root, endpoint.client_id, http=http)
     return client
-
-
-def _folders(*packages: bytes) -> bytes:
-    """Packages as one upload: a `{手続ID}({n})/` folder each."""
-    files = {}
-    for n, raw in enumerate(packages, 1):
-        for name, data in read_zip(raw).items():
-            proc, rest = name.split("/", 1)
-            files[f"{proc}({n})/{rest}"] = data
-    return write_zip(files)
 
 
 def _attempt(ctx: ScenarioContext, call):  # type: ignore[no-untyped-def]
@@ -88,7 +77,7 @@ def _send(egov_context: ScenarioContext, good: int, bad: int) -> None:
     # the catalogue's default course, whatever scenario rules earlier scenarios left on a shared simulator
     client.http.headers["X-Sandbox-Scenario"] = egov_context.notes.get("legacy_scenario", "default")
     try:
-        answer = client.apply("send.zip", _folders(*[signed] * good, *[unsigned] * bad))
+        answer = client.apply("send.zip", upload(*[signed] * good, *[unsigned] * bad))
     finally:
         client.http.headers.pop("X-Sandbox-Scenario", None)
     egov_context.notes["send_number"] = answer.text("SendNumber")
@@ -148,9 +137,29 @@ def _withdraw(egov_context: ScenarioContext) -> None:
     arrive_id = egov_context.notes["arrive_ids"][0]
     signer = egov_context.signer
     assert signer is not None, "sign the package first"
+    proc_id = egov_context.package.proc_id if egov_context.package is not None else ""
+    package = build_withdrawal_application(target_arrive_id=arrive_id, proc_id=proc_id, proc_name="-",
+                                           applicant_name="山田　太郎", reason="誤って申請したため",
+                                           submitted=date.today()).sign(signer)
+    egov_context.notes["withdrawal"] = _attempt(egov_context, lambda: _legacy(egov_context).withdraw(
+        arrive_id, upload(package.to_zip())))
+
+
+@then("取下げ申請の到達番号が返る")
+def _withdrawal_arrival(egov_context: ScenarioContext) -> None:
+    answer, arrive_id = egov_context.notes["withdrawal"], egov_context.notes["arrive_ids"][0]
+    new = answer.text("NewArriveID")
+    assert len(new) == 16 and new != arrive_id and new[:3] == arrive_id[:3], new
+
+
+@when("取下げ依頼データを外部連携APIで送信する")
+def _withdraw_v2_package(egov_context: ScenarioContext) -> None:
+    arrive_id = egov_context.notes["arrive_ids"][0]
+    signer = egov_context.signer
+    assert signer is not None, "sign the package first"
     package = build_withdrawal_package(target_arrive_id=arrive_id, proc_name="-", applicant_name="山田　太郎",
                                        reason="誤って申請したため", request_date=date.today()).sign(signer)
-    _attempt(egov_context, lambda: _legacy(egov_context).withdraw(arrive_id, _folders(package.to_zip())))
+    _attempt(egov_context, lambda: _legacy(egov_context).withdraw(arrive_id, upload(package.to_zip())))
 
 
 @when(parsers.parse("「{old}」の電子証明書で署名して「{new}」の電子証明書を追加する"))

@@ -37,6 +37,7 @@ from . import (
     scenarios,
     sharing,
     withdrawal,
+    withdrawal_application,
 )
 from .access import find_case, owner_of
 from .cases import Caller, FilingService
@@ -45,6 +46,7 @@ from .errors import FilingError, NotFound, bad_request
 from .hooks import NO_HOOKS, FilingHooks, Submission
 from .staff import SandboxStaff
 from .submission import UNKNOWN_PROCEDURE, CheckedPackage, PackageChecker
+from .timeline import PAY_WAITING
 
 NOT_APPLY_PROCEDURE = UNKNOWN_PROCEDURE  # a 電子送達 利用申込み is not an application: POST /post-apply
 REPORTED = "申請データに誤りがあります。"
@@ -140,7 +142,10 @@ class FilingBackend:
                                 arrive_at=arrive_at)
 
         delay = self._staff.delay(bulk.INGEST_DELAY) if self._staff else bulk.INGEST_DELAY
-        sent = bulk.send(self._f, caller, file_name, raw, self._checker(), accept, ingest_delay=delay)
+        def prepare(checks: list[CheckedPackage]) -> None:
+            self._hooks.prepare([Submission("bulk-apply", caller.username, c.proc.proc_id) for c in checks])
+
+        sent = bulk.send(self._f, caller, file_name, raw, self._checker(), accept, ingest_delay=delay, prepare=prepare)
         return {"send_number": sent.send_number, "send_date": f"{sent.send_at:%Y-%m-%d %H:%M:%S}",
                 "file_name": sent.file_name, "apply_count": sent.apply_count}
 
@@ -155,7 +160,7 @@ class FilingBackend:
         for row in rows:
             pending = row.ingest_at > f.now
             folders = {r["arrive_id"]: r["folder_name"] for r in row.results if "arrive_id" in r}
-            apps = [] if pending else [{**f.list_item(i, a, caller), "folder_name": folders.get(a.arrive_id, "")}
+            apps = [] if pending else [self._send_item(i, a, caller, folders.get(a.arrive_id, ""))
                                        for i, a in enumerate(f.list_by_send_number(caller, row.send_number), 1)]
             errors = [] if pending else [r for r in row.results if "report_list" in r]
             result.append(bulk.Send(row.send_number, row.send_at, row.file_name, row.apply_count, pending, errors,
@@ -227,10 +232,27 @@ class FilingBackend:
         if refusal is not None:
             raise bad_request(*refusal)
 
+    def _send_item(self, no: int, app: Application, caller: Caller, folder_name: str) -> dict[str, Any]:
+        """An application of a send as the legacy lists count it: the list item, the folder it came in,
+        when its status last changed, the notices read to the end (取得完了) and the payments awaited."""
+        f = self._f
+        actions = f.actions(app)
+        state = f.view(app, actions).state
+        assert state is not None
+        return {**f.list_item(no, app, caller, actions), "folder_name": folder_name,
+                "status_date": format_datetime(state.status_at or app.arrive_at),
+                "read_notice_ids": sorted(a.data.get("notice_sub_id") for a in actions if a.kind == NOTICE_READ),
+                "pay_wait_count": sum(p.status(f.now) == PAY_WAITING for p in state.payments)}
+
     # --- 取下げ ---------------------------------------------------------------------------------------------
 
     def withdraw(self, caller: Caller, arrive_id: str, raw: bytes) -> dict[str, Any]:
         return withdrawal.withdraw(self._f, caller, arrive_id, raw, max_file_bytes=self._max_file_bytes)
+
+    def withdraw_by_application(self, caller: Caller, arrive_id: str, raw: bytes) -> dict[str, Any]:
+        """取下げ申請 (the legacy 外部連携API): its 9990000000000008 package, then the same withdrawal,
+        which arrives with a 到達番号 of its own (new_arrive_id)."""
+        return withdrawal_application.withdraw(self._f, caller, arrive_id, raw, max_file_bytes=self._max_file_bytes)
 
     # --- 申請案件一覧取得 / 申請案件取得 / エラーレポート ---------------------------------------------------------
 

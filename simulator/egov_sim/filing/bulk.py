@@ -76,9 +76,44 @@ Accept = Callable[[CheckedPackage, str, datetime], Application]
 """The filing backend's one submit path: (checked folder, send_number, arrive_at) → the stored case."""
 
 
+def _check(f: FilingService, checker: PackageChecker, folder: str,
+           files: dict[str, bytes]) -> tuple[dict[str, Any], CheckedPackage | None]:
+    """A folder's list entry, and its checked package when it may be accepted (else the entry's report)."""
+    entry: dict[str, Any] = {"folder_name": folder}
+    try:
+        proc_id = _proc_id(files)
+        proc = f.catalogue.get(proc_id)
+        entry["proc_name"] = proc.name if proc else (proc_id or "-")
+        sub_zip = write_zip({f"{proc_id}/{name}": data for name, data in files.items()})
+        checked = checker.check(proc_id, f"{folder}.zip", sub_zip)
+        if checked.package.apply_type != "再提出":
+            return entry, checked
+        checked.report.append(ReportItem(content="再提出は申請データ送信で行ってください。",  # bulk sends new ones only
+                                         file_name="kousei.xml", item="申請種別"))
+        entry["report_list"] = _report(checked.report)
+    except (PackageError, FilingError) as exc:
+        _refused(entry, exc)
+    return entry, None
+
+
+def _refused(entry: dict[str, Any], exc: PackageError | FilingError) -> None:
+    if isinstance(exc, PackageError):
+        entry["report_list"] = [ReportItem(content=exc.message, form_name=exc.form_name,
+                                           attached_file_name=exc.attached_file_name, file_name=exc.file_name,
+                                           item=exc.item).as_dict()]
+    else:
+        entry["report_list"] = _report(exc.report) or [ReportItem(content=exc.detail).as_dict()]
+
+
 def send(f: FilingService, caller: Caller, file_name: str, raw: bytes, checker: PackageChecker,
-         accept: Accept, ingest_delay: timedelta = INGEST_DELAY) -> BulkSubmission:
+         accept: Accept, ingest_delay: timedelta = INGEST_DELAY,
+         prepare: Callable[[list[CheckedPackage]], None] | None = None) -> BulkSubmission:
+    """Every folder checked, then `prepare` (the ops hooks fire before anything is written: SQLite has
+    one writer), then the send stored and the good folders accepted."""
     folders = _folders(raw, checker.max_file_bytes)
+    checks = [_check(f, checker, folder, folders[folder]) for folder in sorted(folders)]
+    if prepare is not None:
+        prepare([checked for _entry, checked in checks if checked is not None])
     allocated = ids.next_id(f.session, BulkSubmission.__table__)  # see store/ids.py
     bulk = BulkSubmission(send_number=ids.placeholder(), account_id=caller.account_id, trial=caller.trial,
                           file_name=file_name, send_at=f.now, ingest_at=f.now + ingest_delay,
@@ -91,28 +126,13 @@ def send(f: FilingService, caller: Caller, file_name: str, raw: bytes, checker: 
     bulk.send_number = f"{f.now:%Y%m%d%H%M%S}{9000 + bulk.id % 1000:04d}"
     f.session.add(bulk)
     results = []
-    for folder in sorted(folders):
-        files = folders[folder]
-        entry: dict[str, Any] = {"folder_name": folder}
-        try:
-            proc_id = _proc_id(files)
-            proc = f.catalogue.get(proc_id)
-            entry["proc_name"] = proc.name if proc else (proc_id or "-")
-            sub_zip = write_zip({f"{proc_id}/{name}": data for name, data in files.items()})
-            checked = checker.check(proc_id, f"{folder}.zip", sub_zip)
-            if checked.package.apply_type == "再提出":  # bulk sends new applications only
-                checked.report.append(ReportItem(content="再提出は申請データ送信で行ってください。",
-                                                 file_name="kousei.xml", item="申請種別"))
-                entry["report_list"] = _report(checked.report)
-            else:
+    for entry, checked in checks:
+        if checked is not None:
+            try:
                 app = accept(checked, bulk.send_number, bulk.ingest_at)  # raises with the report's items
                 entry.update(arrive_id=app.arrive_id, arrive_date=format_datetime(app.arrive_at))
-        except PackageError as exc:
-            entry["report_list"] = [ReportItem(content=exc.message, form_name=exc.form_name,
-                                               attached_file_name=exc.attached_file_name, file_name=exc.file_name,
-                                               item=exc.item).as_dict()]
-        except FilingError as exc:
-            entry["report_list"] = _report(exc.report) or [ReportItem(content=exc.detail).as_dict()]
+            except (PackageError, FilingError) as exc:
+                _refused(entry, exc)
         results.append(entry)
     bulk.results = results
     return bulk

@@ -198,8 +198,8 @@ class FilingService:
         result["applied_account"] = caller.username
         return result
 
-    def list_item(self, no: int, app: Application, caller: Caller) -> dict[str, Any]:
-        d = self.detail(app, caller)
+    def list_item(self, no: int, app: Application, caller: Caller, actions: list[Any] | None = None) -> dict[str, Any]:
+        d = self.detail(app, caller, actions)
         return {"no": no, "send_number": app.send_number, "send_date": format_datetime(app.send_at), **d}
 
     def apply_result(self, app: Application) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from egov_format.reports import ReportItem
+from flask import Response
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,24 @@ class Submission:
     proc_id: str
 
 
+class HookAnswer(Exception):
+    """An answer given by a hook in place of the operation's (a fault's): raised inside the operation,
+    so its transaction is rolled back; a face answers with `response` (in its own format)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 class FilingHooks:
+    def authenticated(self, account: str) -> None:
+        """The face has authenticated its caller (the legacy access key, whose account no header tells):
+        rules on that account act now. May raise HookAnswer."""
+
+    def prepare(self, submissions: list[Submission]) -> None:
+        """The submissions an operation is about to accept, told before it writes anything (a bulk send's
+        folders), so rules on them are matched then. May raise HookAnswer."""
+
     def automatic_return(self, submission: Submission) -> tuple[str, list[ReportItem]] | None:
         """A (detail, report) to refuse the package with (400), as e-Gov's 自動返戻; None to go on."""
         return None

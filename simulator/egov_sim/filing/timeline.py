@@ -115,6 +115,7 @@ class CaseState:
     open_gate: Notice | None = None  # the 補正 notice waiting for an amendment / resubmission
     withdrawal: str | None = None  # None | pending | accepted | refused
     pay_status: str = NO_PAYMENT
+    status_at: datetime | None = None  # when the status last changed (arrival, a step, completion, withdrawal)
 
 
 @dataclass
@@ -169,11 +170,13 @@ def derive(app: Application, actions: list[ApplicationAction], now: datetime,
     paid = {a.data.get("pay_number"): a.at for a in by_kind.get("pay", [])}
     posts_done = {a.data.get("post_id"): a.at for a in by_kind.get("post_complete", [])}
 
-    state = CaseState(status="到達", withdraw_flag=False)
+    state = CaseState(status="到達", withdraw_flag=False, status_at=app.arrive_at)
     sub_id = 0
     for ev in events:
         e = ev.entry
         if e.status is not None:
+            if e.status != state.status:
+                state.status_at = ev.at
             state.status = e.status
         if (n := e.notice) is not None:
             sub_id += 1
@@ -214,14 +217,15 @@ def derive(app: Application, actions: list[ApplicationAction], now: datetime,
 
     if state.documents and all(d.downloaded_at is not None for d in state.documents):
         state.status = COMPLETED
+        state.status_at = max(d.downloaded_at for d in state.documents if d.downloaded_at is not None)
     if withdraw is not None:
         if decided_at is not None and decided_at <= now:
             state.withdrawal = "accepted" if accept else "refused"
             if accept:
-                state.status = WITHDRAWN
+                state.status, state.status_at = WITHDRAWN, decided_at
         else:
             state.withdrawal = "pending"
-            state.status = options.withdrawal_processing_status
+            state.status, state.status_at = options.withdrawal_processing_status, withdraw.at
     state.withdraw_flag = (state.status in WITHDRAWABLE_STATUSES and now - app.arrive_at >= WITHDRAWABLE_AFTER
                            and state.withdrawal is None)  # one 取下げ依頼 per case
     if state.payments:

@@ -13,14 +13,14 @@ from typing import Any
 
 from egov_format import reports
 from egov_format.errors import PackageError, PackageTooLargeError
-from egov_format.package import WITHDRAWAL_FORM_FILE, parse_package
+from egov_format.package import WITHDRAWAL_FORM_FILE, ParsedPackage, parse_package
 from egov_format.reports import ReportItem
 from egov_format.safexml import parse_xml
 from egov_format.signing import SignatureError, verify_kousei
 
 from ..catalogue.catalogue import WITHDRAWAL_PROC_ID
 from ..clock import format_datetime
-from ..store.models import ApplicationAction
+from ..store.models import Application, ApplicationAction
 from .access import find_case
 from .cases import Caller, FilingService
 from .errors import FilingError, bad_request
@@ -66,16 +66,18 @@ def check_package(f: FilingService, arrive_id: str, raw: bytes, *, max_file_byte
         if target and target != arrive_id:
             report.append(_item("取下げ依頼書の到達番号が取下げ対象の到達番号と一致しません", "到達番号",
                                 WITHDRAWAL_FORM_FILE))
+    return [*report, *signature_report(f, p)]
+
+
+def signature_report(f: FilingService, p: ParsedPackage) -> list[ReportItem]:
+    """A withdrawal package must be signed (構成情報 and its form) by a certificate usable now."""
     try:
         signatures = verify_kousei(p.kousei, p.files, required=True)
     except SignatureError as exc:
-        return [*report, _item(exc.message, "署名情報")]
+        return [_item(exc.message, "署名情報")]
     trust = TrustStore.load(f.session)
-    for sig in signatures:
-        problem = certificate_problem(f.session, trust, sig.certificate, f.now)
-        if problem:
-            report.append(_item(problem, "署名情報"))
-    return report
+    problems = (certificate_problem(f.session, trust, sig.certificate, f.now) for sig in signatures)
+    return [_item(problem, "署名情報") for problem in problems if problem]
 
 
 def withdraw(f: FilingService, caller: Caller, arrive_id: str, raw: bytes, *, max_file_bytes: int) -> dict[str, Any]:
@@ -83,10 +85,22 @@ def withdraw(f: FilingService, caller: Caller, arrive_id: str, raw: bytes, *, ma
     report = check_package(f, arrive_id, raw, max_file_bytes=max_file_bytes)
     if report:
         raise bad_request("取下げ依頼データに誤りがあります。", report)
+    record(f, app, raw)
+    return receipt(f, app)
+
+
+def record(f: FilingService, app: Application, raw: bytes) -> ApplicationAction:
+    """The withdrawal of a case whose package passed its checks, allowed while its withdraw_flag is
+    true; what the agency does next is derived (timeline.py)."""
     if not f.view(app).withdraw_flag:
         raise bad_request(NOT_WITHDRAWABLE)
-    f.session.add(ApplicationAction(application_id=app.id, kind="withdraw", at=f.now,
-                                    data={"package": base64.b64encode(raw).decode()}))
+    action = ApplicationAction(application_id=app.id, kind="withdraw", at=f.now,
+                               data={"package": base64.b64encode(raw).decode()})
+    f.session.add(action)
+    return action
+
+
+def receipt(f: FilingService, app: Application) -> dict[str, Any]:
     return {"arrive_id": app.arrive_id, "withdraw_date": format_datetime(f.now),
             "corporation_name": app.corporation_name, "applicant_name": app.applicant_name,
             "proc_name": app.proc_name, "ministry_name": app.ministry_name[:12],

@@ -15,22 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from egov_format.reports import ReportItem
-from flask import Response
 from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue
 from ..clock import format_datetime
-from ..filing.hooks import FilingHooks, Submission
+from ..filing.hooks import FilingHooks, HookAnswer, Submission
 from .actions import FaultContext
 from .faults import RequestInfo, Rule, select_firing
 
 
-class FaultAnswer(Exception):
+class FaultAnswer(HookAnswer):
     """A fault's answer in place of the operation's (the middleware renders it)."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 @dataclass
@@ -44,21 +39,34 @@ class RuleHooks(FilingHooks):
     session: Callable[[], Session]  # a session of its own: firing counts stay counted
     ctx: FaultContext
     after: list[Rule]  # the middleware's: rules whose `after` acts on the answer
+    on_account: list[Rule] = field(default_factory=list)  # rules on an account no header told the middleware
     _fired: dict[Submission, list[Rule]] = field(default_factory=dict)
+
+    def _act(self, rules: list[Rule], req: RequestInfo) -> list[Rule]:
+        with self.session() as s:
+            fired = select_firing(s, rules, req, self.now, self.rng)
+        self.after.extend(fired)
+        for rule in fired:
+            for action in rule.actions:
+                answer = action.before(self.ctx, rule.label)
+                if answer is not None:
+                    raise FaultAnswer(answer)
+        return fired
 
     def _fire(self, submission: Submission) -> list[Rule]:
         if submission not in self._fired:
             req = RequestInfo(self.method, self.path, submission.account, submission.proc_id)
-            with self.session() as s:
-                fired = select_firing(s, self.rules, req, self.now, self.rng)
-            self._fired[submission] = fired
-            self.after.extend(fired)
-            for rule in fired:
-                for action in rule.actions:
-                    answer = action.before(self.ctx, rule.label)
-                    if answer is not None:
-                        raise FaultAnswer(answer)
+            self._fired[submission] = self._act(self.rules, req)
         return self._fired[submission]
+
+    def prepare(self, submissions: list[Submission]) -> None:
+        for submission in submissions:
+            self._fire(submission)  # counted in a session of its own, before the operation writes
+
+    def authenticated(self, account: str) -> None:
+        rules, self.on_account = self.on_account, []  # once per request
+        if rules:
+            self._act(rules, RequestInfo(self.method, self.path, account))
 
     def automatic_return(self, submission: Submission) -> tuple[str, list[ReportItem]] | None:
         proc = self.catalogue.get(submission.proc_id)

@@ -11,6 +11,7 @@ import base64
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,7 @@ class OpsState:
     journal: Journal
     rng: random.Random
     trees: dict[str, str]  # faultable URL prefix -> answer style ("api": the spec's errors, "auth": OAuth's)
+    answers: dict[str, Callable[[Response], Response]] = field(default_factory=dict)  # prefix -> its own format
     _room: OpsRoom | None = None
     _loaded_at: float = 0.0
 
@@ -108,12 +110,15 @@ class RequestOps:
         return self._now
 
 
-def install(app: Flask, faultable: dict[str | None, str]) -> None:
+def install(app: Flask, faultable: dict[str | None, str],
+            answers: dict[str, Callable[[Response], Response]] | None = None) -> None:
     """Apply the ops room to the `faultable` trees (URL prefix -> "api" | "auth"), declared by the
-    blueprints served there; fault rules for any other path are refused."""
+    blueprints served there; fault rules for any other path are refused. `answers`: a tree whose face
+    answers in a format of its own (the legacy XML) converts the injected answers (URL prefix -> converter)."""
     settings = app.extensions["egov_sim"].settings
     trees = {prefix: kind for prefix, kind in faultable.items() if prefix}
-    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed), trees)
+    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed), trees,
+                                       dict(answers or {}))
     app.before_request(_before)
     app.after_request(_after)
     app.register_error_handler(FaultAnswer, lambda exc: exc.response)
@@ -271,10 +276,14 @@ def _before() -> Response | None:
     if rules:
         later = [r for r in rules if r.after_authentication]
         now_rules = [r for r in rules if not r.after_authentication]
+        # no token tells who calls (the legacy access key): rules on the account wait for the face's authentication
+        on_account = [r for r in now_rules if r.account] if ops.account is None and kind == "api" else []
+        if on_account:
+            now_rules = [r for r in now_rules if not r.account]
         ctx = _RequestFaults(ops)
-        if later and kind == "api":
+        if (later or on_account) and kind == "api":
             g.filing_hooks = RuleHooks(later, svc.catalogue, request.method, request.path, ops.now,
-                                       ops_state().rng, svc.db.session, ctx, ops.after)
+                                       ops_state().rng, svc.db.session, ctx, ops.after, on_account)
         if now_rules:
             req = FaultRequest(request.method, request.path, ops.account)
             with svc.db.session() as s:
@@ -311,6 +320,9 @@ def _after(response: Response) -> Response:
             if ops.dropped:
                 break
             response = action.after(ctx, rule.label, response)
+    convert = next((c for prefix, c in ops_state().answers.items() if request.path.startswith(prefix + "/")), None)
+    if convert is not None and ops.after:  # a face with its own format: answers put in after processing too
+        response = convert(response)
     _record(ops, response)
     return response
 

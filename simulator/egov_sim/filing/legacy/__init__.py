@@ -14,11 +14,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ...ops.outage_http import outage_answer
 from ...services import services
 from ..backend import FilingBackend
 from ..cases import Caller
 from ..errors import FilingError, NotFound
-from ..hooks import NO_HOOKS
+from ..hooks import NO_HOOKS, HookAnswer
 from . import tables  # noqa: F401  (the tables are created with the schema)
 from .config import LegacySettings
 from .envelope import Node, blank, respond
@@ -66,9 +67,12 @@ def unit() -> Iterator[Unit]:
 
 @contextmanager
 def authorized() -> Iterator[tuple[Caller, FilingBackend]]:
-    """The access family: software ID, then the access key, before any work."""
+    """The access family: software ID, then the access key, before any work; then the fault rules on
+    the caller's account (the access key names nobody to the middleware) act."""
     with unit() as u:
-        yield u.users.caller(u.software_id, request.headers.get(ACCESS_KEY_HEADER)), u.backend
+        caller = g.caller = u.users.caller(u.software_id, request.headers.get(ACCESS_KEY_HEADER))  # journal's too
+        g.get("filing_hooks", NO_HOOKS).authenticated(caller.username)
+        yield caller, u.backend
 
 
 # --- the skeleton of each operation's ApplData, for its error answers -------------------------------------
@@ -108,6 +112,12 @@ def _not_found(_exc: NotFound) -> Response:
     return _error(NO_CASE, 400)
 
 
+@bp.errorhandler(HookAnswer)
+def _hook_answer(exc: HookAnswer) -> Response:
+    """A fault's answer from inside the operation (rolled back), in the legacy envelope."""
+    return ops_answer(exc.response)
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
     if isinstance(exc, RequestEntityTooLarge):
@@ -117,20 +127,27 @@ def _http_error(exc: HTTPException) -> Response:
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> Response:
+    outage = outage_answer(exc)  # the database unreachable: 503 with Retry-After, as on v2
+    if outage is not None:
+        return ops_answer(outage)
     current_app.logger.error("unhandled error on %s", request.path, exc_info=exc)
     return _error(SYSTEM_ERROR, 500)
 
 
 @bp.after_request
-def _ops_answer(response: Response) -> Response:
-    """Maintenance windows and injected faults (ops middleware) answer in the legacy envelope too."""
+def ops_answer(response: Response) -> Response:
+    """Maintenance windows and injected faults (ops middleware, given in v2's problem shape) answer in
+    the legacy envelope too: the status kept, `detail` and report items as the Message."""
     if response.status_code < 400 or response.mimetype == "text/xml" or response.is_streamed:
         return response
     try:
-        detail = json.loads(response.get_data() or b"{}").get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    answer = _error(str(detail or SYSTEM_ERROR), response.status_code)
+        body = json.loads(response.get_data() or b"{}")
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    items = [r.get("content", "") for r in body.get("report_list") or [] if isinstance(r, dict)]
+    message = str(body.get("detail") or SYSTEM_ERROR) + "".join(f"（{c}）" for c in items[:5] if c)
+    answer = _error(message, response.status_code)
     for name in ("Retry-After", "X-Egov-Sim-Maintenance-End"):
         if name in response.headers:
             answer.headers[name] = response.headers[name]

@@ -31,16 +31,16 @@ def _apply(no: int, a: dict[str, Any]) -> Node:
     notices = a.get("notice_list", [])
     docs = a.get("official_list", [])
     comments = [n for n in notices if n.get("notice_data_type") != "補正"]
+    unread = [n for n in comments if n["notice_sub_id"] not in a.get("read_notice_ids", [])]
     open_amend = any(n.get("notice_data_type") == "補正" and "correct_completed_date" not in n for n in notices)
     return ("Apply", [
         ("No", no), ("ArriveID", a["arrive_id"]), ("MinistryName", a.get("ministry_name", "")),
         ("ProcName", a["proc_name"]), ("ProcFolderName", a.get("folder_name", "")),
         ("ApplicantName", a["applicant_name"]), ("CorporationtName", a["corporation_name"]),  # sic, on the wire
         ("DepartmentName", a.get("submission_destination", "")), ("Status", _status(a["status"])),
-        ("StatusDate", stamp(a.get("arrive_date"))), ("PayStatus", "-" if a["pay_status"] == "なし" else a["pay_status"]),
-        ("PayWaitCount", sum(1 for p in a.get("apply_pay_list", []) if a["pay_status"] == "納付待ち") if
-         a.get("apply_pay_count") else 0),
-        ("CorrectStatus", "あり" if open_amend else "なし"), ("CommentCountNotRead", len(comments)),
+        ("StatusDate", stamp(a.get("status_date") or a.get("arrive_date"))),  # the last change of Status
+        ("PayStatus", "-" if a["pay_status"] == "なし" else a["pay_status"]), ("PayWaitCount", a.get("pay_wait_count", 0)),
+        ("CorrectStatus", "あり" if open_amend else "なし"), ("CommentCountNotRead", len(unread)),
         ("CommentCount", len(comments)),
         ("DocCountNotDownload", sum(1 for d in docs if "doc_download_date" not in d)), ("DocCount", len(docs))])
 
@@ -182,8 +182,9 @@ def withdraw() -> Any:
     arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
     _proc_id, package = _upload(root)
     with authorized() as (caller, b):
-        done = b.withdraw(caller, arrive_id, package)
-    return _receipt(arrive_id, {**done, "arrive_date": done["withdraw_date"]}, "", "取下げ")
+        done = b.withdraw_by_application(caller, arrive_id, package)  # 取下げ申請 (9990000000000008) only
+    forms = [{"form_name": name} for name in done["form_names"]]
+    return _receipt(arrive_id, {**done, "apply_form": {"form": forms}}, done["new_arrive_id"], "取下げ")
 
 
 def _resubmit(*, finished_is_system_error: bool) -> Any:

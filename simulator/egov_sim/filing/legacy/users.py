@@ -62,6 +62,11 @@ def load_certificate(text: str | None) -> x509.Certificate:
         raise LegacyError(BAD_CERTIFICATE) from None
 
 
+def account_name(user_id: str) -> str:
+    """The login ID of a 利用者ID's account (its cases', fault rules' and the journal's name for it)."""
+    return f"{user_id}@legacy.shinsei.invalid"
+
+
 @dataclass(frozen=True)
 class Authenticated:
     """The outcome of an authentication-family call: the user and its previous authentication."""
@@ -132,10 +137,10 @@ class LegacyUsers:
         names = signer.subject
         cn = names.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         org = names.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
-        account = Account(sub=str(uuid.uuid4()), username=f"{user_id}@legacy.shinsei.invalid", password_hash="!",
+        account = Account(sub=str(uuid.uuid4()), username=account_name(user_id), password_hash="!",
                           display_name=str(cn[0].value) if cn else user_id,
                           corporation_name=str(org[0].value) if org else "", idp="legacy",
-                          profile={"legacy_user_id": user_id})
+                          profile={"legacy_user_id": user_id, "alias": user_id})  # admin rules name the 利用者ID
         self.s.add(account)
         self.s.flush()
         self.s.add(LegacyUser(user_id=user_id, account_id=account.id, software_id=software_id,
@@ -210,7 +215,7 @@ class LegacyUsers:
             raise LegacyError(KEY_EXPIRED)
         user = self.s.get(LegacyUser, row.user_id)
         assert user is not None
-        return Caller(account_id=user.account_id, username=user.user_id)
+        return Caller(account_id=user.account_id, username=account_name(user.user_id))
 
     def user_of(self, account_id: int) -> str | None:
         return self.s.scalar(select(LegacyUser.user_id).where(LegacyUser.account_id == account_id))
