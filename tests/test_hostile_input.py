@@ -63,6 +63,42 @@ def test_1_sandbox_headers_do_no_work_before_authentication(http: httpx.Client, 
     assert _count(services) == 0
 
 
+def _answer_while_sending(url: str, path: str, head: bytes, length: int, headers: dict[str, str]) -> bytes:
+    """Send the request line, headers announcing `length` bytes and only `head` of the body, then read: a
+    server that reads or parses the body before answering waits for the rest, so no answer comes (timeout)."""
+    import socket
+
+    host, port = urlsplit(url).hostname or "", urlsplit(url).port or 80
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
+             f"Content-Length: {length}", "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + head)
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return b""  # still waiting for the body we never send
+
+
+def test_1_anonymous_apply_answers_401_before_the_body_arrives(live_server: str, services: Any) -> None:
+    import resource
+
+    http = httpx.Client(base_url=live_server)
+    http.post("/__admin/faults", json={"match": {"proc_id": PROC}, "action": {"status": 503}}).raise_for_status()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    big = 150 * 1024 * 1024  # announced, never sent: only its first 64 KiB go out
+    head = b'{"proc_id": "' + PROC.encode() + b'", "send_file": {"file_name": "a.zip", "file_data": "' + b"A" * 65536
+    deep = _deep(5000).encode()
+    for body, length, headers in ((head, big, {"X-Sandbox-Auto-Return": "missing_salary"}),
+                                  (head, big, {"X-Sandbox-Scenario": "default"}), (head, big, {}),
+                                  (deep, len(deep) + 1024 * 1024, {})):  # deep JSON, its last MiB never sent
+        answer = _answer_while_sending(live_server, "/shinsei/v2/apply", body, length, headers)
+        assert answer.startswith(b"HTTP/1.1 401"), (headers, answer[:200])
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
+    print(f"peak RSS growth over four anonymous 150 MiB/deep applies: {grown} KiB")
+    assert grown < 50 * 1024
+    assert _count(services) == 0
+
+
 # 2 ---------------------------------------------------------------------------------------------------
 
 def test_2_admin_refuses_foreign_hosts_and_cross_site_requests(http: httpx.Client, world: Any) -> None:
