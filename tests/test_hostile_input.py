@@ -330,6 +330,49 @@ def test_9_host_relative_redirects_use_the_public_url(http: httpx.Client, world:
     assert r.status_code == 400 or "evil.example" not in r.headers.get("location", ""), r.headers
 
 
+# 11 --------------------------------------------------------------------------------------------------
+
+def _chunks(data: bytes, size: int = 65536) -> Any:
+    for i in range(0, len(data), size):  # a generator body: httpx sends it chunked, with no Content-Length
+        yield data[i:i + size]
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_11_chunked_body_over_the_limit_is_413_on_every_face(live_server: str, sim: Flask, services: Any,
+                                                               world: Any) -> None:
+    from egov_sim.idp.egov_tokens import issue_tokens_for
+    from egov_sim.store.models import Account
+
+    sim.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    with services.db.session() as s:
+        account_id = s.scalars(select(Account.id).where(Account.username == world.account("demo")["username"])).one()
+    token = issue_tokens_for(services, account_id, world.client_id, f"{live_server}/auth")["access_token"]
+    gbiz = world.gbizid["clients"][0]
+    faces = {"/shinsei/v2/apply": ("application/json", f"Bearer {token}", "application/json"),
+             "/auth/token": ("application/x-www-form-urlencoded",
+                             _basic(world.client_id, world.client_secret), "application/json"),
+             "/__admin/faults": ("application/json", "", "application/json"),
+             "/shinsei/1/access/apply": ("application/xml", "", "text/xml"),
+             "/gbizid/oauth/token": ("application/x-www-form-urlencoded",
+                                     _basic(gbiz["client_id"], gbiz["client_secret"]),
+                                     "application/json")}
+    with httpx.Client(base_url=live_server) as client:
+        for path, (media, auth, answer_type) in faces.items():
+            r = client.post(path, content=_chunks(b" " * (1024 * 1024 + 1)),
+                            headers={"Content-Type": media, "Authorization": auth})
+            assert "content-length" not in r.request.headers
+            assert r.status_code == 413, (path, r.status_code, r.text[:200])
+            assert r.headers["Content-Type"].startswith(answer_type), (path, r.headers["Content-Type"])
+        rule = json.dumps({"match": {"path": "/shinsei/v2/apply/lists"}, "action": {"status": 503}}).encode()
+        r = client.post("/__admin/faults", content=_chunks(rule + b" " * (1024 * 1024 - len(rule)), 4096),
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 201, r.text  # chunked at the limit: read whole, as before
+    assert _count(services) == 0
+
+
 # 12 --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["amend", "check", "withdraw"])
