@@ -319,7 +319,111 @@ def test_8_access_tokens_are_checked_for_aud_and_nbf(http: httpx.Client, service
         assert r.status_code == 401, change
 
 
+def test_8_api_refuses_tokens_of_another_issuer(http: httpx.Client, services: Any, egov: EgovClient) -> None:
+    from egov_sim.idp import egov_tokens
+
+    claims = jwt.decode(_token(egov), options={"verify_signature": False})
+    assert claims["iss"] == f"{BASE}/auth"
+    key = egov_tokens._signing_key(services)
+    lists = {"date_from": "2024-01-01", "date_to": "2024-01-31"}
+    for iss in ("http://evil.example/auth", None):  # our key, our session: only the issuer is wrong (or absent)
+        forged = jwt.encode({k: v for k, v in (claims | {"iss": iss}).items() if v is not None}, key.private_key,
+                            algorithm="RS256", headers={"kid": key.kid})
+        r = http.get("/shinsei/v2/apply/lists", params=lists, headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401, iss
+        assert http.get(f"/shinsei/v2/apply/{'1' * 16}", headers={"Authorization": f"Bearer {forged}"}
+                        ).status_code == 401, iss  # the status poll's own fast path too
+    assert http.get("/shinsei/v2/apply/lists", params=lists, headers=_bearer(egov)).status_code == 200
+
+
+def test_8_without_a_public_url_the_host_header_still_never_names_the_issuer(template_db: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from egov_sim import Settings, create_app
+    from egov_sim.world.demo import load_world
+
+    shutil.copy(template_db, tmp_path / "h.sqlite")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'h.sqlite'}", data_dir=tmp_path))
+    try:
+        w = load_world(app.extensions["egov_sim"])
+        evil = "http://evil.example"
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=evil) as http:
+            r = _egov_token(http, w, {"grant_type": "authorization_code", "code": _egov_code(http, w),
+                                      "redirect_uri": w.redirect_uris[0]})
+            assert r.status_code == 200, r.text
+            iss = jwt.decode(r.json()["access_token"], options={"verify_signature": False})["iss"]
+            assert iss == "http://127.0.0.1:8080/auth"  # egov-sim serve's default address, not the Host
+            for path in ("/auth/.well-known/openid-configuration", "/gbizid/oauth/.well-known/openid-configuration"):
+                meta = http.get(path).json()
+                assert meta["issuer"].startswith("http://127.0.0.1:8080/") and evil not in json.dumps(meta), meta
+    finally:
+        app.extensions["egov_sim"].db.dispose()
+
+
+def test_8_gbizid_userinfo_checks_iss_and_azp(world: Any, http: httpx.Client, services: Any) -> None:
+    from egov_client.gbizid import simulator_one_time_code
+    from egov_sim.idp import gbizid_op
+
+    user = next(a for a in world.gbizid["accounts"] if a["alias"] == "entry")
+    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
+    other = next(o for o in world.gbizid["clients"] if o["client_id"] != c["client_id"])
+    rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"], c["redirect_uris"][0]),
+                      http=http)
+    authorization = rp.authorization("openid")
+    callback = login_with_gbizid_form(http, authorization, user["account_id"], user["password"],
+                                      simulator_one_time_code(http, BASE, user["account_id"]))
+    access = rp.callback(callback, authorization).access_token
+    assert http.get("/gbizid/oauth/userinfo", headers={"Authorization": f"Bearer {access}"}).status_code == 200
+    claims = jwt.decode(access, options={"verify_signature": False})
+    key = services.keys.get(gbizid_op.KEY_PURPOSE)
+    for change in ({"iss": "http://evil.example/gbizid/oauth/"}, {"azp": other["client_id"]}):
+        forged = key.sign(claims | change)  # our key and a live grant: only the claim is wrong
+        r = http.get("/gbizid/oauth/userinfo", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401 and "invalid_token" in r.headers["WWW-Authenticate"], change
+
+
+def test_8_serve_takes_its_issuer_from_the_public_url_never_the_host(tmp_path: Any) -> None:
+    import sys
+    from pathlib import Path
+
+    from served import clean_env, served
+
+    egov_sim = Path(sys.executable).parent / "egov-sim"
+    with served(egov_sim, tmp_path / "sim", cwd=tmp_path) as url:  # no --public-url: http://HOST:PORT
+        for path in ("/auth/.well-known/openid-configuration", "/gbizid/oauth/.well-known/openid-configuration"):
+            meta = httpx.get(f"{url}{path}", headers={"Host": "evil.example"}).json()
+            assert meta["issuer"].startswith(f"{url}/"), meta
+    public = "https://sandbox.example.org"
+    with served(egov_sim, tmp_path / "sim", cwd=tmp_path, env=clean_env(EGOV_SIM_PUBLIC_URL=public)) as url:
+        meta = httpx.get(f"{url}/auth/.well-known/openid-configuration", headers={"Host": "evil.example"}).json()
+        assert meta["issuer"] == f"{public}/auth", meta
+
+
 # 9 ---------------------------------------------------------------------------------------------------
+
+def test_9_host_relative_redirect_resolves_against_the_public_url_without_one_configured(
+        template_db: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from egov_sim import Settings, create_app
+    from egov_sim.world.demo import load_world
+
+    shutil.copy(template_db, tmp_path / "r.sqlite")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.sqlite'}", data_dir=tmp_path))
+    try:
+        w = load_world(app.extensions["egov_sim"])
+        relative = next(u for u in next(c for c in w.gbizid["clients"] if c["client_id"] == "e-gov")["redirect_uris"]
+                        if u.startswith("/"))
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://evil.example:5000") as http:
+            params = {"response_type": "code", "client_id": "e-gov", "scope": "openid", "state": "s",
+                      "code_challenge": pkce_pair()[1], "code_challenge_method": "S256"}
+            evil = http.get("/gbizid/oauth/authorize", params=params | {"redirect_uri": f"http://evil.example:5000{relative}"})
+            assert evil.status_code == 400 and "evil.example" not in evil.headers.get("location", ""), evil.headers
+            ours = http.get("/gbizid/oauth/authorize", params=params | {"redirect_uri": f"http://127.0.0.1:8080{relative}"})
+            assert ours.status_code in (200, 302), ours.text[:300]  # the login page (or its redirect), not a refusal
+    finally:
+        app.extensions["egov_sim"].db.dispose()
+
 
 def test_9_host_relative_redirects_use_the_public_url(http: httpx.Client, world: Any) -> None:
     c = next(c for c in world.gbizid["clients"] if c["client_id"] == "e-gov")

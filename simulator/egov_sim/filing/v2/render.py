@@ -26,8 +26,7 @@ def _host_url() -> str:
 
 
 def api_url(path: str) -> str:
-    base = services().settings.public_url.rstrip("/") or _host_url()
-    return f"{base}{API_PREFIX}{path}"
+    return f"{services().settings.base_url}{API_PREFIX}{path}"
 
 
 def ok(title: str, results: Any, *, status: int = 200, resultset: dict[str, int] | None = None,
