@@ -77,9 +77,11 @@ def test_topology_knobs_are_not_locust_environment_variables() -> None:
     crashes the workers), so none of the script's own knobs may be one of them (Locust's parser says which)."""
     import re
 
-    from locust.argument_parser import get_parser
-
-    locust_vars = {a.env_var for a in get_parser()._actions if getattr(a, "env_var", None)}
+    listing = subprocess.run(  # a process of its own: importing locust monkey-patches this one (gevent)
+        [sys.executable, "-c", "from locust.argument_parser import get_parser\n"
+         "print(*{a.env_var for a in get_parser()._actions if getattr(a, 'env_var', None)})"],
+        capture_output=True, text=True, timeout=60, check=True)
+    locust_vars = set(listing.stdout.split())
     assert "LOCUST_USERS" in locust_vars
     script = (ROOT / "loadtests" / "topology.sh").read_text()
     knobs = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):-", script))
