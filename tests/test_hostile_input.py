@@ -434,6 +434,47 @@ def test_9_host_relative_redirects_use_the_public_url(http: httpx.Client, world:
     assert r.status_code == 400 or "evil.example" not in r.headers.get("location", ""), r.headers
 
 
+# 10 --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field", ["applicant_name", "corporation_name", "submission_destination"])
+def test_10_case_fields_are_held_to_the_documents_max_length(field: str, http: httpx.Client, egov: EgovClient,
+                                                             services: Any, signer: Any) -> None:
+    from jsonschema import ValidationError
+    from openapi_schemas import validate_response
+
+    limit = 256  # checked below against the document itself: at the limit valid, one over not
+    item = {"applicant_name": "申請者情報.氏名", "corporation_name": "申請者情報.法人団体名",
+            "submission_destination": "提出先情報.提出先名称"}[field]
+    proc = services.catalogue.procedures[PROC]
+
+    def package(length: int) -> bytes:
+        value = "亜" * length
+        names = {"applicant_name": value} if field == "applicant_name" else \
+            {"corporation_name": value} if field == "corporation_name" else {}
+        p = sample_package(services.catalogue, PROC, None, **names)
+        if field == "submission_destination":
+            p.set_destination(proc.destination_id, value)
+        return p.sign(signer).to_zip(validate=False)
+
+    ok = http.post("/shinsei/v2/apply", json=_body(package(limit)), headers=_bearer(egov))
+    assert ok.status_code == 200, ok.text  # at the limit: accepted, and answered within the document
+    arrive_id = ok.json()["results"]["arrive_id"]
+    shown = http.get(f"/shinsei/v2/apply/{arrive_id}", headers=_bearer(egov))  # validated against the document
+    assert shown.status_code == 200 and len(shown.json()["results"][field]) == limit
+    over = shown.json()
+    over["results"][field] += "亜"
+    with pytest.raises(ValidationError):
+        validate_response(f"/shinsei/v2/apply/{arrive_id}", "get", 200, over)
+    before = _count(services)
+    for path in ("/shinsei/v2/apply/check", "/shinsei/v2/apply"):
+        r = http.post(path, json=_body(package(limit + 1)), headers=_bearer(egov))
+        assert r.status_code == (200 if path.endswith("/check") else 400), (path, r.text[:300])
+        reports = r.json().get("report_list") or r.json()["results"]["report_list"]
+        assert {"content": f"{limit}文字以内で入力してください。", "item": item, "file_name": "kousei.xml"}.items() \
+            <= next(x for x in reports if x["item"] == item).items(), (path, r.text[:400])
+    assert _count(services) == before
+
+
 # 11 --------------------------------------------------------------------------------------------------
 
 def _chunks(data: bytes, size: int = 65536) -> Any:
