@@ -49,8 +49,11 @@ export EGOV_SIM_DATA_DIR="$WORK/data"
 
 echo "== two simulator processes on one database (started together)"
 HOSTS=()
+PORTS=("$(free_port)" "$(free_port)")
+# one deployment, one public URL (as behind a load balancer): a token from either is valid on both
+export EGOV_SIM_PUBLIC_URL="http://127.0.0.1:${PORTS[0]}"
 for i in 1 2; do
-  port="$(free_port)"
+  port="${PORTS[$((i - 1))]}"
   "$PYTHON" -m egov_sim.cli serve --quiet --port "$port" --workers 1 --clock-speed 60 >"$WORK/sim$i.log" 2>&1 &
   PIDS+=($!)
   HOSTS+=("http://127.0.0.1:$port")
