@@ -71,12 +71,13 @@ def prepare(data_dir: Path, port: int, *, bodies: int, refresh_tokens: int, data
     from egov_sim.world.packages import sample_package
     from sqlalchemy import select
 
+    public_url = f"http://127.0.0.1:{port}"  # the served simulator's default public URL: the tokens' issuer
     app = create_app(Settings(database_url=database_url or f"sqlite:///{data_dir / 'egov-sim.sqlite'}",
-                              data_dir=data_dir))
+                              data_dir=data_dir, public_url=public_url))
     svc = app.extensions["egov_sim"]
     world = load_world(svc)
     assert world is not None
-    issuer = f"http://127.0.0.1:{port}/auth"
+    issuer = f"{public_url}/auth"
     with svc.db.session() as s:
         account_id = s.scalars(select(Account.id).where(Account.username == world.account("demo")["username"])).one()
     token = issue_tokens_for(svc, account_id, world.client_id, issuer)["access_token"]

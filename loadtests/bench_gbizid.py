@@ -48,8 +48,10 @@ def main() -> None:
     world = load_world(app.extensions["egov_sim"])
     assert world is not None
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
+    svc = app.extensions["egov_sim"]
+    svc.settings = svc.settings.with_(public_url=base)  # the socket is the public URL (issuer, discovery)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     rp = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
     member = next(a for a in world.gbizid["accounts"] if a["alias"] == "member")
     provider = simulator(base).with_credentials(rp["client_id"], rp["client_secret"], rp["redirect_uris"][0])

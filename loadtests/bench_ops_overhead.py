@@ -43,7 +43,8 @@ def busy_app(folder: Path):  # type: ignore[no-untyped-def]
     import shutil
 
     shutil.copy(folder / "sim.sqlite", folder / "busy.sqlite")
-    app = create_app(Settings(database_url=f"sqlite:///{folder / 'busy.sqlite'}", data_dir=folder))
+    app = create_app(Settings(database_url=f"sqlite:///{folder / 'busy.sqlite'}", data_dir=folder,
+                              public_url="http://bench"))
     with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://bench") as admin:
         for i in range(5):
             admin.post("/__admin/maintenance", json={"start": f"203{i}-01-01T00:00:00", "duration": "PT6H"})
@@ -57,7 +58,8 @@ def busy_app(folder: Path):  # type: ignore[no-untyped-def]
 
 def main(n: int = 500) -> None:
     folder = Path(tempfile.mkdtemp())
-    app = create_app(Settings(database_url=f"sqlite:///{folder / 'sim.sqlite'}", data_dir=folder))
+    app = create_app(Settings(database_url=f"sqlite:///{folder / 'sim.sqlite'}", data_dir=folder,
+                              public_url="http://bench"))
     svc = app.extensions["egov_sim"]
     world = load_world(svc)
     assert world is not None

@@ -30,9 +30,9 @@ from bench import PYTHONPATH, free_port, prepare
 from pgcluster import throwaway_cluster
 
 
-def spawn(data_dir: Path, port: int, url: str, workers: int, log: Path) -> subprocess.Popen[bytes]:
+def spawn(data_dir: Path, port: int, url: str, workers: int, log: Path, public_url: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "egov_sim.cli", "serve", "--quiet", "--port", str(port), "--data-dir", str(data_dir),
-           "--database", url, "--workers", str(workers), "--server", "granian"]
+           "--database", url, "--workers", str(workers), "--server", "granian", "--public-url", public_url]
     return subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": PYTHONPATH}, stdout=log.open("ab"),
                             stderr=subprocess.STDOUT)
 
@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             prep = prepare(tmp, ports[0], bodies=64, refresh_tokens=0, database_url=pg.url)
             bodies = prep.bodies_file.read_text().splitlines()
             for port in ports:
-                procs[port] = spawn(tmp, port, pg.url, opts.workers, tmp / f"sim{port}.log")
+                # one deployment, one public URL (the token's issuer) for every process
+                procs[port] = spawn(tmp, port, pg.url, opts.workers, tmp / f"sim{port}.log",
+                              f"http://127.0.0.1:{ports[0]}")
             bases = [f"http://127.0.0.1:{p}" for p in ports]
             for base in bases:
                 wait_ready(base)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             procs[victim].wait(10)
             events.append(f"t≈{opts.duration / 3:.0f}s kill -9 of the process on :{victim}")
             for _ in range(100):  # its workers follow their main process; then the port is free again
-                procs[victim] = spawn(tmp, victim, pg.url, opts.workers, tmp / f"sim{victim}.log")
+                procs[victim] = spawn(tmp, victim, pg.url, opts.workers, tmp / f"sim{victim}.log", bases[0])
                 time.sleep(1.0)
                 if procs[victim].poll() is None:
                     break

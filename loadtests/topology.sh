@@ -7,6 +7,8 @@
 #
 #   loadtests/topology.sh                 # 20 s of load
 #   RUN_TIME=60s USERS=40 loadtests/topology.sh
+#   USER_CLASSES="SubmitUser WithdrawUser" loadtests/topology.sh   # which Locust users (not LOCUST_USERS:
+#                                         # Locust reads that as its user count, and the workers crash)
 #
 # Needs: PostgreSQL server binaries (Debian: apt-get install postgresql), Python with the project's
 # sim+load extras (PYTHON, default: python3).
@@ -47,8 +49,11 @@ export EGOV_SIM_DATA_DIR="$WORK/data"
 
 echo "== two simulator processes on one database (started together)"
 HOSTS=()
+PORTS=("$(free_port)" "$(free_port)")
+# one deployment, one public URL (as behind a load balancer): a token from either is valid on both
+export EGOV_SIM_PUBLIC_URL="http://127.0.0.1:${PORTS[0]}"
 for i in 1 2; do
-  port="$(free_port)"
+  port="${PORTS[$((i - 1))]}"
   "$PYTHON" -m egov_sim.cli serve --quiet --port "$port" --workers 1 --clock-speed 60 >"$WORK/sim$i.log" 2>&1 &
   PIDS+=($!)
   HOSTS+=("http://127.0.0.1:$port")
@@ -77,7 +82,7 @@ set +e
 "$PYTHON" -m locust -f "$ROOT/loadtests/locustfile.py" --master --master-bind-host 127.0.0.1 \
   --master-bind-port "$MASTER_PORT" --expect-workers 2 --expect-workers-max-wait 60 --headless \
   -u "$USERS" -r "$USERS" -t "$RUN_TIME" --stop-timeout 10 --host "${HOSTS[0]}" --only-summary \
-  --csv "$WORK/stats" ${LOCUST_USERS:-SubmitUser PollUser BatchUser} 2>&1 | grep -v "HTTP Request:" | tail -25
+  --csv "$WORK/stats" ${USER_CLASSES:-SubmitUser PollUser BatchUser} 2>&1 | grep -v "HTTP Request:" | tail -25
 set -e
 for _ in $(seq 120); do  # workers write their integrity check after the master stops them (slow when loaded)
   [ "$(cat "$WORK/integrity.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break

@@ -30,10 +30,13 @@ def env(**extra: str) -> dict[str, str]:
 @contextmanager
 def simulator_processes(count: int, data_dir: Path, *args: str, database: str | None = None,
                         timeout: float = 90) -> Iterator[list[str]]:
-    """`count` servers spawned at the same instant (racing on one database); yields their URLs."""
+    """`count` servers spawned at the same instant (racing on one database); yields their URLs. They are
+    one deployment: one public URL (the first's), so a token from one is valid at the others."""
+    ports = [free_port() for _ in range(count)]
+    public = ("--public-url", f"http://127.0.0.1:{ports[0]}")
     with ExitStack() as stack:
-        starts = [stack.enter_context(simulator_process(data_dir, *args, database=database, timeout=timeout,
-                                                        wait=False)) for _ in range(count)]
+        starts = [stack.enter_context(simulator_process(data_dir, *args, *public, database=database, timeout=timeout,
+                                                        wait=False, port=port)) for port in ports]
         for base in starts:
             _wait_ready(base, timeout)
         yield starts
@@ -53,9 +56,9 @@ def _wait_ready(base: str, timeout: float) -> None:
 
 @contextmanager
 def simulator_process(data_dir: Path, *args: str, database: str | None = None,
-                      timeout: float = 60, wait: bool = True) -> Iterator[str]:
+                      timeout: float = 60, wait: bool = True, port: int | None = None) -> Iterator[str]:
     """`egov-sim serve` on a free loopback port; yields its base URL and stops it afterwards."""
-    port = free_port()
+    port = port or free_port()
     cmd = [sys.executable, "-m", "egov_sim.cli", "serve", "--quiet", "--port", str(port), "--data-dir",
            str(data_dir), *args]
     if database:

@@ -86,7 +86,7 @@ def _add_account(sim: Any, username: str, *, idp: str = "egov", account_type: st
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    app = _make_app(Settings(database_url="sqlite://", demo_world=False, data_dir=tmp_path))
+    app = _make_app(Settings(database_url="sqlite://", demo_world=False, data_dir=tmp_path, public_url=BASE))
     sim = app.extensions["egov_sim"]
     sim.clock.update(frozen=True)  # virtual time moves only when a test advances it
     with sim.db.session() as s:
@@ -555,7 +555,7 @@ def test_gbizid_account_tokens(sim: Any, auth: AuthClient) -> None:
 def test_issue_tokens_for_on_a_fresh_database_file(tmp_path: Path) -> None:
     """The signing key is created on first use, outside the token transaction (SQLite: one writer)."""
     app = _make_app(Settings(database_url=f"sqlite:///{tmp_path / 'fresh.sqlite'}", demo_world=False,
-                             data_dir=tmp_path))
+                             data_dir=tmp_path, public_url=BASE))
     sim = app.extensions["egov_sim"]
     with sim.db.session() as s:
         s.add(Software(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, name="x", redirect_uris=[]))

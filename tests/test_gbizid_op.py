@@ -98,7 +98,7 @@ def test_issuer_without_trailing_slash_is_a_setting(template_db: Any, tmp_path: 
 
     shutil.copy(template_db, tmp_path / "s.sqlite")
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite'}", data_dir=tmp_path,
-                              gbizid_issuer_trailing_slash=False))
+                              gbizid_issuer_trailing_slash=False, public_url="http://localhost"))
     meta = app.test_client().get("/gbizid/oauth/.well-known/openid-configuration").json
     assert meta["issuer"] == "http://localhost/gbizid/oauth"
     app.extensions["egov_sim"].db.dispose()

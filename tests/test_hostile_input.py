@@ -63,6 +63,42 @@ def test_1_sandbox_headers_do_no_work_before_authentication(http: httpx.Client, 
     assert _count(services) == 0
 
 
+def _answer_while_sending(url: str, path: str, head: bytes, length: int, headers: dict[str, str]) -> bytes:
+    """Send the request line, headers announcing `length` bytes and only `head` of the body, then read: a
+    server that reads or parses the body before answering waits for the rest, so no answer comes (timeout)."""
+    import socket
+
+    host, port = urlsplit(url).hostname or "", urlsplit(url).port or 80
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
+             f"Content-Length: {length}", "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + head)
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return b""  # still waiting for the body we never send
+
+
+def test_1_anonymous_apply_answers_401_before_the_body_arrives(live_server: str, services: Any) -> None:
+    import resource
+
+    http = httpx.Client(base_url=live_server)
+    http.post("/__admin/faults", json={"match": {"proc_id": PROC}, "action": {"status": 503}}).raise_for_status()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    big = 150 * 1024 * 1024  # announced, never sent: only its first 64 KiB go out
+    head = b'{"proc_id": "' + PROC.encode() + b'", "send_file": {"file_name": "a.zip", "file_data": "' + b"A" * 65536
+    deep = _deep(5000).encode()
+    for body, length, headers in ((head, big, {"X-Sandbox-Auto-Return": "missing_salary"}),
+                                  (head, big, {"X-Sandbox-Scenario": "default"}), (head, big, {}),
+                                  (deep, len(deep) + 1024 * 1024, {})):  # deep JSON, its last MiB never sent
+        answer = _answer_while_sending(live_server, "/shinsei/v2/apply", body, length, headers)
+        assert answer.startswith(b"HTTP/1.1 401"), (headers, answer[:200])
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
+    print(f"peak RSS growth over four anonymous 150 MiB/deep applies: {grown} KiB")
+    assert grown < 50 * 1024
+    assert _count(services) == 0
+
+
 # 2 ---------------------------------------------------------------------------------------------------
 
 def test_2_admin_refuses_foreign_hosts_and_cross_site_requests(http: httpx.Client, world: Any) -> None:
@@ -283,7 +319,111 @@ def test_8_access_tokens_are_checked_for_aud_and_nbf(http: httpx.Client, service
         assert r.status_code == 401, change
 
 
+def test_8_api_refuses_tokens_of_another_issuer(http: httpx.Client, services: Any, egov: EgovClient) -> None:
+    from egov_sim.idp import egov_tokens
+
+    claims = jwt.decode(_token(egov), options={"verify_signature": False})
+    assert claims["iss"] == f"{BASE}/auth"
+    key = egov_tokens._signing_key(services)
+    lists = {"date_from": "2024-01-01", "date_to": "2024-01-31"}
+    for iss in ("http://evil.example/auth", None):  # our key, our session: only the issuer is wrong (or absent)
+        forged = jwt.encode({k: v for k, v in (claims | {"iss": iss}).items() if v is not None}, key.private_key,
+                            algorithm="RS256", headers={"kid": key.kid})
+        r = http.get("/shinsei/v2/apply/lists", params=lists, headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401, iss
+        assert http.get(f"/shinsei/v2/apply/{'1' * 16}", headers={"Authorization": f"Bearer {forged}"}
+                        ).status_code == 401, iss  # the status poll's own fast path too
+    assert http.get("/shinsei/v2/apply/lists", params=lists, headers=_bearer(egov)).status_code == 200
+
+
+def test_8_without_a_public_url_the_host_header_still_never_names_the_issuer(template_db: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from egov_sim import Settings, create_app
+    from egov_sim.world.demo import load_world
+
+    shutil.copy(template_db, tmp_path / "h.sqlite")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'h.sqlite'}", data_dir=tmp_path))
+    try:
+        w = load_world(app.extensions["egov_sim"])
+        evil = "http://evil.example"
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=evil) as http:
+            r = _egov_token(http, w, {"grant_type": "authorization_code", "code": _egov_code(http, w),
+                                      "redirect_uri": w.redirect_uris[0]})
+            assert r.status_code == 200, r.text
+            iss = jwt.decode(r.json()["access_token"], options={"verify_signature": False})["iss"]
+            assert iss == "http://127.0.0.1:8080/auth"  # egov-sim serve's default address, not the Host
+            for path in ("/auth/.well-known/openid-configuration", "/gbizid/oauth/.well-known/openid-configuration"):
+                meta = http.get(path).json()
+                assert meta["issuer"].startswith("http://127.0.0.1:8080/") and evil not in json.dumps(meta), meta
+    finally:
+        app.extensions["egov_sim"].db.dispose()
+
+
+def test_8_gbizid_userinfo_checks_iss_and_azp(world: Any, http: httpx.Client, services: Any) -> None:
+    from egov_client.gbizid import simulator_one_time_code
+    from egov_sim.idp import gbizid_op
+
+    user = next(a for a in world.gbizid["accounts"] if a["alias"] == "entry")
+    c = next(c for c in world.gbizid["clients"] if c["client_id"] == "gbizid-demo-rp")
+    other = next(o for o in world.gbizid["clients"] if o["client_id"] != c["client_id"])
+    rp = GbizIdClient(simulator(BASE).with_credentials(c["client_id"], c["client_secret"], c["redirect_uris"][0]),
+                      http=http)
+    authorization = rp.authorization("openid")
+    callback = login_with_gbizid_form(http, authorization, user["account_id"], user["password"],
+                                      simulator_one_time_code(http, BASE, user["account_id"]))
+    access = rp.callback(callback, authorization).access_token
+    assert http.get("/gbizid/oauth/userinfo", headers={"Authorization": f"Bearer {access}"}).status_code == 200
+    claims = jwt.decode(access, options={"verify_signature": False})
+    key = services.keys.get(gbizid_op.KEY_PURPOSE)
+    for change in ({"iss": "http://evil.example/gbizid/oauth/"}, {"azp": other["client_id"]}):
+        forged = key.sign(claims | change)  # our key and a live grant: only the claim is wrong
+        r = http.get("/gbizid/oauth/userinfo", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401 and "invalid_token" in r.headers["WWW-Authenticate"], change
+
+
+def test_8_serve_takes_its_issuer_from_the_public_url_never_the_host(tmp_path: Any) -> None:
+    import sys
+    from pathlib import Path
+
+    from served import clean_env, served
+
+    egov_sim = Path(sys.executable).parent / "egov-sim"
+    with served(egov_sim, tmp_path / "sim", cwd=tmp_path) as url:  # no --public-url: http://HOST:PORT
+        for path in ("/auth/.well-known/openid-configuration", "/gbizid/oauth/.well-known/openid-configuration"):
+            meta = httpx.get(f"{url}{path}", headers={"Host": "evil.example"}).json()
+            assert meta["issuer"].startswith(f"{url}/"), meta
+    public = "https://sandbox.example.org"
+    with served(egov_sim, tmp_path / "sim", cwd=tmp_path, env=clean_env(EGOV_SIM_PUBLIC_URL=public)) as url:
+        meta = httpx.get(f"{url}/auth/.well-known/openid-configuration", headers={"Host": "evil.example"}).json()
+        assert meta["issuer"] == f"{public}/auth", meta
+
+
 # 9 ---------------------------------------------------------------------------------------------------
+
+def test_9_host_relative_redirect_resolves_against_the_public_url_without_one_configured(
+        template_db: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from egov_sim import Settings, create_app
+    from egov_sim.world.demo import load_world
+
+    shutil.copy(template_db, tmp_path / "r.sqlite")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.sqlite'}", data_dir=tmp_path))
+    try:
+        w = load_world(app.extensions["egov_sim"])
+        relative = next(u for u in next(c for c in w.gbizid["clients"] if c["client_id"] == "e-gov")["redirect_uris"]
+                        if u.startswith("/"))
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://evil.example:5000") as http:
+            params = {"response_type": "code", "client_id": "e-gov", "scope": "openid", "state": "s",
+                      "code_challenge": pkce_pair()[1], "code_challenge_method": "S256"}
+            evil = http.get("/gbizid/oauth/authorize", params=params | {"redirect_uri": f"http://evil.example:5000{relative}"})
+            assert evil.status_code == 400 and "evil.example" not in evil.headers.get("location", ""), evil.headers
+            ours = http.get("/gbizid/oauth/authorize", params=params | {"redirect_uri": f"http://127.0.0.1:8080{relative}"})
+            assert ours.status_code in (200, 302), ours.text[:300]  # the login page (or its redirect), not a refusal
+    finally:
+        app.extensions["egov_sim"].db.dispose()
+
 
 def test_9_host_relative_redirects_use_the_public_url(http: httpx.Client, world: Any) -> None:
     c = next(c for c in world.gbizid["clients"] if c["client_id"] == "e-gov")
@@ -292,6 +432,90 @@ def test_9_host_relative_redirects_use_the_public_url(http: httpx.Client, world:
               "redirect_uri": f"http://evil.example:5000{relative}", "state": "s"}
     r = http.get("/gbizid/oauth/authorize", params=params, headers={"Host": "evil.example:5000"})
     assert r.status_code == 400 or "evil.example" not in r.headers.get("location", ""), r.headers
+
+
+# 10 --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field", ["applicant_name", "corporation_name", "submission_destination"])
+def test_10_case_fields_are_held_to_the_documents_max_length(field: str, http: httpx.Client, egov: EgovClient,
+                                                             services: Any, signer: Any) -> None:
+    from jsonschema import ValidationError
+    from openapi_schemas import validate_response
+
+    limit = 256  # checked below against the document itself: at the limit valid, one over not
+    item = {"applicant_name": "申請者情報.氏名", "corporation_name": "申請者情報.法人団体名",
+            "submission_destination": "提出先情報.提出先名称"}[field]
+    proc = services.catalogue.procedures[PROC]
+
+    def package(length: int) -> bytes:
+        value = "亜" * length
+        names = {"applicant_name": value} if field == "applicant_name" else \
+            {"corporation_name": value} if field == "corporation_name" else {}
+        p = sample_package(services.catalogue, PROC, None, **names)
+        if field == "submission_destination":
+            p.set_destination(proc.destination_id, value)
+        return p.sign(signer).to_zip(validate=False)
+
+    ok = http.post("/shinsei/v2/apply", json=_body(package(limit)), headers=_bearer(egov))
+    assert ok.status_code == 200, ok.text  # at the limit: accepted, and answered within the document
+    arrive_id = ok.json()["results"]["arrive_id"]
+    shown = http.get(f"/shinsei/v2/apply/{arrive_id}", headers=_bearer(egov))  # validated against the document
+    assert shown.status_code == 200 and len(shown.json()["results"][field]) == limit
+    over = shown.json()
+    over["results"][field] += "亜"
+    with pytest.raises(ValidationError):
+        validate_response(f"/shinsei/v2/apply/{arrive_id}", "get", 200, over)
+    before = _count(services)
+    for path in ("/shinsei/v2/apply/check", "/shinsei/v2/apply"):
+        r = http.post(path, json=_body(package(limit + 1)), headers=_bearer(egov))
+        assert r.status_code == (200 if path.endswith("/check") else 400), (path, r.text[:300])
+        reports = r.json().get("report_list") or r.json()["results"]["report_list"]
+        assert {"content": f"{limit}文字以内で入力してください。", "item": item, "file_name": "kousei.xml"}.items() \
+            <= next(x for x in reports if x["item"] == item).items(), (path, r.text[:400])
+    assert _count(services) == before
+
+
+# 11 --------------------------------------------------------------------------------------------------
+
+def _chunks(data: bytes, size: int = 65536) -> Any:
+    for i in range(0, len(data), size):  # a generator body: httpx sends it chunked, with no Content-Length
+        yield data[i:i + size]
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_11_chunked_body_over_the_limit_is_413_on_every_face(live_server: str, sim: Flask, services: Any,
+                                                               world: Any) -> None:
+    from egov_sim.idp.egov_tokens import issue_tokens_for
+    from egov_sim.store.models import Account
+
+    sim.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    with services.db.session() as s:
+        account_id = s.scalars(select(Account.id).where(Account.username == world.account("demo")["username"])).one()
+    token = issue_tokens_for(services, account_id, world.client_id, f"{live_server}/auth")["access_token"]
+    gbiz = world.gbizid["clients"][0]
+    faces = {"/shinsei/v2/apply": ("application/json", f"Bearer {token}", "application/json"),
+             "/auth/token": ("application/x-www-form-urlencoded",
+                             _basic(world.client_id, world.client_secret), "application/json"),
+             "/__admin/faults": ("application/json", "", "application/json"),
+             "/shinsei/1/access/apply": ("application/xml", "", "text/xml"),
+             "/gbizid/oauth/token": ("application/x-www-form-urlencoded",
+                                     _basic(gbiz["client_id"], gbiz["client_secret"]),
+                                     "application/json")}
+    with httpx.Client(base_url=live_server) as client:
+        for path, (media, auth, answer_type) in faces.items():
+            r = client.post(path, content=_chunks(b" " * (1024 * 1024 + 1)),
+                            headers={"Content-Type": media, "Authorization": auth})
+            assert "content-length" not in r.request.headers
+            assert r.status_code == 413, (path, r.status_code, r.text[:200])
+            assert r.headers["Content-Type"].startswith(answer_type), (path, r.headers["Content-Type"])
+        rule = json.dumps({"match": {"path": "/shinsei/v2/apply/lists"}, "action": {"status": 503}}).encode()
+        r = client.post("/__admin/faults", content=_chunks(rule + b" " * (1024 * 1024 - len(rule)), 4096),
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 201, r.text  # chunked at the limit: read whole, as before
+    assert _count(services) == 0
 
 
 # 12 --------------------------------------------------------------------------------------------------

@@ -69,3 +69,21 @@ def test_plain_process_topology_on_postgresql_keeps_every_submission() -> None:
                                               "USERS": "8"})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "OK" in result.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="needs the load extra (locust)")
+def test_topology_knobs_are_not_locust_environment_variables() -> None:
+    """Locust reads LOCUST_* variables itself (LOCUST_USERS is its user count: a list of classes there
+    crashes the workers), so none of the script's own knobs may be one of them (Locust's parser says which)."""
+    import re
+
+    listing = subprocess.run(  # a process of its own: importing locust monkey-patches this one (gevent)
+        [sys.executable, "-c", "from locust.argument_parser import get_parser\n"
+         "print(*{a.env_var for a in get_parser()._actions if getattr(a, 'env_var', None)})"],
+        capture_output=True, text=True, timeout=60, check=True)
+    locust_vars = set(listing.stdout.split())
+    assert "LOCUST_USERS" in locust_vars
+    script = (ROOT / "loadtests" / "topology.sh").read_text()
+    knobs = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):-", script))
+    assert {"USERS", "RUN_TIME", "USER_CLASSES"} <= knobs
+    assert not knobs & locust_vars, knobs & locust_vars

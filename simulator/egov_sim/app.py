@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .bodylimits import BodyLimitedRequest
 from .catalogue import Catalogue
 from .clock import Clock
 from .idp.keys import KeyRing
@@ -18,6 +19,7 @@ from .store.outage import wait_for_database
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = BodyLimitedRequest  # 413 over the limit, chunked bodies too (bodylimits.py)
     app.json = LimitedJSONProvider(app)  # nesting limit on every JSON body (jsonlimits.py)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -84,14 +84,17 @@ def main() -> None:
                    "for throughput runs but refuses reset faults; werkzeug when neither is installed)")
 @click.option("--threads", type=click.IntRange(1, 256), envvar="EGOV_SIM_THREADS",
               help="threads per worker process (default: 8 per CPU, 8–64), so a held request never blocks others")
+@click.option("--public-url", envvar="EGOV_SIM_PUBLIC_URL",
+              help="the URL clients use: issuers, discovery, links, host-relative redirects; never taken from "
+                   "the Host header (default: http://HOST:PORT, 127.0.0.1 for a wildcard --host)")
 @click.option("--quiet", is_flag=True, help="do not print the demo world")
 @click.option("--sandbox-mode", is_flag=True, envvar="EGOV_SIM_SANDBOX_MODE",
               help="behave as e-Gov's 検証環境: no admin API; staff move cases on their own timer")
 @click.option("--staff-scale", type=float, envvar="EGOV_SIM_SANDBOX_STAFF_SCALE",
               help="sandbox mode: scenario steps take this × their catalogue time (e.g. 0.001)")
 def serve(host: str, port: int, database: str | None, clock_speed: float | None, data_dir: str | None,
-          workers: int, server: str | None, threads: int | None, quiet: bool, sandbox_mode: bool,
-          staff_scale: float | None) -> None:
+          workers: int, server: str | None, threads: int | None, public_url: str | None, quiet: bool,
+          sandbox_mode: bool, staff_scale: float | None) -> None:
     """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
     from . import serving
     from .app import create_app
@@ -105,7 +108,8 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
                                    f"egov-sim serve --port {port + 1} (make serve PORT={port + 1}).") from None
     # the main process and every worker wait for an unreachable database instead of failing
     os.environ.setdefault("EGOV_SIM_DATABASE_START_WAIT", "inf")
-    settings = _settings(database, clock_speed, data_dir)
+    public_url = (public_url or default_public_url(host, port)).rstrip("/")
+    settings = _settings(database, clock_speed, data_dir).with_(public_url=public_url)
     if sandbox_mode:
         settings = settings.with_(sandbox_mode=True, sandbox_staff_scale=staff_scale or settings.sandbox_staff_scale)
         serving.export_settings(sandbox_mode="1", sandbox_staff_scale=settings.sandbox_staff_scale)
@@ -119,14 +123,14 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
         click.echo(f"  管理APIトークン (admin token): {settings.admin_token}  "
                    "(send as 'Authorization: Bearer <token>' or X-Admin-Token)")
     serving.export_settings(database_url=database, clock_speed=clock_speed, data_dir=data_dir,
-                            admin_token=settings.admin_token, server=server)
+                            admin_token=settings.admin_token, server=server, public_url=public_url)
     fresh = _sqlite_file(settings, database)
     is_new = fresh is not None and not fresh.exists()
     # Initialise the database (schema, clock, demo world, keys) once before the workers start.
     app = create_app(settings)
     svc = app.extensions["egov_sim"]
     world = load_world(svc)
-    base_url = f"http://{host}:{port}"
+    base_url = public_url
     remember_url(svc, base_url)
     if world and not quiet:
         print_world(world.as_dict(), base_url)
@@ -177,6 +181,19 @@ def served_url(svc: Any) -> str:
     with svc.db.session() as s:
         row = s.get(Setting, SERVED_URL_KEY)
         return str(row.value["url"]) if row else "http://127.0.0.1:8080"
+
+
+def default_public_url(host: str, port: int) -> str:
+    """`http://{host}:{port}` from the serve options; a wildcard address is reached on loopback."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
 
 
 def _is_loopback_host(host: str) -> bool:

@@ -58,7 +58,8 @@ class EmbeddedSimulator:
         run_dir.mkdir()
         db_file = run_dir / "sim.sqlite"
         shutil.copy(self._template, db_file)
-        app = create_app(self._settings.with_(database_url=f"sqlite:///{db_file}", data_dir=run_dir))
+        app = create_app(self._settings.with_(database_url=f"sqlite:///{db_file}", data_dir=run_dir,
+                                              public_url=self._settings.public_url or self.url))
         with self._lock:
             old, self.app = self.app, app
         if old is not None:

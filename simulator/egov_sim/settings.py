@@ -13,6 +13,9 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("EGOV_SIM_DATA_DIR") or user_data_dir("egov-sim", appauthor=False))
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"  # egov-sim serve's default --host and --port
+
+
 @dataclass(frozen=True)
 class Settings:
     # persistence: SQLite file in the data dir by default; "sqlite://" is in-memory (tests)
@@ -20,7 +23,7 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     # virtual clock: applied when the clock row is first created (or by --clock-speed at start)
     clock_speed: float | None = None
-    # public base URL for links in responses (defaults to the request's own host URL)
+    # public base URL: issuers, discovery, links, host-relative redirects (`base_url`; never the Host header)
     public_url: str = ""
     # largest accepted request body (bytes); e-Gov refuses with 413 above it
     max_request_bytes: int = 200 * 1024 * 1024
@@ -63,6 +66,11 @@ class Settings:
     sandbox_mode: bool = False
     sandbox_staff_plan: str = "950A010700005000=resubmit,hosei_partial,default,hosei_partial"
     sandbox_staff_scale: float = 1.0
+
+    @property
+    def base_url(self) -> str:
+        """The configured public URL, else `egov-sim serve`'s default address."""
+        return (self.public_url or DEFAULT_PUBLIC_URL).rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

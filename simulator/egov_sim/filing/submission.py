@@ -24,6 +24,7 @@ from ..catalogue import Catalogue, Procedure
 from ..catalogue.skeleton import form_check, kousei_check
 from .errors import FilingError, bad_request
 from .individual import check_configuration_files
+from .limits import case_field_problems
 from .trust import TrustStore, certificate_problem
 
 APPLY_TYPES_FOR_APPLY = ("新規申請", "再提出")
@@ -94,6 +95,7 @@ class PackageChecker:
         self._check_destination(c)
         for problem in kousei_check().problems(p.kousei, file_name="kousei.xml"):
             c.report.append(_report_item(problem))
+        c.report.extend(case_field_problems(p))  # lengths of the case fields, from the document
 
     @staticmethod
     def _check_destination(c: CheckedPackage) -> None:

@@ -35,8 +35,8 @@ class EgovAuthServer:
 
     def __init__(self, db: Database, clock: Clock, keys: KeyRing, settings: Settings, *, host_url: str) -> None:
         self.db, self.clock, self.keys, self.settings = db, clock, keys, settings
-        self.host_url = host_url  # the caller's base URL, unless settings.public_url says otherwise
-        self.issuer = (settings.public_url or host_url).rstrip("/") + "/auth"
+        self.host_url = host_url  # the caller's base URL (not used for anything a client trusts)
+        self.issuer = tokens.issuer_of(settings)
 
     @classmethod
     def of(cls, parts: IdpContext, host_url: str) -> EgovAuthServer:

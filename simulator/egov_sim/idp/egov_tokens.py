@@ -39,6 +39,7 @@ from ..store.models import Account, AuthCode, AuthSession, ClockRow, RefreshToke
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+    from ..settings import Settings
     from .context import IdpContext
     from .keys import HmacKey, SigningKey
 
@@ -129,6 +130,11 @@ class InvalidTokenError(Exception):
 
 
 # ---------------------------------------------------------------------------- time and keys
+
+def issuer_of(settings: Settings) -> str:
+    """This server's `iss`: the public URL's /auth (never the request's Host)."""
+    return settings.base_url + "/auth"
+
 
 def epoch(dt: datetime) -> int:
     """Virtual naive-JST datetime → epoch seconds."""
@@ -770,7 +776,7 @@ def _bearer_claims_of(ctx: IdpContext, token_value: str) -> dict[str, Any] | Non
 
 def authenticate_bearer(ctx: IdpContext, token_value: str, *, issuer: str | None = None) -> AccessContext:
     """Verify an access token for an API call: RS256 signature with our key, `typ` Bearer, issuer
-    (when given), expiry on the virtual clock, live session, enabled account. One indexed read."""
+    (this server's unless given), expiry on the virtual clock, live session, enabled account. One indexed read."""
     claims = bearer_claims(ctx, token_value, issuer=issuer)
     with ctx.db.engine.connect() as conn:
         row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
@@ -782,7 +788,7 @@ def bearer_claims(ctx: IdpContext, token_value: str, *, issuer: str | None = Non
     claims = _bearer_claims_of(ctx, token_value) if token_value else None
     if claims is None:
         raise InvalidTokenError("Invalid token")
-    if issuer is not None and claims.get("iss") != issuer:
+    if claims.get("iss") != (issuer or issuer_of(ctx.settings)):
         raise InvalidTokenError("Invalid token issuer")
     if claims.get("aud") != "account":  # e-Gov's access tokens are for the API ("account"), nothing else
         raise InvalidTokenError("Invalid token audience")

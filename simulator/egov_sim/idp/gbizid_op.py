@@ -72,18 +72,18 @@ _PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 # ---------------------------------------------------------------------------- URLs
 
-def op_base(settings: Settings, host_url: str) -> str:
-    """`{simulator}/gbizid/oauth` — where the endpoints live."""
-    return (settings.public_url or host_url).rstrip("/") + PATH
+def op_base(settings: Settings, host_url: str = "") -> str:
+    """`{simulator}/gbizid/oauth` — where the endpoints live (the public URL's; `host_url` is not used)."""
+    return settings.base_url + PATH
 
 
-def issuer(settings: Settings, host_url: str) -> str:
+def issuer(settings: Settings, host_url: str = "") -> str:
     """The `iss` value: the OP base, with a trailing slash unless configured otherwise (uncertain)."""
     return op_base(settings, host_url) + ("/" if settings.gbizid_issuer_trailing_slash else "")
 
 
-def origin(settings: Settings, host_url: str) -> str:
-    return (settings.public_url or host_url).rstrip("/")
+def origin(settings: Settings, host_url: str = "") -> str:
+    return settings.base_url
 
 
 def discovery(settings: Settings, host_url: str) -> dict[str, Any]:
@@ -626,7 +626,7 @@ def userinfo(ctx: IdpContext, authorization: str | None) -> dict[str, Any]:
         raise UserinfoError(401, None)
     now, key = ctx.clock.now(), _key(ctx)
     claims = _verify(key, value.strip())
-    if claims is None or not claims.get("jti") or "azp" not in claims:
+    if claims is None or not claims.get("jti") or "azp" not in claims or claims.get("iss") != issuer(ctx.settings):
         raise UserinfoError(401, "invalid_token", "the access token is invalid")
     if claims["exp"] <= epoch(now):
         raise UserinfoError(401, "invalid_token", "the access token has expired")
@@ -635,6 +635,8 @@ def userinfo(ctx: IdpContext, authorization: str | None) -> dict[str, Any]:
         grant = s.get(GbizGrant, row.grant_id) if row is not None and row.kind == "access" else None
         if grant is None or grant.revoked_at is not None:
             raise UserinfoError(401, "invalid_token", "the access token has been revoked")
+        if claims["azp"] != grant.client_id:  # issued to another RP than the grant's
+            raise UserinfoError(401, "invalid_token", "the access token is invalid")
         account = s.get(GbizAccount, grant.account_ref)
         if account is None or account.sub != claims.get("sub") or not standing(s, account, now).usable:
             raise UserinfoError(401, "invalid_token", "the account cannot be used")

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .egov_tokens import OAuthError, invalid_request
 from .gbizid_op import UserinfoError
@@ -35,6 +36,8 @@ def render_oauth_errors(bp: Blueprint, realm: str) -> None:
     """Views of `bp` just raise OAuthError / UserinfoError; they are rendered here."""
     bp.register_error_handler(OAuthError, lambda exc: oauth_error(exc, realm))
     bp.register_error_handler(UserinfoError, lambda exc: oauth_error(exc, realm))
+    bp.register_error_handler(RequestEntityTooLarge, lambda _exc: oauth_error(
+        OAuthError(413, "invalid_request", "Request body too large"), realm))
 
 
 def method_not_allowed(realm: str) -> Response:

@@ -50,7 +50,7 @@ SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "mu
 def _allowed_host(host: str) -> bool:
     """A loopback name or the configured public URL's host: anything else is DNS rebinding."""
     name = urlsplit(f"//{host}").hostname or ""
-    public = urlsplit(services().settings.public_url).hostname
+    public = urlsplit(services().settings.base_url).hostname
     return name in LOOPBACK_NAMES or name.endswith(".localhost") or _is_loopback(name) or name == public
 
 

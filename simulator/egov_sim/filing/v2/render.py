@@ -11,23 +11,9 @@ from ..backend import Page, Period
 
 API_PREFIX = "/shinsei/v2"
 
-_host_urls: dict[tuple[Any, ...], str] = {}  # what request.host_url gives for these environ values
-
-
-def _host_url() -> str:
-    env = request.environ
-    key = (env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"), env.get("SERVER_PORT"))
-    url = _host_urls.get(key)
-    if url is None:
-        url = request.host_url.rstrip("/")
-        if len(_host_urls) < 256:
-            _host_urls[key] = url
-    return url
-
 
 def api_url(path: str) -> str:
-    base = services().settings.public_url.rstrip("/") or _host_url()
-    return f"{base}{API_PREFIX}{path}"
+    return f"{services().settings.base_url}{API_PREFIX}{path}"
 
 
 def ok(title: str, results: Any, *, status: int = 200, resultset: dict[str, int] | None = None,
