@@ -23,6 +23,7 @@ registry, starting at WORLD_ID_BASE, so arrive ids and send numbers are unique a
 from __future__ import annotations
 
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -125,6 +126,9 @@ class Worlds:
         self.enabled = default.db.engine.dialect.name == "sqlite" and default.db.url not in ("sqlite://",
                                                                                              "sqlite:///:memory:")
         _meta.create_all(default.db.engine)
+        from .world import snapshot
+
+        self._fingerprint = snapshot.fingerprint()  # of the schema (costly: read once)
         with default.db.session() as s:
             self._default_clients = frozenset(s.scalars(select(Software.client_id))) | frozenset(
                 s.scalars(select(GbizRelyingParty.client_id)))
@@ -184,11 +188,10 @@ class Worlds:
         world_id = "w" + secrets.token_hex(6)
         path = self.dir / f"{world_id}.sqlite"
         try:
-            _copy(template, path)
+            shutil.copyfile(template, path)  # the template is never written after it is made
             db = Database(f"sqlite:///{path}")
             try:
-                credentials = _fresh_credentials(Services(self.default.settings, db, Clock(db), KeyRing(db),
-                                                          self.default.catalogue), world_id)
+                credentials = _fresh_credentials(db, world_id, self._fingerprint)
             finally:
                 db.dispose()
             with self.default.db.engine.begin() as conn:
@@ -245,7 +248,7 @@ class Worlds:
         from .world import snapshot
 
         path = self.dir / TEMPLATE
-        stamp = self.dir / f"{TEMPLATE}.{snapshot.fingerprint()[:16]}"
+        stamp = self.dir / f"{TEMPLATE}.{self._fingerprint[:16]}"
         if path.exists() and stamp.exists():
             return path
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -294,43 +297,65 @@ def _remove_files(path: Path, keep_main: bool = False) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _fresh_credentials(svc: Services, world_id: str) -> dict[str, Any]:
-    """Rewrite the copy's identity: software ID and API key, the demo GビズID RP, HMAC keys, world state
-    id, the clock (the snapshot's virtual time from now on); retake its snapshot so a reset keeps them."""
+def _fresh_credentials(db: Database, world_id: str, fingerprint: str) -> dict[str, Any]:
+    """Give the copy its own identity: software ID and API key, the demo GビズID RP, HMAC keys, world state
+    id. The copy's snapshot is rewritten (so a reset of the world keeps them) and the tables it touches
+    are written from it; the clock starts at the snapshot's virtual time, as after a reset."""
+    import json
+    import zlib
+
     from .world import snapshot
     from .world.demo import WORLD_ID_KEY, WORLD_KEY, DemoWorld
 
     client_id, secret = f"egov-sandbox-{world_id}", secrets.token_urlsafe(24)
-    with svc.db.session() as s:
-        s.execute(text("PRAGMA defer_foreign_keys = ON"))
-        row = s.get(Setting, WORLD_KEY)
-        if row is None:
-            raise WorldsUnavailable("the template has no demo world")
-        demo = DemoWorld.from_dict(row.value)
-        s.execute(update(Software).where(Software.client_id == demo.client_id)
-                  .values(client_id=client_id, client_secret=secret))
+    renamed: dict[str, str] = {}
+    with db.engine.begin() as conn:
+        snap = conn.execute(select(snapshot.SNAPSHOTS)).first()
+        if snap is None or snap.fingerprint != fingerprint:
+            raise WorldsUnavailable("the template has no usable demo snapshot")
+        rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap.data))
+        settings = {r["key"]: r for r in rows[Setting.__tablename__]}
+        demo = DemoWorld.from_dict(settings[WORLD_KEY]["value"])
+        for row in rows[Software.__tablename__]:
+            if row["client_id"] == demo.client_id:
+                row.update(client_id=client_id, client_secret=secret)
         demo.client_id, demo.client_secret = client_id, secret
-        renamed = {}
         for client in demo.gbizid.get("clients", []):
             if client["client_id"] == _federation_client():
-                continue  # the e-Gov auth server's own RP at GビズID (it federates within its world)
-            new_id, new_secret = f"{client['client_id']}-{world_id}", secrets.token_urlsafe(32)
-            s.execute(update(GbizRelyingParty).where(GbizRelyingParty.client_id == client["client_id"])
-                      .values(client_id=new_id, client_secret=new_secret))
-            s.execute(update(GbizDelegation).where(GbizDelegation.client_id == client["client_id"])
-                      .values(client_id=new_id))
-            renamed[client["client_id"]] = new_id
-            client["client_id"], client["client_secret"] = new_id, new_secret
-        row.value = demo.as_dict()
-        s.execute(delete(Setting).where(Setting.key.like("keys.hmac.%")))  # made afresh on first use
-        state = s.get(Setting, WORLD_ID_KEY)
-        if state is not None:
-            state.value = {"id": uuid.uuid4().hex}
-        virtual = s.execute(select(snapshot.SNAPSHOTS.c.virtual_time)).scalar()
-        s.execute(update(ClockRow).values(anchor_real=time.time(), anchor_virtual=virtual or real_now_jst()))
-    snapshot.take(svc)
+                continue  # the e-Gov auth server's own RP at GビズID
+            old, new, new_secret = client["client_id"], f"{client['client_id']}-{world_id}", secrets.token_urlsafe(32)
+            for row in rows[GbizRelyingParty.__tablename__]:
+                if row["client_id"] == old:
+                    row.update(client_id=new, client_secret=new_secret)
+            for row in rows[GbizDelegation.__tablename__]:
+                if row["client_id"] == old:
+                    row["client_id"] = new
+            renamed[old] = client["client_id"] = new
+            client["client_secret"] = new_secret
+        settings[WORLD_KEY]["value"] = demo.as_dict()
+        settings.setdefault(WORLD_ID_KEY, {"key": WORLD_ID_KEY})["value"] = {"id": uuid.uuid4().hex}
+        rows[Setting.__tablename__] = [r for k, r in settings.items() if not k.startswith("keys.hmac.")]  # new ones
+        touched = [t for t in _base_tables() if t.name in (Software.__tablename__, Setting.__tablename__,
+                                                            GbizRelyingParty.__tablename__,
+                                                            GbizDelegation.__tablename__)]
+        conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+        for table in reversed(touched):
+            conn.execute(delete(table))
+        for table in touched:
+            values = [{c.name: snapshot.decode(c, row.get(c.name)) for c in table.columns} for row in rows[table.name]]
+            if values:
+                conn.execute(table.insert(), values)
+        conn.execute(update(snapshot.SNAPSHOTS).values(data=zlib.compress(
+            json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 6)))
+        conn.execute(update(ClockRow.__table__).values(anchor_real=time.time(), anchor_virtual=snap.virtual_time))
     return {"id": world_id, "client_id": client_id, "client_secret": secret,
             "redirect_uris": demo.redirect_uris, "gbizid_clients": renamed}
+
+
+def _base_tables() -> list[Table]:
+    from .store.models import Base
+
+    return list(Base.metadata.sorted_tables)
 
 
 def _federation_client() -> str:
