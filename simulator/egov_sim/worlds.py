@@ -51,10 +51,11 @@ from sqlalchemy import (
 )
 
 from .clock import Clock, real_now_jst
+from .idp.egov_federation import EGOV_RP_CLIENT_ID, FEDERATION_CLIENT_KEY
 from .idp.keys import KeyRing
 from .services import WORLD, Services
 from .store import Database, ids
-from .store.models import ClockRow, GbizDelegation, GbizRelyingParty, Setting, Software
+from .store.models import ClockRow, GbizAccount, GbizDelegation, GbizRelyingParty, Setting, Software
 
 if TYPE_CHECKING:
     from .ops.middleware import OpsState
@@ -320,9 +321,7 @@ def _fresh_credentials(db: Database, world_id: str, fingerprint: str) -> dict[st
             if row["client_id"] == demo.client_id:
                 row.update(client_id=client_id, client_secret=secret)
         demo.client_id, demo.client_secret = client_id, secret
-        for client in demo.gbizid.get("clients", []):
-            if client["client_id"] == _federation_client():
-                continue  # the e-Gov auth server's own RP at GビズID
+        for client in demo.gbizid.get("clients", []):  # e-Gov's own RP (federation) included
             old, new, new_secret = client["client_id"], f"{client['client_id']}-{world_id}", secrets.token_urlsafe(32)
             for row in rows[GbizRelyingParty.__tablename__]:
                 if row["client_id"] == old:
@@ -330,13 +329,17 @@ def _fresh_credentials(db: Database, world_id: str, fingerprint: str) -> dict[st
             for row in rows[GbizDelegation.__tablename__]:
                 if row["client_id"] == old:
                     row["client_id"] = new
+            for row in rows[GbizAccount.__tablename__]:
+                row["mandates"] = [new if m == old else m for m in row.get("mandates") or []]
             renamed[old] = client["client_id"] = new
             client["client_secret"] = new_secret
+        settings[FEDERATION_CLIENT_KEY] = {"key": FEDERATION_CLIENT_KEY,
+                                           "value": {"client_id": renamed.get(EGOV_RP_CLIENT_ID, EGOV_RP_CLIENT_ID)}}
         settings[WORLD_KEY]["value"] = demo.as_dict()
         settings.setdefault(WORLD_ID_KEY, {"key": WORLD_ID_KEY})["value"] = {"id": uuid.uuid4().hex}
         rows[Setting.__tablename__] = [r for k, r in settings.items() if not k.startswith("keys.hmac.")]  # new ones
         touched = [t for t in _base_tables() if t.name in (Software.__tablename__, Setting.__tablename__,
-                                                            GbizRelyingParty.__tablename__,
+                                                            GbizRelyingParty.__tablename__, GbizAccount.__tablename__,
                                                             GbizDelegation.__tablename__)]
         conn.execute(text("PRAGMA defer_foreign_keys = ON"))
         for table in reversed(touched):
@@ -356,12 +359,6 @@ def _base_tables() -> list[Table]:
     from .store.models import Base
 
     return list(Base.metadata.sorted_tables)
-
-
-def _federation_client() -> str:
-    from .idp.egov_federation import EGOV_RP_CLIENT_ID
-
-    return EGOV_RP_CLIENT_ID
 
 
 def _route_keys(credentials: dict[str, Any]) -> list[str]:

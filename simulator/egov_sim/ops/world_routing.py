@@ -27,6 +27,7 @@ from .middleware import _peek, _token_claims
 SCOPED_ADMIN = re.compile(r"^/__admin/worlds/([^/]+)/.")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 ROUTED = ("/auth", "/gbizid", "/shinsei/")
+BROKER_COOKIE = "EGOV_SIM_BROKER"  # idp/egov_broker.py: the pending e-Gov login while at GビズID
 SOFTWARE_HEADER = "X-eGovAPI-SoftwareID"  # the legacy 外部連携API (filing/legacy)
 
 
@@ -85,7 +86,7 @@ def _client_id(path: str) -> str:
     client_id = form.get("client_id") or request.args.get("client_id")
     if client_id:
         return client_id
-    sealed = form.get("login_request")
+    sealed = form.get("login_request") or request.cookies.get(BROKER_COOKIE)  # the GビズID broker's callback
     req = (_peek(sealed) or {}).get("req") if sealed else None
     return str(req.get("client_id", "")) if isinstance(req, dict) else ""
 
