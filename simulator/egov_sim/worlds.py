@@ -294,7 +294,8 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def _remove_files(path: Path, keep_main: bool = False) -> None:
-    for suffix in ("-wal", "-shm", "-journal") if keep_main else ("", "-wal", "-shm", "-journal"):
+    for suffix in ("-wal", "-shm", "-journal", ".init-lock") if keep_main else ("", "-wal", "-shm", "-journal",
+                                                                              ".init-lock"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
