@@ -9,6 +9,7 @@ token of another world.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -176,3 +177,20 @@ def test_in_world_makes_services_answer_that_world(sim: Flask, http: httpx.Clien
         assert services().db is default_db
         with pytest.raises(UnknownWorld), in_world("wnope"):
             pass
+
+
+def test_the_world_commands_create_list_and_delete_on_a_running_server(live_server: str) -> None:
+    from click.testing import CliRunner
+    from egov_sim.cli import main
+
+    runner = CliRunner()
+    made = runner.invoke(main, ["world", "create", "--url", live_server, "--json"])
+    assert made.exit_code == 0, made.output
+    world_id = json.loads(made.stdout)["id"]
+    listed = runner.invoke(main, ["world", "list", "--url", live_server])
+    assert listed.exit_code == 0 and listed.stdout.split()[0] == world_id
+    assert httpx.get(f"{live_server}/__admin/worlds/{world_id}/clock").status_code == 200
+    gone = runner.invoke(main, ["world", "delete", "--url", live_server, world_id])
+    assert gone.exit_code == 0 and httpx.get(f"{live_server}/__admin/worlds/{world_id}/clock").status_code == 404
+    again = runner.invoke(main, ["world", "delete", "--url", live_server, world_id])
+    assert again.exit_code == 1 and "unknown world" in again.output
