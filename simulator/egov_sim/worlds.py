@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ from .idp.egov_federation import EGOV_RP_CLIENT_ID, FEDERATION_CLIENT_KEY
 from .idp.keys import KeyRing
 from .services import WORLD, Services
 from .store import Database, ids
-from .store.models import ClockRow, GbizAccount, GbizDelegation, GbizRelyingParty, Setting, Software
+from .store.models import GbizAccount, GbizDelegation, GbizRelyingParty, Setting, Software
 
 if TYPE_CHECKING:
     from .ops.middleware import OpsState
@@ -190,18 +191,15 @@ class Worlds:
         path = self.dir / f"{world_id}.sqlite"
         try:
             shutil.copyfile(template, path)  # the template is never written after it is made
-            db = Database(f"sqlite:///{path}")
-            try:
-                credentials = _fresh_credentials(db, world_id, self._fingerprint)
-            finally:
-                db.dispose()
+            credentials = _fresh_credentials(path, world_id, self._fingerprint)
+            created = real_now_jst()
             with self.default.db.engine.begin() as conn:
-                conn.execute(insert(WORLDS).values(id=world_id, created_at=real_now_jst(), credentials=credentials))
+                conn.execute(insert(WORLDS).values(id=world_id, created_at=created, credentials=credentials))
                 conn.execute(insert(ROUTES), [{"key": key, "world_id": world_id} for key in _route_keys(credentials)])
         except BaseException:
             _remove_files(path)
             raise
-        return self.describe(world_id)
+        return _describe(WorldRow(world_id, created, credentials))
 
     def delete(self, world_id: str) -> None:
         self.describe(world_id)
@@ -299,71 +297,96 @@ def _remove_files(path: Path, keep_main: bool = False) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _fresh_credentials(db: Database, world_id: str, fingerprint: str) -> dict[str, Any]:
-    """Give the copy its own identity: software ID and API key, the demo GビズID RP, HMAC keys, world state
-    id. The copy's snapshot is rewritten (so a reset of the world keeps them) and the tables it touches
-    are written from it; the clock starts at the snapshot's virtual time, as after a reset."""
+@dataclass(frozen=True)
+class Change:
+    """Set `values` on the rows of `table` whose `column` is `key` — applied alike to the copy's tables
+    and to its snapshot's rows, so a reset of the world restores what it was made with."""
+
+    table: str
+    column: str
+    key: Any
+    values: dict[str, Any]
+
+
+def _fresh_credentials(path: Path, world_id: str, fingerprint: str) -> dict[str, Any]:
+    """Give the copy at `path` its own identity: software ID and API key, GビズID RP clients (e-Gov's own
+    included), HMAC keys (made afresh on first use), world state id; its clock starts at the snapshot's
+    virtual time, as after a reset. Plain sqlite3 on the closed copy: no engine to make (this is most of
+    a world's creation time)."""
     import json
     import zlib
 
-    from .world import snapshot
     from .world.demo import WORLD_ID_KEY, WORLD_KEY, DemoWorld
 
     client_id, secret = f"egov-sandbox-{world_id}", secrets.token_urlsafe(24)
-    renamed: dict[str, str] = {}
-    with db.engine.begin() as conn:
-        snap = conn.execute(select(snapshot.SNAPSHOTS)).first()
-        if snap is None or snap.fingerprint != fingerprint:
-            raise WorldsUnavailable("the template has no usable demo snapshot")
-        rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap.data))
-        settings = {r["key"]: r for r in rows[Setting.__tablename__]}
-        demo = DemoWorld.from_dict(settings[WORLD_KEY]["value"])
-        for row in rows[Software.__tablename__]:
-            if row["client_id"] == demo.client_id:
-                row.update(client_id=client_id, client_secret=secret)
-        demo.client_id, demo.client_secret = client_id, secret
-        for client in demo.gbizid.get("clients", []):  # e-Gov's own RP (federation) included
-            old, new, new_secret = client["client_id"], f"{client['client_id']}-{world_id}", secrets.token_urlsafe(32)
-            for row in rows[GbizRelyingParty.__tablename__]:
-                if row["client_id"] == old:
-                    row.update(client_id=new, client_secret=new_secret)
-            for row in rows[GbizDelegation.__tablename__]:
-                if row["client_id"] == old:
-                    row["client_id"] = new
-            for row in rows[GbizAccount.__tablename__]:
-                row["mandates"] = [new if m == old else m for m in row.get("mandates") or []]
-            renamed[old] = client["client_id"] = new
-            client["client_secret"] = new_secret
-        settings[FEDERATION_CLIENT_KEY] = {"key": FEDERATION_CLIENT_KEY,
-                                           "value": {"client_id": renamed.get(EGOV_RP_CLIENT_ID, EGOV_RP_CLIENT_ID)}}
-        settings[WORLD_KEY]["value"] = demo.as_dict()
-        settings.setdefault(WORLD_ID_KEY, {"key": WORLD_ID_KEY})["value"] = {"id": uuid.uuid4().hex}
-        rows[Setting.__tablename__] = [r for k, r in settings.items() if not k.startswith("keys.hmac.")]  # new ones
-        touched = [t for t in _base_tables() if t.name in (Software.__tablename__, Setting.__tablename__,
-                                                            GbizRelyingParty.__tablename__, GbizAccount.__tablename__,
-                                                            GbizDelegation.__tablename__)]
-        conn.execute(text("PRAGMA defer_foreign_keys = ON"))
-        for table in reversed(touched):
-            conn.execute(delete(table))
-        for table in touched:
-            values = [{c.name: snapshot.decode(c, row.get(c.name)) for c in table.columns} for row in rows[table.name]]
-            if values:
-                conn.execute(table.insert(), values)
-        conn.execute(update(snapshot.SNAPSHOTS).values(data=zlib.compress(
-            json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 6)))
-        conn.execute(update(ClockRow.__table__).values(anchor_real=time.time(), anchor_virtual=snap.virtual_time))
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")  # as the app opens it (store/db.py): commits need no fsync
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with conn:
+            snap = conn.execute("SELECT fingerprint, data FROM world_snapshot").fetchone()
+            if snap is None or snap[0] != fingerprint:
+                raise WorldsUnavailable("the template has no usable demo snapshot")
+            rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap[1]))
+            settings = {r["key"]: r["value"] for r in rows[Setting.__tablename__]}
+            demo = DemoWorld.from_dict(settings[WORLD_KEY])
+            changes = [Change(Software.__tablename__, "client_id", demo.client_id,
+                              {"client_id": client_id, "client_secret": secret})]
+            demo.client_id, demo.client_secret = client_id, secret
+            renamed: dict[str, str] = {}
+            for client in demo.gbizid.get("clients", []):
+                old, new = client["client_id"], f"{client['client_id']}-{world_id}"
+                client["client_id"], client["client_secret"] = new, secrets.token_urlsafe(32)
+                changes += [Change(GbizRelyingParty.__tablename__, "client_id", old,
+                                   {"client_id": new, "client_secret": client["client_secret"]}),
+                            Change(GbizDelegation.__tablename__, "client_id", old, {"client_id": new})]
+                renamed[old] = new
+            for account in rows[GbizAccount.__tablename__]:
+                mandates = [renamed.get(m, m) for m in account.get("mandates") or []]
+                if mandates != (account.get("mandates") or []):
+                    changes.append(Change(GbizAccount.__tablename__, "id", account["id"], {"mandates": mandates}))
+            changes += [Change(Setting.__tablename__, "key", WORLD_KEY, {"value": demo.as_dict()}),
+                        Change(Setting.__tablename__, "key", WORLD_ID_KEY, {"value": {"id": uuid.uuid4().hex}})]
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # RP ids change in parent and child rows
+            for change in changes:
+                _apply(conn, rows, change)
+            own_rp = {"key": FEDERATION_CLIENT_KEY, "value": {"client_id": renamed.get(EGOV_RP_CLIENT_ID,
+                                                                                       EGOV_RP_CLIENT_ID)}}
+            conn.execute("DELETE FROM settings_kv WHERE key LIKE 'keys.hmac.%'")  # fresh HMAC keys
+            conn.execute("INSERT INTO settings_kv (key, value) VALUES (?, ?)", (own_rp["key"], json.dumps(own_rp["value"])))
+            rows[Setting.__tablename__] = [r for r in rows[Setting.__tablename__]
+                                           if not r["key"].startswith("keys.hmac.")] + [own_rp]
+            conn.execute("UPDATE world_snapshot SET data = ?", (zlib.compress(json.dumps(
+                rows, ensure_ascii=False, separators=(",", ":")).encode(), 1),))
+            conn.execute("UPDATE clock SET anchor_real = ?, anchor_virtual = (SELECT virtual_time FROM world_snapshot)",
+                         (time.time(),))
+    finally:
+        conn.close()
     return {"id": world_id, "client_id": client_id, "client_secret": secret,
             "redirect_uris": demo.redirect_uris, "gbizid_clients": renamed}
 
 
-def _base_tables() -> list[Table]:
-    from .store.models import Base
+def _apply(conn: sqlite3.Connection, rows: dict[str, list[dict[str, Any]]], change: Change) -> None:
+    """One change to the live table (JSON values as SQLAlchemy's JSON type stores them) and to the snapshot."""
+    import json
 
-    return list(Base.metadata.sorted_tables)
+    columns = ", ".join(f"{name} = ?" for name in change.values)
+    stored = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in change.values.values()]
+    conn.execute(f"UPDATE {change.table} SET {columns} WHERE {change.column} = ?", (*stored, change.key))
+    for row in rows.get(change.table, []):
+        if row.get(change.column) == change.key:
+            row.update(change.values)
 
 
 def _route_keys(credentials: dict[str, Any]) -> list[str]:
     return [credentials["client_id"], *credentials["gbizid_clients"].values()]
+
+
+@dataclass(frozen=True)
+class WorldRow:
+    id: str
+    created_at: datetime
+    credentials: dict[str, Any]
 
 
 def _describe(row: Any) -> dict[str, Any]:
