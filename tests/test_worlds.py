@@ -216,3 +216,15 @@ def test_the_feature_suite_runs_with_four_workers_in_worlds_of_one_served_simula
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
         assert re.search(r"\b(2\d|[3-9]\d) passed\b", done.stdout), done.stdout[-500:]
         assert httpx.get(f"{url}/__admin/worlds").json()["worlds"] == []  # every test's world was deleted
+
+
+def test_worlds_are_refused_with_a_clear_409_where_they_cannot_live(tmp_path: Path) -> None:
+    """An in-memory database has no data directory file to copy (PostgreSQL is refused the same way)."""
+    from egov_sim import Settings, create_app
+
+    app = create_app(Settings(database_url="sqlite://", data_dir=tmp_path))
+    client = app.test_client()
+    refused = client.post("/__admin/worlds")
+    assert refused.status_code == 409 and "SQLite" in refused.json["detail"]
+    assert client.get("/__admin/worlds").json == {"worlds": []}
+    assert not (tmp_path / "worlds").exists()
