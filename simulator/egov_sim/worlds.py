@@ -266,6 +266,7 @@ class Worlds:
                     if not snapshot.restore(svc):
                         raise WorldsUnavailable("the default world has no demo snapshot to copy "
                                                 "(demo_world disabled, or made by an older version: reset it)")
+                    _meta.drop_all(db.engine)  # the registry is the default world's alone
                     with db.engine.begin() as conn:  # no WAL left beside the copy's source
                         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
                 finally:
