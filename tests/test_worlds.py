@@ -228,3 +228,13 @@ def test_worlds_are_refused_with_a_clear_409_where_they_cannot_live(tmp_path: Pa
     assert refused.status_code == 409 and "SQLite" in refused.json["detail"]
     assert client.get("/__admin/worlds").json == {"worlds": []}
     assert not (tmp_path / "worlds").exists()
+
+
+def test_the_plugin_takes_world_isolation_per_test_or_worker_and_only_against_a_served_simulator() -> None:
+    from egov_harness.pytest_plugin import choose_target
+
+    assert choose_target("http://127.0.0.1:9", "world").world == "test"
+    assert choose_target("http://127.0.0.1:9", "world", "worker").world == "worker"
+    assert choose_target("http://127.0.0.1:9", "reset").world == ""
+    with pytest.raises(pytest.UsageError, match="--egov-target URL"):
+        choose_target("inprocess", "world")

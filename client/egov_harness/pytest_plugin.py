@@ -61,6 +61,8 @@ def choose_target(value: str | None, isolation: str | None = None, scope: str | 
     isolation = isolation or os.environ.get("EGOV_ISOLATION") or "reset"
     reset = isolation != "none"
     world = (scope or os.environ.get("EGOV_ISOLATION_SCOPE") or "test") if isolation == "world" else ""
+    if world and not re.match(r"^https?://", value):
+        raise pytest.UsageError("--egov-isolation world needs --egov-target URL (a running simulator)")
     if value.lower() in ("", "inprocess", "in-process", "local"):
         return TargetChoice(INPROCESS)
     if value.lower() in ("sandbox", "検証環境"):
@@ -70,8 +72,6 @@ def choose_target(value: str | None, isolation: str | None = None, scope: str | 
                                 "use --egov-target sandbox (検証環境)")
     if re.match(r"^https?://", value):
         return TargetChoice(SIMULATOR, value.rstrip("/"), reset, token, world)
-    if isolation == "world":
-        raise pytest.UsageError("--egov-isolation world needs --egov-target URL (a running simulator)")
     raise pytest.UsageError(f"--egov-target {value!r}: give inprocess, sandbox or the URL of a simulator")
 
 
