@@ -71,7 +71,7 @@ def _encode(column: SchemaColumn[Any], value: Any) -> Any:
     return value
 
 
-def decode(column: SchemaColumn[Any], value: Any) -> Any:
+def _decode(column: SchemaColumn[Any], value: Any) -> Any:
     if value is None or isinstance(column.type, JSON):
         return value
     if isinstance(column.type, DateTime):
@@ -110,7 +110,7 @@ def restore(services: Services) -> bool:
         for table in reversed(tables):  # children first (foreign keys)
             conn.execute(delete(table))
         for table in tables:
-            values = [{c.name: decode(c, row.get(c.name)) for c in table.columns} for row in rows.get(table.name, [])]
+            values = [{c.name: _decode(c, row.get(c.name)) for c in table.columns} for row in rows.get(table.name, [])]
             if table.name == ClockRow.__tablename__:
                 values = [_clock_at(row, snap.virtual_time, services) for row in values]
             if values:
