@@ -1,6 +1,6 @@
 # The newcomer's path: `make serve` (set up + start the simulator with its demo world), `make test`.
 #   make serve PORT=8181 DATA_DIR=/tmp/sim2     another port, another world
-#   make test-served                            the installed wheel and every README example, against a served simulator
+#   make test-served                            the installed wheel, every README example and the -n 4 world run, served
 PYTHON ?= python3
 PORT   ?= 8080
 DATA_DIR ?=
@@ -26,7 +26,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 test-served: $(STAMP)
-	EGOV_SERVED_TESTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_installed.py tests/test_readme.py
+	EGOV_SERVED_TESTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_installed.py tests/test_readme.py \
+		"tests/test_worlds.py::test_the_feature_suite_runs_with_four_workers_in_worlds_of_one_served_simulator"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,9 @@ accounts, or from LOAD_TOKEN (`egov-sim token`). Expired tokens are refreshed (P
 and the call retried once. Signed packages are built before the run with the demo world's
 valid certificate (LOAD_P12 / LOAD_P12_PASSWORD, default: the world's own file).
 
+LOAD_OWN_WORLD=1: each Locust process makes a world of its own on the server (its own software,
+accounts, clock and journal; POST /__admin/worlds) and deletes it when it quits.
+
 At the end every process checks that each accepted submission is retrievable (GET /apply/{id})
 and that arrive_ids are unique; problems are reported as failures of the "integrity" entries.
 
@@ -104,7 +107,15 @@ class Kit:
     def _world(self) -> dict[str, Any]:
         if path := os.environ.get("LOAD_WORLD"):
             return json.loads(Path(path).read_text())
-        r = httpx.get(f"{self.host}/__admin/world", headers=self._admin_headers(), timeout=30)
+        admin = f"{self.host}/__admin"
+        if os.environ.get("LOAD_OWN_WORLD") == "1":  # this process takes a world of its own, deleted at quit
+            made = httpx.post(f"{admin}/worlds", headers=self._admin_headers(), timeout=30)
+            made.raise_for_status()
+            admin = f"{admin}/worlds/{made.json()['id']}"
+            world_admin = admin
+            events.quitting.add_listener(lambda **_: httpx.delete(world_admin, headers=self._admin_headers(),
+                                                                  timeout=30))
+        r = httpx.get(f"{admin}/world", headers=self._admin_headers(), timeout=30)
         r.raise_for_status()
         return r.json()
 

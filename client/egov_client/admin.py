@@ -45,18 +45,22 @@ class SimulatorAdmin:
     """`/__admin` of a simulator at `base_url` (the URL that also serves /shinsei/v2 and /auth)."""
 
     def __init__(self, base_url: str, *, token: str = "", http: httpx.Client | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, world: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.world_id = world  # every call addresses this world (/__admin/worlds/<id>/...); None: the default
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     # -- generic
 
-    def call(self, method: str, path: str, json: Any = None) -> Any:
-        """Any admin operation (`path` below /__admin), e.g. ones added by newer simulators."""
-        response = self.http.request(method, f"{self.base_url}/__admin/{path.lstrip('/')}", json=json,
-                                     headers=self._headers)
+    def _url(self, path: str, scoped: bool = True) -> str:
+        prefix = f"/__admin/worlds/{self.world_id}" if scoped and self.world_id else "/__admin"
+        return f"{self.base_url}{prefix}/{path.lstrip('/')}"
+
+    def call(self, method: str, path: str, json: Any = None, *, scoped: bool = True) -> Any:
+        """Any admin operation (`path` below /__admin, within this admin's world when `scoped`)."""
+        response = self.http.request(method, self._url(path, scoped), json=json, headers=self._headers)
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -232,7 +236,7 @@ class SimulatorAdmin:
         """The request journal, newest first."""
         params = {k: v for k, v in (("path", path), ("method", method), ("status", status), ("account", account))
                   if v is not None}
-        response = self.http.get(f"{self.base_url}/__admin/requests", params={**params, "limit": limit},
+        response = self.http.get(self._url("requests"), params={**params, "limit": limit},
                                  headers=self._headers)
         if not response.is_success:
             raise AdminError(response.status_code, response.text[:200])
@@ -258,11 +262,32 @@ class SimulatorAdmin:
 
     def outbox(self, account: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """GビズID SMS messages "sent" to phones, newest first (each with its one-time code)."""
-        response = self.http.get(f"{self.base_url}/__admin/outbox", headers=self._headers,
+        response = self.http.get(self._url("outbox"), headers=self._headers,
                                  params={"limit": limit, **({"account": account} if account else {})})
         if not response.is_success:
             raise AdminError(response.status_code, response.text[:200])
         return response.json()["messages"]
+
+    # -- worlds (isolated sandboxes of one server; always addressed from the top)
+
+    def create_world(self) -> dict[str, Any]:
+        """A new world: {"id", "client_id", "client_secret", "redirect_uris", "gbizid_clients", "admin_path"}."""
+        return self.call("POST", "worlds", scoped=False)
+
+    def worlds(self) -> list[dict[str, Any]]:
+        return self.call("GET", "worlds", scoped=False)["worlds"]
+
+    def world_info(self, world_id: str) -> dict[str, Any]:
+        return self.call("GET", f"worlds/{world_id}", scoped=False)
+
+    def delete_world(self, world_id: str) -> None:
+        self.call("DELETE", f"worlds/{world_id}", scoped=False)
+
+    def in_world(self, world_id: str | None) -> SimulatorAdmin:
+        """An admin of the same server for world `world_id` (sharing this one's HTTP client)."""
+        other = SimulatorAdmin(self.base_url, http=self.http, world=world_id)
+        other._headers = dict(self._headers)
+        return other
 
     def close(self) -> None:
         if self._own_http:

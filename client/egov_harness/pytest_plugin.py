@@ -5,7 +5,9 @@ simulator only when a test needs the in-process one, so it costs nothing elsewhe
 
 Targets (`--egov-target`, or EGOV_TARGET):
   (unset) / inprocess   a simulator in this process on a loopback port; fresh state per test
-  http://host:port      a running egov-sandbox simulator; reset per test (--egov-isolation none to keep state)
+  http://host:port      a running egov-sandbox simulator; reset per test (--egov-isolation none to keep state;
+                        --egov-isolation world: a world of its own per test, or per xdist worker with
+                        --egov-isolation-scope worker, deleted afterwards)
   sandbox               e-Gov's 検証環境, with EGOV_CLIENT_ID, EGOV_CLIENT_SECRET, EGOV_REDIRECT_URI,
                         EGOV_USERNAME, EGOV_PASSWORD (and EGOV_P12, EGOV_P12_PASSWORD) from the environment
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +45,7 @@ class TargetChoice:
     url: str = ""
     reset: bool = True
     admin_token: str = ""
+    world: str = ""  # "test" | "worker": a world of the simulator per test / per xdist worker ("" = none)
 
     def describe(self, url: str = "") -> str:
         if self.kind == INPROCESS:
@@ -51,10 +55,14 @@ class TargetChoice:
         return "e-Gov 検証環境 (sandbox)"
 
 
-def choose_target(value: str | None, isolation: str | None = None) -> TargetChoice:
+def choose_target(value: str | None, isolation: str | None = None, scope: str | None = None) -> TargetChoice:
     value = (value or "").strip()
     token = os.environ.get("EGOV_SIM_ADMIN_TOKEN", "")
-    reset = (isolation or os.environ.get("EGOV_ISOLATION") or "reset") != "none"
+    isolation = isolation or os.environ.get("EGOV_ISOLATION") or "reset"
+    reset = isolation != "none"
+    world = (scope or os.environ.get("EGOV_ISOLATION_SCOPE") or "test") if isolation == "world" else ""
+    if world and not re.match(r"^https?://", value):
+        raise pytest.UsageError("--egov-isolation world needs --egov-target URL (a running simulator)")
     if value.lower() in ("", "inprocess", "in-process", "local"):
         return TargetChoice(INPROCESS)
     if value.lower() in ("sandbox", "検証環境"):
@@ -63,7 +71,7 @@ def choose_target(value: str | None, isolation: str | None = None) -> TargetChoi
         raise pytest.UsageError("egov-sandbox does not run conformance scenarios against production e-Gov; "
                                 "use --egov-target sandbox (検証環境)")
     if re.match(r"^https?://", value):
-        return TargetChoice(SIMULATOR, value.rstrip("/"), reset, token)
+        return TargetChoice(SIMULATOR, value.rstrip("/"), reset, token, world)
     raise pytest.UsageError(f"--egov-target {value!r}: give inprocess, sandbox or the URL of a simulator")
 
 
@@ -74,8 +82,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--egov-target", default=os.environ.get("EGOV_TARGET"),
                     help="inprocess (default), the URL of a running simulator, or sandbox (e-Gov 検証環境). "
                          "Env: EGOV_TARGET")
-    group.addoption("--egov-isolation", choices=("reset", "none"), default=None,
-                    help="against a running simulator: reset it before each test (default) or keep its state")
+    group.addoption("--egov-isolation", choices=("reset", "none", "world"), default=None,
+                    help="against a running simulator: reset it before each test (default), keep its state, "
+                         "or give each test (or worker) a world of its own. Env: EGOV_ISOLATION")
+    group.addoption("--egov-isolation-scope", choices=("test", "worker"), default=None,
+                    help="with --egov-isolation world: a new world per test (default) or one per xdist worker, "
+                         "reset before each test. Env: EGOV_ISOLATION_SCOPE")
     group.addoption("--egov-report-dir", default=os.environ.get("EGOV_REPORT_DIR", "reports"),
                     help="where the conformance report, JUnit XML and evidence go (default: reports)")
     group.addoption("--egov-no-report", action="store_true", help="write no conformance report")
@@ -95,7 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
                  "egov_test_id(number): the test number of a scenario (evidence is laid out by it)",
                  "egov_final_item(item): the e-Gov 最終確認試験 item a scenario covers (final_test/items.toml)"):
         config.addinivalue_line("markers", line)
-    choice = choose_target(config.getoption("egov_target"), config.getoption("egov_isolation"))
+    choice = choose_target(config.getoption("egov_target"), config.getoption("egov_isolation"),
+                           config.getoption("egov_isolation_scope"))
     config.stash[_choice_key] = choice
     if config.getoption("egov_no_report") or not _has_bdd():
         return
@@ -157,6 +170,17 @@ def egov_target(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> 
         sim = request.getfixturevalue("egov_embedded_simulator")
         sim.fresh()
         target = simulator_target(sim.url, name=choice.describe(sim.url))
+    elif choice.kind == SIMULATOR and choice.world == "test":
+        with _world(choice) as world_id:
+            target = simulator_target(choice.url, admin_token=choice.admin_token, name=choice.describe(),
+                                      world=world_id)
+            yield target
+            target.admin.close()  # type: ignore[union-attr]
+        return
+    elif choice.kind == SIMULATOR and choice.world == "worker":
+        world_id = request.getfixturevalue("egov_worker_world")
+        target = simulator_target(choice.url, admin_token=choice.admin_token, reset=True, name=choice.describe(),
+                                  world=world_id)
     elif choice.kind == SIMULATOR:
         target = simulator_target(choice.url, admin_token=choice.admin_token, reset=choice.reset,
                                   name=choice.describe())
@@ -169,6 +193,26 @@ def egov_target(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> 
     yield target
     if target.admin is not None:
         target.admin.close()
+
+
+@contextmanager
+def _world(choice: TargetChoice) -> Iterator[str]:
+    """A world of the simulator for as long as it is needed, deleted afterwards (even after a failure)."""
+    from egov_client.admin import SimulatorAdmin
+
+    with SimulatorAdmin(choice.url, token=choice.admin_token) as admin:
+        world_id = admin.create_world()["id"]
+        try:
+            yield world_id
+        finally:
+            admin.delete_world(world_id)
+
+
+@pytest.fixture(scope="session")
+def egov_worker_world(pytestconfig: pytest.Config) -> Iterator[str]:
+    """With --egov-isolation world --egov-isolation-scope worker: this session's (xdist worker's) world."""
+    with _world(pytestconfig.stash[_choice_key]) as world_id:
+        yield world_id
 
 
 def _require_admin(target: Target) -> SimulatorAdmin:

@@ -87,9 +87,10 @@ class Target:
 
 
 def simulator_target(base_url: str, *, admin_token: str = "", http: httpx.Client | None = None,
-                     name: str = "", reset: bool = False) -> Target:
-    """A simulator at `base_url`: credentials, accounts and certificates come from its demo world."""
-    admin = SimulatorAdmin(base_url, token=admin_token, http=http)
+                     name: str = "", reset: bool = False, world: str | None = None) -> Target:
+    """A simulator at `base_url`: credentials, accounts and certificates come from its demo world
+    (of world `world` of that server when given: the admin API addresses it, its credentials route to it)."""
+    admin = SimulatorAdmin(base_url, token=admin_token, http=http, world=world)
     world = admin.reset() if reset else admin.world()
     endpoint = simulator(base_url).with_credentials(world["client_id"], world["client_secret"],
                                                      world["redirect_uris"][0])

@@ -41,6 +41,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     # a worker started while the database is down waits for it instead of crash-looping the server
     app.extensions["egov_sim"] = wait_for_database(start, wait=settings.database_start_wait)
+    from . import worlds
+    from .ops import world_routing
+
+    worlds.install(app, app.extensions["egov_sim"])  # worlds: their registry (worlds.py) and routing step
 
     from .filing import legacy as filing_legacy
     from .filing import v2 as filing_v2
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(filing_v2.bp)
     filing_legacy.install(app)  # /shinsei/1: the legacy 外部連携API over the same FilingBackend
     app.register_blueprint(admin.bp)  # /__admin: clock/world, ops, cases, gbizid nested under one guard
+    app.register_blueprint(admin.bp, url_prefix="/__admin/worlds/<in_world>", name="admin_in_world")  # a world's
     app.register_blueprint(admin_ops.public)
     faultable = {filing_v2.bp.url_prefix: "api", filing_legacy.PREFIX: "api", egov_auth.bp.url_prefix: "auth"}
     middleware.install(app, faultable=faultable, answers={filing_legacy.PREFIX: filing_legacy.ops_answer})
@@ -59,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(egov_broker.bp)
     from .rp import review, shinsa, views
 
+    world_routing.install(app)  # first of the before-request hooks
     app.register_blueprint(views.bp)  # /keieikakushin: 経営革新計画電子申請システム (a GビズID RP)
     app.register_blueprint(review.bp)
     app.register_blueprint(shinsa.bp)  # /keieikakushin/shinsa: the prefecture reviewers' pages

@@ -237,13 +237,17 @@ def token(account: str, database: str | None, data_dir: str | None, issuer: str,
     click.echo(json.dumps(tokens, ensure_ascii=False, indent=2) if as_json else tokens["access_token"])
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--database", envvar="EGOV_SIM_DATABASE_URL")
 @click.option("--data-dir", envvar="EGOV_SIM_DATA_DIR")
 @click.option("--url", help="the simulator's URL to print (default: where `serve` last served this world)")
 @click.option("--json", "as_json", is_flag=True)
-def world(database: str | None, data_dir: str | None, url: str | None, as_json: bool) -> None:
-    """Show the demo world (software credentials, accounts, certificates)."""
+@click.pass_context
+def world(ctx: click.Context, database: str | None, data_dir: str | None, url: str | None, as_json: bool) -> None:
+    """Show the demo world (software credentials, accounts, certificates); `create`, `list`, `delete`
+    manage the worlds of a running server (worlds_cli.py)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from .app import create_app
     from .world.demo import load_world
 
@@ -257,6 +261,10 @@ def world(database: str | None, data_dir: str | None, url: str | None, as_json: 
     else:
         print_world(w.as_dict(), url or served_url(app.extensions["egov_sim"]))
 
+
+from .worlds_cli import add_world_commands  # noqa: E402  (after `world`, which they extend)
+
+add_world_commands(world)
 
 if __name__ == "__main__":
     main()

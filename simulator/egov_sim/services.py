@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g
 
 from .catalogue import Catalogue
 from .clock import Clock
@@ -22,5 +22,10 @@ class Services:
     catalogue: Catalogue
 
 
+WORLD = "egov_world"  # flask.g: the request's world (worlds.py sets it); absent = the default world
+
+
 def services() -> Services:
-    return current_app.extensions["egov_sim"]
+    """The Services of the request's world (one routing step sets it, worlds.py), else the default one."""
+    world = g.get(WORLD)
+    return world.services if world is not None else current_app.extensions["egov_sim"]

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import jwt
 from sqlalchemy import select
 
-from ..store.models import Account, GbizRelyingParty
+from ..store.models import Account, GbizRelyingParty, Setting
 from . import gbizid_op as op
 from .egov_tokens import AuthorizationRequest, LoginError, LoginResult, OAuthError, epoch, login_federated
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .context import IdpContext
 
 EGOV_RP_CLIENT_ID = "e-gov"
+FEDERATION_CLIENT_KEY = "egov.gbizid_client_id"  # setting: this world's e-Gov RP at GビズID, if not "e-gov" (worlds.py)
 CALLBACK_PATH = "/auth/broker/gbizid/endpoint"
 BROKER_SCOPE = "openid profile user email"
 STATE_LIFETIME = timedelta(minutes=30)
@@ -44,9 +45,11 @@ MSG_EMAIL_TAKEN = "このメールアドレスは既にe-Govアカウントと�
 def ensure_egov_rp(ctx: IdpContext) -> GbizRelyingParty:
     """e-Gov's own registration with GビズID (created on first use; its redirect URI is on this origin)."""
     with ctx.db.session() as s:
-        rp = s.get(GbizRelyingParty, EGOV_RP_CLIENT_ID)
+        own = s.get(Setting, FEDERATION_CLIENT_KEY)
+        client_id = str(own.value["client_id"]) if own is not None else EGOV_RP_CLIENT_ID
+        rp = s.get(GbizRelyingParty, client_id)
         if rp is None:
-            rp = GbizRelyingParty(client_id=EGOV_RP_CLIENT_ID, client_secret=secrets.token_urlsafe(32),
+            rp = GbizRelyingParty(client_id=client_id, client_secret=secrets.token_urlsafe(32),
                                   name="e-Gov電子申請", redirect_uris=[CALLBACK_PATH], approved_scopes=[],
                                   system_cd="EGOV")
             s.add(rp)

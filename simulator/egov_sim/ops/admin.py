@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..idp.gbizid_accounts import AccountError
 from ..services import services
-from . import admin_ops, admin_world, case_admin, gbizid_admin
+from . import admin_ops, admin_world, admin_worlds, case_admin, gbizid_admin
 from .errors import OpsError
 from .middleware import ops_state
 from .outage_http import outage_answer
@@ -134,5 +134,5 @@ def _account_error(exc: AccountError) -> Any:
     return problem(exc.status, exc.message)
 
 
-for child in (admin_world.bp, admin_ops.bp, case_admin.bp, gbizid_admin.bp):
+for child in (admin_world.bp, admin_ops.bp, case_admin.bp, gbizid_admin.bp, admin_worlds.bp):
     bp.register_blueprint(child)

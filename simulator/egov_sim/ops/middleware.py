@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from ..clock import format_datetime, real_now_jst
 from ..filing.v2.problems import not_found, problem, unauthorized
 from ..idp.egov_tokens import from_epoch
-from ..services import services
+from ..services import WORLD, services
 from ..store.models import Setting
 from ..store.outage import OUTAGE_ERRORS
 from . import connection, latency
@@ -125,7 +125,9 @@ def install(app: Flask, faultable: dict[str | None, str],
 
 
 def ops_state() -> OpsState:
-    return current_app.extensions[OPS_KEY]
+    """The ops room of the request's world (its journal, rules cache) — the default world's if none."""
+    world = g.get(WORLD)
+    return world.ops(current_app.extensions[OPS_KEY]) if world is not None else current_app.extensions[OPS_KEY]
 
 
 def faultable_trees() -> tuple[str, ...]:

@@ -10,14 +10,29 @@ the caller writes the numbers after a flush (under a placeholder unique to the r
 from __future__ import annotations
 
 import uuid
+import weakref
+from collections.abc import Callable
 
 from sqlalchemy import Table, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+# engines whose ids come from a shared allocator (a world's database: ids unique across worlds, worlds.py)
+_allocators: weakref.WeakKeyDictionary[Engine, Callable[[str], int]] = weakref.WeakKeyDictionary()
+
+
+def share_allocator(engine: Engine, allocate: Callable[[str], int]) -> None:
+    """Ids of `engine`'s rows come from `allocate(table_name)` from now on."""
+    _allocators[engine] = allocate
 
 
 def next_id(session: Session, table: Table) -> int | None:
     """The next id of `table` from its sequence, or None where the database allocates on INSERT."""
-    if session.get_bind().dialect.name != "postgresql":
+    bind = session.get_bind()
+    allocate = _allocators.get(bind) if isinstance(bind, Engine) else None
+    if allocate is not None:
+        return allocate(table.name)
+    if bind.dialect.name != "postgresql":
         return None
     return int(session.scalar(text("SELECT nextval(pg_get_serial_sequence(:table, 'id'))"),
                               {"table": table.name}))

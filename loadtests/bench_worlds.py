@@ -1,0 +1,99 @@
+"""World creation time: p50/p99 of POST /__admin/worlds over N creations on a served simulator
+(SQLite), next to its peer, a reset of the default world (POST /__admin/reset), and world deletion.
+Target: creation < 50 ms.
+
+    python loadtests/bench_worlds.py             # N = 50
+    python loadtests/bench_worlds.py -n 200
+
+It serves `egov-sim serve` (gunicorn, one worker) in a temporary data directory on a free loopback
+port, makes one world first (the template is made then, once per data directory: reported apart),
+then times N creations, N default-world resets and N deletions one after another, and stops the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+EGOV_SIM = Path(sys.executable).parent / "egov-sim"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _timed(http: httpx.Client, method: str, url: str, expect: int) -> tuple[float, httpx.Response]:
+    started = time.perf_counter()
+    response = http.request(method, url)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != expect:
+        raise SystemExit(f"{method} {url}: {response.status_code} {response.text[:300]}")
+    return elapsed, response
+
+
+def _row(name: str, times: list[float]) -> str:
+    ordered = sorted(times)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"{name:<34} {len(times):>5} {statistics.median(ordered):>9.1f} {p99:>9.1f} {max(ordered):>9.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=50, help="creations (and resets, deletions) to time, 1–500")
+    args = parser.parse_args()
+    n = max(1, min(args.n, 500))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="bench-worlds-") as data:
+        log = (Path(data) / "serve.log").open("wb")
+        proc = subprocess.Popen([str(EGOV_SIM), "serve", "--port", str(port), "--data-dir", data, "--quiet"],
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with httpx.Client(timeout=60) as http:
+                deadline = time.monotonic() + 90
+                while True:
+                    try:
+                        if http.get(f"{url}/__admin/clock").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("egov-sim serve did not come up: " + (Path(data) / "serve.log").read_text())
+                    time.sleep(0.2)
+                first, made = _timed(http, "POST", f"{url}/__admin/worlds", 201)
+                ids = [made.json()["id"]]
+                creations, resets, deletions = [], [], []
+                for _ in range(n):
+                    elapsed, made = _timed(http, "POST", f"{url}/__admin/worlds", 201)
+                    creations.append(elapsed)
+                    ids.append(made.json()["id"])
+                for _ in range(n):
+                    resets.append(_timed(http, "POST", f"{url}/__admin/reset", 200)[0])
+                for world_id in ids:
+                    deletions.append(_timed(http, "DELETE", f"{url}/__admin/worlds/{world_id}", 204)[0])
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print(f"worlds on SQLite, served by egov-sim serve (gunicorn, 1 worker) at {url}; milliseconds, over HTTP")
+    print(f"{'operation':<34} {'n':>5} {'p50':>9} {'p99':>9} {'max':>9}")
+    print(f"{'first world (makes the template)':<34} {1:>5} {first:>9.1f}")
+    print(_row("POST /__admin/worlds", creations))
+    print(_row("POST /__admin/reset (default)", resets))
+    print(_row("DELETE /__admin/worlds/{id}", deletions))
+    p50 = statistics.median(creations)
+    print(f"creation p50 {p50:.1f} ms: {'within' if p50 < 50 else 'OVER'} the 50 ms target")
+
+
+if __name__ == "__main__":
+    main()
