@@ -37,6 +37,9 @@ def measure(database: str, url: str, data_dir: Path, processes: list[int], opts:
             poll_env = {"BENCH_TOKEN": prep.token, "BENCH_PATH": prep.poll_path}
             run_wrk("warm-up", f"{base}{prep.poll_path}", duration=2, connections=opts.connections, threads=1,
                     script="poll.lua", env=poll_env)
+            run_wrk("warm-up", f"{base}/shinsei/v2/apply", duration=2, connections=opts.apply_connections,
+                    threads=1, script="apply.lua", env={"BENCH_TOKEN": prep.token, "BENCH_BODIES": str(prep.bodies_file),
+                                                        "BENCH_OUT": str(data_dir / f"warm-{n}")})
             out = str(data_dir / f"apply-{n}")
             apply = run_wrk("apply", f"{base}/shinsei/v2/apply", duration=opts.duration,
                             connections=opts.apply_connections, threads=1, script="apply.lua",
