@@ -1,7 +1,7 @@
 """Throughput as processes are added (issue 14): signed submissions (POST /apply) and status polls
 (GET /apply/{arrive_id}) against `egov-sim serve --server granian --workers N` for N = 1, 2, 4, on
 SQLite (WAL, one file) and on PostgreSQL (a throw-away cluster, loadtests/pgcluster.py), with wrk as
-in bench.py. Prints one table; every submission row also says how many answers were not 200.
+in bench.py. Prints one table; each row also says how many answers were not 200 (or socket errors).
 
     python loadtests/scaling.py                             # both databases, 1 2 4 processes, 5 s a row
     python loadtests/scaling.py --database sqlite --processes 1,2 --duration 3
@@ -44,10 +44,10 @@ def measure(database: str, url: str, data_dir: Path, processes: list[int], opts:
             apply = run_wrk("apply", f"{base}/shinsei/v2/apply", duration=opts.duration,
                             connections=opts.apply_connections, threads=1, script="apply.lua",
                             env={"BENCH_TOKEN": prep.token, "BENCH_BODIES": str(prep.bodies_file), "BENCH_OUT": out})
-            not_ok = sum(1 for line in statuses(out) if not line.startswith("200 "))
+            not_ok = sum(1 for line in statuses(out) if not line.startswith("200 ")) + apply.errors
             poll = run_wrk("poll", f"{base}{prep.poll_path}", duration=opts.duration, connections=opts.connections,
                            threads=1, script="poll.lua", env=poll_env)
-            rows.append((database, n, apply, poll, not_ok))
+            rows.append((database, n, apply, poll, not_ok + poll.errors + poll.non_2xx))
         finally:
             serveproc.stop(proc)
     return rows

@@ -71,11 +71,11 @@ class WireMock:
         mappings = self.root / "mappings"
         mappings.mkdir(parents=True, exist_ok=True)
         (self.root / "__files").mkdir(exist_ok=True)
-        (self.root / "__files" / "poll.json").write_bytes(body)
+        # the body inline in the mapping (held in memory), not a bodyFileName read from disk per request
         (mappings / "poll.json").write_text(json.dumps({
             "request": {"method": "GET", "url": path},
-            "response": {"status": 200, "bodyFileName": "poll.json", "headers": {"Content-Type": content_type}},
-        }))
+            "response": {"status": 200, "body": body.decode(), "headers": {"Content-Type": content_type}},
+        }, ensure_ascii=False), encoding="utf-8")
         # As a static stub is run for speed: no request journal, no per-request logging.
         cmd = ["java", "-Xmx512m", "-jar", str(self.jar), "--port", str(self.port), "--bind-address", "127.0.0.1",
                "--root-dir", str(self.root), "--no-request-journal", "--disable-banner", "--disable-gzip"]
