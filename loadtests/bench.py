@@ -372,7 +372,7 @@ def peer_wiremock(tmp: Path, prep: Prepared, opts: argparse.Namespace,
             return None, reason
         env = {"BENCH_TOKEN": prep.token, "BENCH_PATH": prep.poll_path}
         url = f"{wm.base}{prep.poll_path}"
-        run_wrk("warm-up (JIT)", url, duration=max(5, opts.duration), connections=opts.connections,
+        run_wrk("warm-up (JIT)", url, duration=max(15, 2 * opts.duration), connections=opts.connections,
                 threads=1, script="poll.lua", env=env)
         result = run_wrk(f"WireMock {jar.stem.rsplit('-', 1)[-1]} static stub (same body)", url,
                          connections=opts.connections, script="poll.lua", env=env, **common)
