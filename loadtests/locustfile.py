@@ -15,6 +15,12 @@ accounts, or from LOAD_TOKEN (`egov-sim token`). Expired tokens are refreshed (P
 and the call retried once. Signed packages are built before the run with the demo world's
 valid certificate (LOAD_P12 / LOAD_P12_PASSWORD, default: the world's own file).
 
+Submissions take the client's exactly-once path (egov_client.claims + arrivals): each package names
+a corporation of its own for this process; sends of one package go one at a time under the claims'
+lock for that identity; every 200 is claimed; after an unknown outcome (a lost answer, 500/502/504)
+the user looks in 申請案件一覧 for the unclaimed arrival of that identity and claims it instead of
+counting a failure or sending again, and a package whose outcome stays unknown is not sent again.
+
 LOAD_OWN_WORLD=1: each Locust process makes a world of its own on the server (its own software,
 accounts, clock and journal; POST /__admin/worlds) and deletes it when it quits.
 
@@ -40,8 +46,10 @@ import random
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +66,13 @@ for _p in (_ROOT / "client", _ROOT / "simulator"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from egov_client.arrivals import Identity, decide, norm  # noqa: E402
 from egov_client.auth import login_with_form  # noqa: E402
+from egov_client.claims import Claims  # noqa: E402
 from egov_client.config import simulator  # noqa: E402
-from egov_format.package import build_withdrawal_package  # noqa: E402
+from egov_client.errors import OutcomeUnknownError  # noqa: E402
+from egov_client.models import ApplicationPage  # noqa: E402
+from egov_format.package import build_withdrawal_package, parse_package  # noqa: E402
 from egov_format.signing import Signer, load_pkcs12, load_pkcs12_file  # noqa: E402
 
 PROC_ID = os.environ.get("LOAD_PROC_ID", "950A010700005000")
@@ -69,6 +81,8 @@ POLL_MIN = float(os.environ.get("LOAD_POLL_MIN", "5"))
 POLL_MAX = float(os.environ.get("LOAD_POLL_MAX", "30"))
 PACKAGES = int(os.environ.get("LOAD_PACKAGES", "40"))
 WITHDRAW_WAIT = float(os.environ.get("LOAD_WITHDRAW_WAIT", "120"))  # real seconds to wait for withdraw_flag
+UNKNOWN_STATUSES = (500, 502, 504)  # the send may have been processed (as safe_submit)
+RUN = uuid.uuid4().hex[:6]  # this process's packages name corporations no other sender uses
 
 
 # LOAD_HOSTS=http://a:8080,http://b:8080 spreads users over several servers (topology.sh)
@@ -77,6 +91,18 @@ _HOSTS = itertools.cycle(h.strip() for h in os.environ["LOAD_HOSTS"].split(","))
 
 
 # ---------------------------------------------------------------------------- shared kit (per process)
+
+@dataclass(frozen=True)
+class Body:
+    """A signed package as the POST /apply body, with what identifies its arrivals in the lists."""
+
+    json: str
+    who: Identity
+
+    @property
+    def lock(self) -> str:  # the corporation is known and unique: only this package's sends share the key
+        return f"{self.who.lock_key}|{norm(self.who.corporation)}"
+
 
 class Kit:
     """What every user of this process needs, prepared once: world, signer, signed packages."""
@@ -90,6 +116,8 @@ class Kit:
         self.signer = self._signer()
         self.bodies = self._bodies()
         self.accepted: list[str] = []  # arrive_ids accepted in this process
+        self.claims = Claims()
+        self.unsettled: set[str] = set()  # packages whose outcome stayed unknown: not sent again
         self.endpoint = simulator(self.host).with_credentials(self.world["client_id"], self.world["client_secret"],
                                                               self.world["redirect_uris"][0])
 
@@ -130,17 +158,19 @@ class Kit:
             return load_pkcs12((Path(data_dir) / "certs" / "valid.p12").read_bytes(), password)
         raise RuntimeError("no signing certificate: set LOAD_P12 to the world's valid.p12 (see `egov-sim world`)")
 
-    def _bodies(self) -> list[str]:
+    def _bodies(self) -> list[Body]:
         from egov_sim.catalogue import Catalogue
         from egov_sim.world.packages import sample_package
 
         catalogue = Catalogue.load()
         bodies = []
         for i in range(PACKAGES):
-            package = sample_package(catalogue, PROC_ID, self.signer, corporation_name=f"株式会社ロード{i:03d}")
-            data = base64.b64encode(package.to_zip()).decode()
-            bodies.append(json.dumps({"proc_id": PROC_ID,
-                                      "send_file": {"file_name": f"load{i:03d}.zip", "file_data": data}}))
+            package = sample_package(catalogue, PROC_ID, self.signer, corporation_name=f"株式会社ロード{RUN}{i:03d}")
+            raw = package.to_zip()
+            data = base64.b64encode(raw).decode()
+            bodies.append(Body(json.dumps({"proc_id": PROC_ID, "send_file": {"file_name": f"load{i:03d}.zip",
+                                                                              "file_data": data}}),
+                               Identity.of(parse_package(raw))))
         return bodies
 
     # --- tokens (one login per process, shared by its users) ------------------------------------
@@ -226,8 +256,10 @@ class EgovUser(FastHttpUser):
         return self.kit.refresh(self, stale)
 
     def api(self, method: str, path: str, *, name: str, body: str | None = None,
-            check: Callable[[Any], str | None] | None = None) -> Any:
-        """Call the API with the bearer token (refresh + one retry on 401); returns the JSON or None."""
+            check: Callable[[Any], str | None] | None = None, unknown: list[str] | None = None) -> Any:
+        """Call the API with the bearer token (refresh + one retry on 401); returns the JSON or None.
+        With `unknown`, an answer that leaves the outcome unknown (500/502/504, no answer) is noted
+        there, not counted as a failure (the caller reconciles)."""
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.access_token}"}
             if body is not None:
@@ -239,6 +271,10 @@ class EgovUser(FastHttpUser):
                     if self._refresh(headers["Authorization"][7:]):
                         continue
                     r.failure("401 and no refresh possible")
+                    return None
+                if unknown is not None and (r.status_code in UNKNOWN_STATUSES or r.status_code == 0):
+                    unknown.append(f"{r.status_code or 'no answer'}")
+                    r.success()  # settled by the caller through the lists
                     return None
                 if r.status_code != 200:
                     r.failure(f"{r.status_code} {r.text[:300]}")
@@ -252,12 +288,56 @@ class EgovUser(FastHttpUser):
         return None
 
     def submit(self) -> dict[str, Any] | None:
-        data = self.api("POST", "/apply", name="/apply", body=random.choice(self.kit.bodies),
-                        check=lambda d: None if d.get("results", {}).get("arrive_id") else "no arrive_id")
-        if data is None:
+        """申請データ送信 on the exactly-once path: under the package's claim lock, claim the 200's arrival;
+        after an unknown outcome take the unclaimed arrival of the package from the lists."""
+        kit = self.kit
+        choices = [b for b in kit.bodies if b.lock not in kit.unsettled]
+        if not choices:
+            events.request.fire(request_type="CHECK", name="/apply outcome unknown → lists", response_time=0,
+                                response_length=0, context={},
+                                exception=RuntimeError("every package's outcome is unknown: nothing left to send"))
             return None
-        self.kit.accepted.append(data["results"]["arrive_id"])
+        body = random.choice(choices)
+        with kit.claims.hold(self.host, body.lock):
+            unknown: list[str] = []
+            data = self.api("POST", "/apply", name="/apply", body=body.json, unknown=unknown,
+                            check=lambda d: None if d.get("results", {}).get("arrive_id") else "no arrive_id")
+            if data is None and unknown:
+                data = self.reconcile(body, unknown[0])
+            if data is None:
+                return None
+            kit.claims.claim(self.host, data["results"]["arrive_id"], RUN)
+        kit.accepted.append(data["results"]["arrive_id"])
         return data
+
+    def reconcile(self, body: Body, why: str) -> dict[str, Any] | None:
+        """The package's arrival after an unknown outcome: the one unclaimed arrival of its identity
+        (this process's sends of it were all claimed or went through here), or an honest failure."""
+        started, found, problem = time.perf_counter(), None, None
+        today = date.today()
+        try:
+            listed = []
+            for offset in range(0, 1000, 50):
+                page = self.api("GET", f"/apply/lists?date_from={today - timedelta(days=1)}&date_to="
+                                f"{today + timedelta(days=1)}&limit=50&offset={offset}", name="/apply/lists (照合)")
+                if page is None:
+                    raise OutcomeUnknownError("the lists could not be read", maybe_delivered=True, operation="submit")
+                parsed = ApplicationPage.from_json(page)
+                listed += parsed.applications
+                if not parsed.has_next or not parsed.applications:
+                    break
+            app = decide(listed, body.who, exclude=self.kit.claims.excluded(self.host, listed))
+            if app is None or not self.kit.claims.claim(self.host, app.arrive_id, RUN, app.arrive_date):
+                raise OutcomeUnknownError(f"{why}: not in the lists", maybe_delivered=True, operation="submit")
+            found = {"results": {"arrive_id": app.arrive_id, "arrive_date": f"{app.arrive_date:%Y-%m-%d %H:%M:%S}"
+                                 if app.arrive_date else "", "proc_name": app.proc_name}}
+        except OutcomeUnknownError as exc:
+            self.kit.unsettled.add(body.lock)  # its arrival may still appear: never send it again
+            problem = exc
+        events.request.fire(request_type="CHECK", name="/apply outcome unknown → lists",
+                            response_time=(time.perf_counter() - started) * 1000, response_length=0,
+                            exception=problem, context={})
+        return found
 
 
 class SubmitUser(EgovUser):

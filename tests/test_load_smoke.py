@@ -66,3 +66,37 @@ def test_locust_smoke_run_has_no_failures_and_keeps_every_submission(template_db
         distinct = s.scalar(select(func.count(func.distinct(Application.arrive_id))))
     db.dispose()
     assert stored == distinct >= accepted
+
+
+def test_locust_users_settle_answers_lost_after_processing_through_the_lists(template_db: Path, tmp_path: Path) -> None:
+    """Three sends processed but answered 500 (a fault after processing): the users find each in the
+    lists and claim it, so server rows = accepted, none sent twice, none counted as a failure."""
+    import httpx
+
+    shutil.copy(template_db, tmp_path / "egov-sim.sqlite")
+    integrity = tmp_path / "integrity.jsonl"
+    with simulator_process(tmp_path, "--workers", "2") as base:
+        rule = {"match": {"method": "POST", "path": "/shinsei/v2/apply"},
+                "action": {"status": 500, "when": "after"}, "times": 3}
+        assert httpx.post(f"{base}/__admin/faults", json=rule, timeout=10).status_code == 201
+        run = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
+             "-u", "4", "-r", "4", "-t", "8s", "--host", base, "--only-summary", "--csv", str(tmp_path / "stats"),
+             "--stop-timeout", "5", "SubmitUser"],
+            env=env(EGOV_SIM_DATA_DIR=str(tmp_path), LOAD_PACKAGES="4", LOAD_INTEGRITY_FILE=str(integrity)),
+            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    rows = {r["Name"]: r for r in csv.DictReader((tmp_path / "stats_stats.csv").open())}
+    failures = {n: r["Failure Count"] for n, r in rows.items() if r["Failure Count"] != "0"}
+    assert run.returncode == 0 and not failures, (failures, (run.stdout + run.stderr)[-3000:])
+    assert rows["/apply outcome unknown → lists"]["Request Count"] == "3"
+    accepted = sum(json.loads(line)["accepted"] for line in integrity.read_text().splitlines())
+    from egov_sim.store.models import Application
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'egov-sim.sqlite'}", data_dir=tmp_path))
+    db = app.extensions["egov_sim"].db
+    with db.session() as s:
+        stored = s.scalar(select(func.count()).select_from(Application))
+        before = s.scalar(select(func.count()).select_from(Application).where(
+            Application.corporation_name.notlike("株式会社ロード%")))
+    db.dispose()
+    assert stored - before == accepted > 3

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from load_support import env, free_port
+from load_support import env, serving
 
 CERTS = {"method": "GET", "path": "/auth/certs"}
 
@@ -29,33 +29,8 @@ def serve(data_dir: Path, template_db: Path, *args: str, port: int | None = None
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / "egov-sim.sqlite").exists():
         shutil.copy(template_db, data_dir / "egov-sim.sqlite")
-    port = port or free_port()
-    log = (data_dir / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "egov_sim.cli", "serve", "--quiet", "--port", str(port),
-                             "--data-dir", str(data_dir), *args], env=env(), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError((data_dir / f"serve-{port}.log").read_text()[-3000:])
-            try:
-                if httpx.get(f"{base}/__admin/clock", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "simulator did not start"
-            time.sleep(0.1)
+    with serving(data_dir, *args, port=port) as (base, proc):
         yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        log.close()
 
 
 def test_the_default_server_serves_others_while_one_request_hangs_and_resets_for_real(

@@ -21,6 +21,17 @@ from sqlalchemy.sql import Select
 KEEP = 16  # free connections kept at most (more concurrent readers get pooled ones and give them back)
 
 
+def keep_for(engine: Engine) -> int:
+    """How many idle connections the free list may hold: at most half of what the pool can hand out,
+    so sessions always find connections (SQLite's default pool is 5 + 10: keeping 16 emptied it, and
+    a 16-thread worker then waited 30 s for a connection in every session after a burst of polls)."""
+    pool = engine.pool
+    size, overflow = getattr(pool, "size", None), getattr(pool, "_max_overflow", None)
+    if not callable(size) or not isinstance(overflow, int) or overflow < 0:
+        return KEEP  # pools without a fixed capacity (StaticPool, NullPool)
+    return max(1, min(KEEP, (size() + overflow) // 2))
+
+
 class ReadConnections:
     """A free list of pooled DBAPI connections for prepared reads (list.pop/append are atomic)."""
 
@@ -29,6 +40,7 @@ class ReadConnections:
         self._free: list[Any] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._keep = keep_for(engine)
         # SQLite (the sqlite3 module's default mode) runs a lone SELECT outside any transaction; a
         # rollback there could end someone else's transaction on a shared in-memory connection.
         self._end_reads = engine.dialect.name != "sqlite"
@@ -54,7 +66,7 @@ class ReadConnections:
                 ok = False
         if not ok:  # possibly broken (the database went away): discarded without a reset attempt
             proxy.invalidate()
-        elif not self._closed and len(self._free) < KEEP:
+        elif not self._closed and len(self._free) < self._keep:
             self._free.append(proxy)
         else:
             proxy.close()

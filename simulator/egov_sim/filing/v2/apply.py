@@ -9,7 +9,8 @@ from flask import Blueprint, g, request
 from ...idp.egov_tokens import InvalidTokenError, bearer_claims
 from ...ops.auto_return import HEADER as AUTO_RETURN_HEADER
 from ...services import services
-from .. import poll
+from ...store.outage import OUTAGE_ERRORS
+from .. import landed, poll
 from ..backend import FilingBackend
 from ..bulk import BulkError
 from ..errors import FilingError, bad_request
@@ -41,9 +42,17 @@ def preprint() -> Any:
 @bp.post("/apply")
 def apply() -> Any:
     proc_id, file_name, raw = parse.submission()
-    with backend() as b:
-        results = b.apply(g.caller, proc_id, file_name, raw, scenario=request.headers.get(SCENARIO_HEADER),
-                          auto_return_case=request.headers.get(AUTO_RETURN_HEADER))
+    results: dict[str, Any] | None = None
+    try:
+        with backend() as b:
+            results = b.apply(g.caller, proc_id, file_name, raw, scenario=request.headers.get(SCENARIO_HEADER),
+                              auto_return_case=request.headers.get(AUTO_RETURN_HEADER))
+    except OUTAGE_ERRORS as error:
+        if results is None:  # failed before the commit: nothing stored, the outage 503
+            raise
+        svc, arrive_id = services(), results["arrive_id"]  # failed at the commit: did the row land?
+        landed.settle(error, lambda: landed.landed(svc.db, arrive_id, g.caller.account_id, raw,
+                                                   wait=svc.settings.database_retry_after), arrive_id)
     links = {"self": api_url("/apply"), "status": api_url(f"/apply/{results['arrive_id']}")}
     return ok("申請データ送信", results, links=links)
 

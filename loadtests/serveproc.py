@@ -1,0 +1,85 @@
+"""Starting, waiting for and stopping `egov-sim serve` processes: the one copy used by the load
+scripts (integrity.py, scaling.py, memory.py) and the tests (tests/load_support.py, test_serving.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("client", "simulator", "loadtests"))
+READY = "/__admin/clock"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env(**extra: str) -> dict[str, str]:
+    """This environment with the checkout's packages importable."""
+    return {**os.environ, "PYTHONPATH": PYTHONPATH, **extra}
+
+
+def spawn(data_dir: Path, port: int, *args: str, database: str | None = None,
+          log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`egov-sim serve --quiet --port P --data-dir D [--database URL] ARGS`, output appended to `log`."""
+    cmd = [sys.executable, "-m", "egov_sim.cli", "serve", "--quiet", "--port", str(port), "--data-dir",
+           str(data_dir), *args]
+    if database:
+        cmd += ["--database", database]
+    log = log or data_dir / f"serve-{port}.log"
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, env=env(), stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_ready(base: str, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None,
+               log: Path | None = None) -> None:
+    """Until `base` answers the admin clock with 200; raises if `proc` exits first or on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{base} exited with {proc.returncode}: " + (log.read_text()[-3000:] if log else ""))
+        try:
+            if httpx.get(f"{base}{READY}", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"simulator at {base} did not start within {timeout:.0f}s")
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str, database: str | None = None, port: int | None = None,
+            timeout: float = 60, wait: bool = True) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """One `egov-sim serve` on a free loopback port: yields (base URL, process), stops it afterwards."""
+    port = port or free_port()
+    log = data_dir / f"serve-{port}.log"
+    proc = spawn(data_dir, port, *args, database=database, log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if wait:
+            wait_ready(base, timeout, proc, log)
+        yield base, proc
+    finally:
+        stop(proc)
