@@ -133,6 +133,30 @@ def test_unknown_world_is_a_japanese_404(http: httpx.Client) -> None:
     assert r.status_code == 404 and "案件はありません" in r.text
 
 
+def test_worlds_are_created_entered_and_deleted_from_the_console(http: httpx.Client) -> None:
+    csrf(http)  # the browser has its cookie, but the form carries no token: nothing made
+    assert http.post(f"{C}/worlds", data={}).status_code == 403
+    assert http.get("/__admin/worlds").json()["worlds"] == []
+    made = http.post(f"{C}/worlds", data={"csrf_token": csrf(http)})
+    assert made.status_code == 303
+    world_id = made.headers["location"].split("/w/", 1)[1].split("/", 1)[0]
+    listed = http.get("/__admin/worlds").json()["worlds"]
+    assert [w["id"] for w in listed] == [world_id]
+    page = http.get(f"{C}/w/{world_id}/")
+    assert page.status_code == 200 and listed[0]["client_secret"] in page.text  # its credentials, shown
+    token = csrf(http, f"{C}/w/{world_id}/clock")  # a clock jump inside the world stays inside it
+    before = http.get("/__admin/clock").json()["now"]
+    assert http.post(f"{C}/w/{world_id}/clock", data={"csrf_token": token, "action": "advance",
+                                                        "advance": "P2D"}).status_code == 303
+    assert http.get("/__admin/clock").json()["now"][:13] == before[:13]
+    assert http.get(f"/__admin/worlds/{world_id}/clock").json()["now"][:10] > before[:10]
+    gone = http.post(f"{C}/worlds/{world_id}/delete", data={"csrf_token": csrf(http)})
+    assert gone.status_code == 303 and http.get("/__admin/worlds").json()["worlds"] == []
+    assert http.get(f"{C}/w/{world_id}/").status_code == 404
+    assert "ワールドを削除できません" in http.post(f"{C}/worlds/{world_id}/delete",
+                                               data={"csrf_token": csrf(http)}).text
+
+
 # --- pages and forms ---------------------------------------------------------------------------------------
 
 def test_every_page_renders_in_japanese(http: httpx.Client, egov: EgovClient, services: Any, signer: Any) -> None:

@@ -1,12 +1,13 @@
 """The console in a real browser: headless Chromium (Playwright) against the simulator on a loopback
-socket, with the project's client sending over real HTTP. It opens the console, sees a case sent by
-the client in 申請一覧, opens it, advances the clock from the form and watches the status change (the
+socket, with the project's client sending over real HTTP. It creates a world from the dashboard, logs the
+unmodified client in with the credentials the page shows, sees the case it sends in 申請一覧, opens it, advances the clock from the form and watches the status change (the
 client reads the same status from /shinsei/v2), adds a fault from the form, triggers it with a client
-request and finds it in リクエスト履歴 and in the rule's hit count.
+request and finds it in リクエスト履歴 and in the rule's hit count — all inside the world, while the
+default world stays untouched — and deletes the world.
 
 Screenshots go to artifacts/console/ at the checkout (git-ignored; EGOV_CONSOLE_ARTIFACTS moves them):
 01-dashboard, 02-applications, 03-case, 04-clock-advanced, 05-case-advanced, 06-fault-added,
-07-journal, 08-request, 09-fault-hit."""
+07-journal, 08-request, 09-fault-hit, 10-world-deleted."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from egov_client import ApiError, EgovClient
 from egov_client.config import simulator
@@ -55,14 +57,23 @@ def shot(page: Any, name: str) -> None:
 def test_console_in_chromium(page: Any, live_server: str, world: Any, services: Any, signer: Any) -> None:
     from playwright.sync_api import expect
 
-    account = world.account("demo")
-    endpoint = simulator(live_server).with_credentials(world.client_id, world.client_secret, world.redirect_uris[0])
     console = f"{live_server}/__console"
+    page.goto(f"{console}/")
+    expect(page.locator("h1")).to_have_text("ダッシュボード")
+    expect(page.locator("#worlds")).to_contain_text("default")
+    page.click("#create-world")
+    expect(page.locator("#message")).to_contain_text("ワールドを作成しました。")
+    world_id = page.url.split("/__console/w/", 1)[1].split("/", 1)[0]
+    expect(page.locator("#world")).to_contain_text(world_id)
+    client_id = page.locator("#credentials tr", has_text="client_id").locator("code").inner_text()
+    secret = page.locator("#credentials tr", has_text="client_secret").locator("code").inner_text()
+    assert client_id != world.client_id  # fresh credentials, shown on the page
+    shot(page, "01-dashboard")
+
+    inside = httpx.get(f"{live_server}/__admin/worlds/{world_id}/world").json()
+    account = next(a for a in inside["accounts"] if a["alias"] == "demo")
+    endpoint = simulator(live_server).with_credentials(client_id, secret, world.redirect_uris[0])
     with EgovClient.login(endpoint, account["username"], account["password"]) as egov:
-        page.goto(f"{console}/")
-        expect(page.locator("h1")).to_have_text("ダッシュボード")
-        expect(page.locator("#worlds")).to_contain_text("default")
-        shot(page, "01-dashboard")
 
         arrive_id = egov.submit(PROC, sample_package(services.catalogue, PROC, signer).to_zip()).arrive_id
         page.click("#nav-applications")
@@ -122,4 +133,16 @@ def test_console_in_chromium(page: Any, live_server: str, world: Any, services: 
         page.click("#nav-faults")
         expect(page.locator("#rules tr[data-rule-id] .fired")).to_have_text("1")
         shot(page, "09-fault-hit")
-    assert sorted(p.name for p in ARTIFACTS.glob("0*.png"))[-1] == "09-fault-hit.png"
+
+    default = httpx.get(f"{live_server}/__admin/faults").json()["faults"]
+    assert default == []  # the world's rule, clock and case never reached the default world
+    assert arrive_id not in httpx.get(f"{live_server}/__admin/applications").text
+
+    page.goto(f"{console}/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"#delete-{world_id}")
+    expect(page.locator("#message")).to_have_text("ワールドを削除しました。")
+    expect(page.locator("#worlds")).not_to_contain_text(world_id)
+    shot(page, "10-world-deleted")
+    assert httpx.get(f"{live_server}/__console/w/{world_id}/").status_code == 404
+    assert sorted(p.name for p in ARTIFACTS.glob("[01]*.png"))[-1] == "10-world-deleted.png"

@@ -17,7 +17,8 @@ from ..ops.errors import OpsError
 from ..ops.middleware import ops_state
 from ..ops.outage_http import outage_answer
 from . import forms, guard
-from .worlds import DEFAULT, available_worlds, find_world, ops_for
+from ..ops.worlds_backend import worlds_backend
+from .worlds import DEFAULT, available_worlds, enter, find_world, ops_for
 
 bp = Blueprint("console", __name__, url_prefix=guard.PATH, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -25,7 +26,9 @@ MESSAGES = {"advanced": "次の手順に進めました。", "paid": "納付済�
             "clock": "時計を変更しました。", "window-added": "メンテナンス予定を追加しました。",
             "window-deleted": "メンテナンス予定を削除しました。", "fault-added": "障害ルールを追加しました。",
             "fault-deleted": "障害ルールを削除しました。", "suspended": "アカウントを利用停止にしました。",
-            "resumed": "アカウントの利用を再開しました。", "journal-cleared": "リクエスト履歴を消去しました。"}
+            "resumed": "アカウントの利用を再開しました。", "journal-cleared": "リクエスト履歴を消去しました。",
+            "world-created": "ワールドを作成しました。下の認証情報でクライアントを設定してください。",
+            "world-deleted": "ワールドを削除しました。"}
 
 
 def page(rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -84,6 +87,8 @@ def _guard() -> Response | None:
     g.console_world = find_world(g.console_world_id)
     if g.console_world is None and not login:
         return error_page(404, f"ワールド「{g.console_world_id}」は存在しません。")
+    if g.console_world is not None:
+        enter(g.console_world.world_id)
     return None
 
 
@@ -152,6 +157,29 @@ def dashboard() -> Response:
     return render("dashboard.html", clock=backend.clock(), cases=cases["applications"][:5], total=cases["total"],
                   groups=groups,
                   faults=backend.faults()["faults"], maintenance=backend.maintenance())
+
+
+@bp.post("/worlds")
+def create_world() -> Response:
+    """A new world from the demo template (the admin API's POST /__admin/worlds)."""
+    enter(DEFAULT)
+    try:
+        created = worlds_backend().create()
+    except OpsError as exc:
+        return error_page(exc.status, f"ワールドを作成できません: {exc}")
+    return redirect(url_for("console.dashboard", world_id=created["id"], done="world-created"),
+                    code=303)  # type: ignore[return-value]
+
+
+@bp.post("/worlds/<wid>/delete")
+def delete_world(wid: str) -> Response:
+    enter(DEFAULT)
+    try:
+        worlds_backend().delete(wid)
+    except OpsError as exc:
+        return error_page(exc.status, f"ワールドを削除できません: {exc}")
+    return redirect(url_for("console.dashboard", world_id=DEFAULT, done="world-deleted"),
+                    code=303)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------- 申請一覧 / 案件
