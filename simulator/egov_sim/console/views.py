@@ -16,8 +16,8 @@ from ..ops.backend import OpsBackend
 from ..ops.errors import OpsError
 from ..ops.middleware import ops_state
 from ..ops.outage_http import outage_answer
-from . import forms, guard
 from ..ops.worlds_backend import worlds_backend
+from . import forms, guard
 from .worlds import DEFAULT, available_worlds, enter, find_world, ops_for
 
 bp = Blueprint("console", __name__, url_prefix=guard.PATH, template_folder="templates", static_folder="static",
