@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import secrets
 import zipfile
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -475,6 +476,29 @@ def test_10_case_fields_are_held_to_the_documents_max_length(field: str, http: h
     assert _count(services) == before
 
 
+def test_10_a_form_item_without_a_check_rule_is_held_to_the_form_item_setting(http: httpx.Client, egov: EgovClient,
+                                                                             services: Any, signer: Any) -> None:
+    """事業所名称 of 資格取得届 has no rule in its check file (and the XSD gives no length): a 1 MB value was
+    stored. Now the `form_item_max_chars` setting (4,000) holds it, with a report item, nothing stored."""
+    limit = services.settings.form_item_max_chars
+    form_id = services.catalogue.procedures[PROC].forms[0].form_id
+
+    def package(value: str) -> bytes:
+        p = sample_package(services.catalogue, PROC, None)
+        p.set_form_value(form_id, "提出者記入欄/事業所名称", value)
+        return p.sign(signer).to_zip(validate=False)
+
+    at = http.post("/shinsei/v2/apply/check", json=_body(package("亜" * limit)), headers=_bearer(egov))
+    assert at.status_code == 200 and not at.json()["results"].get("report_list"), at.text[:400]
+    before = _count(services)
+    for value in ("亜" * (limit + 1), secrets.token_hex(512 * 1024)):  # one over; 1 MiB (not a zip bomb)
+        r = http.post("/shinsei/v2/apply", json=_body(package(value)), headers=_bearer(egov))
+        assert r.status_code == 400, r.text[:300]
+        assert {"content": f"{limit}文字以内で入力してください。", "item": "事業所名称"}.items() <= next(
+            x for x in r.json()["report_list"] if x["item"] == "事業所名称").items()
+    assert _count(services) == before
+
+
 # 11 --------------------------------------------------------------------------------------------------
 
 def _chunks(data: bytes, size: int = 65536) -> Any:
@@ -500,7 +524,7 @@ def test_11_chunked_body_over_the_limit_is_413_on_every_face(live_server: str, s
              "/auth/token": ("application/x-www-form-urlencoded",
                              _basic(world.client_id, world.client_secret), "application/json"),
              "/__admin/faults": ("application/json", "", "application/json"),
-             "/shinsei/1/access/apply": ("application/xml", "", "text/xml"),
+             "/shinsei/1/authentication/login": ("application/xml", "", "text/xml"),  # the body is its credential
              "/gbizid/oauth/token": ("application/x-www-form-urlencoded",
                                      _basic(gbiz["client_id"], gbiz["client_secret"]),
                                      "application/json")}

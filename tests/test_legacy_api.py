@@ -392,3 +392,16 @@ def test_unknown_paths_answer_in_the_envelope(legacy: LegacyClient) -> None:
     resp = legacy.http.get("/shinsei/1/access/nothing")
     assert resp.status_code == 404 and "<Code>1</Code>" in resp.text
 
+
+
+@pytest.mark.parametrize("path", ["/shinsei/1/access/apply", "/shinsei/1/access/withdrawal",
+                                  "/shinsei/1/access/officialdocument"])
+def test_access_bodies_are_read_only_after_the_access_key(logged_in: LegacyClient, path: str) -> None:
+    """Authentication before any work: a broken body without an access key (or with a wrong one) is
+    answered as the key's refusal, never as the body's (which would tell the body had been parsed)."""
+    for key, message in ((None, "アクセスキーが指定されていません。"), ("x" * 256, "アクセスキーが不正です。")):
+        headers = {"X-eGovAPI-SoftwareID": logged_in.software_id, **({"X-eGovAPI-AccessKey": key} if key else {})}
+        resp = logged_in.http.request("PUT" if path.endswith("officialdocument") else "POST", path,
+                                      content=b"<DataRoot><ApplData>" + b"<a>" * 40_000, headers=headers)
+        assert resp.status_code == 400, resp.text[:300]
+        assert resp.text.count(message) == 1 and "リクエストの形式" not in resp.text, resp.text[:300]

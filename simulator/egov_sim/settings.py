@@ -29,6 +29,9 @@ class Settings:
     max_request_bytes: int = 200 * 1024 * 1024
     # per-file size limit inside a package (seed 001: 50 MB)
     max_file_bytes: int = 50 * 1024 * 1024
+    # longest value of a form item no check file limits (characters). The document and the form XSDs
+    # give none; a value over it is a report_list item, as a check file's limit would be. Chosen.
+    form_item_max_chars: int = 4000
     # while the database is unreachable: the Retry-After of the 503 (seconds), and how long a process
     # starting up waits for it (0: fail at once, as in tests; `egov-sim serve` waits without end)
     database_retry_after: int = 5
@@ -96,6 +99,8 @@ class Settings:
             values["latency_profile"] = env["EGOV_SIM_LATENCY_PROFILE"]
         if "EGOV_SIM_LATENCY_SCALE" in env:
             values["latency_scale"] = float(env["EGOV_SIM_LATENCY_SCALE"])
+        if "EGOV_SIM_FORM_ITEM_MAX_CHARS" in env:
+            values["form_item_max_chars"] = int(env["EGOV_SIM_FORM_ITEM_MAX_CHARS"])
         if "EGOV_SIM_DATABASE_RETRY_AFTER" in env:
             values["database_retry_after"] = int(env["EGOV_SIM_DATABASE_RETRY_AFTER"])
         if "EGOV_SIM_DATABASE_START_WAIT" in env:

@@ -74,13 +74,14 @@ class Page:
 class FilingBackend:
     def __init__(self, session: Session | None, catalogue: Catalogue, now: datetime, *,
                  hooks: FilingHooks = NO_HOOKS, max_file_bytes: int = Settings.max_file_bytes,
-                 staff: SandboxStaff | None = None) -> None:
+                 staff: SandboxStaff | None = None, form_item_max_chars: int = Settings.form_item_max_chars) -> None:
         """`session` is the unit of work (the caller commits it); None only for `present_own_case`.
         `staff` (sandbox mode) decides scenarios and timing instead of headers and admin overrides."""
         self._f = FilingService(session, catalogue, now)
         self._hooks = hooks
         self._staff = staff
         self._max_file_bytes = max_file_bytes
+        self._form_item_max_chars = form_item_max_chars
 
     # --- 手続選択 / プレ印字 ------------------------------------------------------------------------------
 
@@ -195,7 +196,8 @@ class FilingBackend:
         return results
 
     def _checker(self) -> PackageChecker:
-        return PackageChecker(self._f.catalogue, self._f.session, self._f.now, max_file_bytes=self._max_file_bytes)
+        return PackageChecker(self._f.catalogue, self._f.session, self._f.now, max_file_bytes=self._max_file_bytes,
+                              form_item_max_chars=self._form_item_max_chars)
 
     def _submit(self, operation: str, caller: Caller, checked: CheckedPackage, *, scenario: str | None = None,
                 auto_return_case: str | None = None, send_number: str | None = None,

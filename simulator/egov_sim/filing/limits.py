@@ -14,6 +14,7 @@ from typing import Any
 from egov_format.formcheck import too_long
 from egov_format.package import ParsedPackage
 from egov_format.reports import ReportItem
+from lxml import etree
 
 _CASE = ("/apply/{arrive_id}", "get")
 # case field → (report item, its value in the package)
@@ -63,4 +64,18 @@ def case_field_problems(package: ParsedPackage) -> list[ReportItem]:
     for name, (item, value_of) in CASE_FIELDS.items():
         if len(value_of(package).strip()) > limits[name]:
             problems.append(ReportItem(content=too_long(limits[name]), file_name="kousei.xml", item=item))
+    return problems
+
+
+def form_item_problems(root: Any, *, file_name: str, form_name: str, limit: int,
+                       reported: set[str]) -> list[ReportItem]:
+    """A report item for each form item longer than `limit` characters that its check file did not
+    already report (the setting `form_item_max_chars`: neither the document nor the XSDs give one)."""
+    problems = []
+    for element in root.iter():
+        if not isinstance(element.tag, str) or len(element) or len((element.text or "").strip()) <= limit:
+            continue
+        name = etree.QName(element).localname
+        if name not in reported and element.getroottree().getpath(element) not in reported:
+            problems.append(ReportItem(content=too_long(limit), form_name=form_name, file_name=file_name, item=name))
     return problems

@@ -24,7 +24,7 @@ from ..catalogue import Catalogue, Procedure
 from ..catalogue.skeleton import form_check, kousei_check
 from .errors import FilingError, bad_request
 from .individual import check_configuration_files
-from .limits import case_field_problems
+from .limits import case_field_problems, form_item_problems
 from .trust import TrustStore, certificate_problem
 
 APPLY_TYPES_FOR_APPLY = ("新規申請", "再提出")
@@ -59,11 +59,13 @@ def _report_item(problem: CheckProblem) -> ReportItem:
 class PackageChecker:
     """The shared checks of apply, apply/check, amend and bulk folders."""
 
-    def __init__(self, catalogue: Catalogue, session: Session, now: datetime, *, max_file_bytes: int) -> None:
+    def __init__(self, catalogue: Catalogue, session: Session, now: datetime, *, max_file_bytes: int,
+                 form_item_max_chars: int = 4000) -> None:
         self.catalogue = catalogue
         self.session = session
         self.now = now
         self.max_file_bytes = max_file_bytes
+        self.form_item_max_chars = form_item_max_chars
 
     def check(self, proc_id: str, file_name: str, raw: bytes,
               allowed_apply_types: tuple[str, ...] = APPLY_TYPES_FOR_APPLY) -> CheckedPackage:
@@ -124,8 +126,11 @@ class PackageChecker:
             if form_id_el is None or (form_id_el.text or "").strip() != spec.form_id:
                 c.report.append(ReportItem(content="申請書XMLの様式IDが構成管理XMLと一致しません",
                                            form_name=spec.name, file_name=entry["file_name"], item="様式ID"))
-            for problem in form_check(spec).problems(root, file_name=entry["file_name"], form_name=spec.name):
-                c.report.append(_report_item(problem))
+            checked = form_check(spec).problems(root, file_name=entry["file_name"], form_name=spec.name)
+            c.report.extend(_report_item(problem) for problem in checked)
+            c.report.extend(form_item_problems(root, file_name=entry["file_name"], form_name=spec.name,
+                                               limit=self.form_item_max_chars,
+                                               reported={p.item for p in checked} | {p.path for p in checked}))
         for form_id, entry in listed.items():
             if c.proc.form(form_id) is None:
                 c.report.append(ReportItem(content=f"様式ID({form_id})はこの手続の様式ではありません",

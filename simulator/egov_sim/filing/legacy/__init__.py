@@ -62,7 +62,8 @@ def unit() -> Iterator[Unit]:
         users = LegacyUsers(session, now, key_lifetime=legacy_settings().access_key_timedelta)
         software_id = users.check_software(request.headers.get(SOFTWARE_HEADER))
         yield Unit(users, FilingBackend(session, svc.catalogue, now, hooks=g.get("filing_hooks", NO_HOOKS),
-                                        max_file_bytes=svc.settings.max_file_bytes), software_id)
+                                        max_file_bytes=svc.settings.max_file_bytes,
+                                        form_item_max_chars=svc.settings.form_item_max_chars), software_id)
 
 
 @contextmanager

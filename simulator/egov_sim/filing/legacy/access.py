@@ -71,10 +71,10 @@ def _package_apply(no: int, s: Send) -> Node:
 @bp.post("/access/apply")
 @skeleton("SendNumber", "SendDate", "SendFileName", "SendApplyCount", "ErrorCount")
 def apply() -> Any:
-    root = parse.body()
-    file_name = parse.text(root, "Upload/FileName")
-    raw = parse.b64(parse.text(root, "Upload/FileData"))
     with authorized() as (caller, b):
+        root = parse.body()
+        file_name = parse.text(root, "Upload/FileName")
+        raw = parse.b64(parse.text(root, "Upload/FileData"))
         sent = b.bulk_apply(caller, file_name, raw, scenario=request.headers.get("X-Sandbox-Scenario"))
     # processed later (WorkStatus 処理待ち): errors are told by the lists, not here
     return respond([("SendNumber", sent["send_number"]), ("SendDate", stamp(sent["send_date"])),
@@ -178,20 +178,20 @@ def _receipt(arrive_id: str, case: dict[str, Any], new_arrive_id: str, apply_typ
 @bp.post("/access/withdrawal")
 @skeleton(*RECEIPT)
 def withdraw() -> Any:
-    root = parse.body()
-    arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-    _proc_id, package = _upload(root)
     with authorized() as (caller, b):
+        root = parse.body()
+        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        _proc_id, package = _upload(root)
         done = b.withdraw_by_application(caller, arrive_id, package)  # 取下げ申請 (9990000000000008) only
     forms = [{"form_name": name} for name in done["form_names"]]
     return _receipt(arrive_id, {**done, "apply_form": {"form": forms}}, done["new_arrive_id"], "取下げ")
 
 
 def _resubmit(*, finished_is_system_error: bool) -> Any:
-    root = parse.body()
-    arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-    proc_id, package = _upload(root)
     with authorized() as (caller, b):
+        root = parse.body()
+        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        proc_id, package = _upload(root)
         if finished_is_system_error and _status(b.get_application(caller, arrive_id)["status"]) == "手続終了":
             raise LegacyError(SYSTEM_ERROR, 500)  # as recorded: amendapply on a case in 手続終了
         new = b.apply(caller, proc_id, f"{proc_id}.zip", package)
@@ -213,12 +213,12 @@ def amendapply() -> Any:
 @bp.post("/access/partamend")
 @skeleton(*RECEIPT)
 def partamend() -> Any:
-    root = parse.body()
-    arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-    if not (parse.flag(root, "Target/BasicFormFlag") | parse.flag(root, "Target/AttachedFlag")):
-        raise LegacyError("補正対象（BasicFormFlag, AttachedFlag）のいずれかに1を指定してください。")
-    proc_id, package = _upload(root)
     with authorized() as (caller, b):
+        root = parse.body()
+        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        if not (parse.flag(root, "Target/BasicFormFlag") | parse.flag(root, "Target/AttachedFlag")):
+            raise LegacyError("補正対象（BasicFormFlag, AttachedFlag）のいずれかに1を指定してください。")
+        proc_id, package = _upload(root)
         b.amend(caller, arrive_id, f"{proc_id}.zip", package)
         case = b.get_application(caller, arrive_id)
     return _receipt(arrive_id, case, "", "補正")  # 部分補正 keeps its 到達番号: NewArriveID empty
@@ -312,10 +312,10 @@ def _done_shape(done: dict[str, Any], title: str, date: str, files: list[str]) -
 @bp.put("/access/officialdocument")
 @skeleton("ArriveID", "NoticeSubID", "ProcName", "DocTitle", "DownloadDate", "File")
 def done_officialdocument() -> Any:
-    root = parse.body()
-    arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-    sub = parse.notice_sub_id(parse.text(root, "NoticeSubID"))
     with authorized() as (caller, b):
+        root = parse.body()
+        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        sub = parse.notice_sub_id(parse.text(root, "NoticeSubID"))
         names = [f["file_name"] for f in b.get_official_document(caller, arrive_id, sub)["file_name_list"]]
         done = b.complete_official_document(caller, arrive_id, sub)
         doc = next(d for d in b.get_application(caller, arrive_id).get("official_list", [])
@@ -326,11 +326,11 @@ def done_officialdocument() -> Any:
 @bp.post("/access/officialdocument/verify")
 @skeleton("ArriveID", "ErrorCount", "DocumentFileName", "AttachedFileName", "VerifyResult")
 def verify_officialdocument() -> Any:
-    root = parse.body()
-    arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-    raw = parse.b64(parse.text(root, "Upload/FileData"))
-    xml_name = parse.text(root, "Upload/SigVerificationXMLFileName")
     with authorized() as (caller, b):
+        root = parse.body()
+        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        raw = parse.b64(parse.text(root, "Upload/FileData"))
+        xml_name = parse.text(root, "Upload/SigVerificationXMLFileName")
         b.get_application(caller, arrive_id)  # the caller's own case
         result = b.verify_official_document(raw, xml_name)
     entry = result["verify_result"][0]
@@ -361,10 +361,10 @@ def comment(arrive_id: str, sub: str) -> Any:
 @bp.put("/access/comment")
 @skeleton("ArriveID", "NoticeSubID", "ProcName", "DocTitle", "DownloadDate", "File")
 def done_comment() -> Any:
-    root = parse.body()
-    arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-    sub = parse.notice_sub_id(parse.text(root, "NoticeSubID"))
     with authorized() as (caller, b):
+        root = parse.body()
+        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        sub = parse.notice_sub_id(parse.text(root, "NoticeSubID"))
         done = b.complete_notice(caller, arrive_id, sub)
         n = b.get_notice(caller, arrive_id, sub)["notice"]
     return _done_shape(done, n["notice_title"], done["read_date"], ["comment.xml"])

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from egov_format.errors import PackageError
 from egov_format.safexml import parse_xml
 from egov_format.zipsafe import read_zip, write_zip
-from flask import request
+from flask import g, request
 from lxml import etree
 
 from .errors import MALFORMED, LegacyError
@@ -23,7 +23,10 @@ FOLDER = re.compile(r"(?P<proc>[0-9A-Za-z]{16})(\(\d+\))?")
 
 
 def body() -> etree._Element:
-    """The request's `DataRoot` (any or no Content-Type: the real server required none)."""
+    """The request's `DataRoot` (any or no Content-Type: the real server required none). The access
+    family reads it only inside `authorized()`: authentication before any work on the body."""
+    if "/access/" in request.path and g.get("caller") is None:
+        raise RuntimeError("an access operation read its body before authorized()")
     data = request.get_data(cache=True)
     if not data.strip():
         raise LegacyError(MALFORMED)

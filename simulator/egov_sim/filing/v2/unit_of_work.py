@@ -30,7 +30,8 @@ def backend() -> Iterator[FilingBackend]:
     now = request_now()
     with svc.db.session() as session:
         yield FilingBackend(session, svc.catalogue, now, hooks=g.get("filing_hooks", NO_HOOKS),
-                            max_file_bytes=svc.settings.max_file_bytes, staff=sandbox_staff(svc.settings))
+                            max_file_bytes=svc.settings.max_file_bytes, staff=sandbox_staff(svc.settings),
+                            form_item_max_chars=svc.settings.form_item_max_chars)
 
 
 @lru_cache(maxsize=8)
