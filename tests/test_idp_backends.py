@@ -38,7 +38,7 @@ BROWSER = "a-browser-cookie-value"
 def parts(template_db: Path, tmp_path: Path) -> Iterator[Services]:
     """The app's parts built by hand from the demo world's database: no create_app, no Flask."""
     shutil.copy(template_db, tmp_path / "sim.sqlite")
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'sim.sqlite'}", data_dir=tmp_path)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'sim.sqlite'}", data_dir=tmp_path, public_url=HOST.rstrip("/"))
     db = Database(settings.resolved_database_url)
     yield Services(settings=settings, db=db, clock=Clock(db), keys=KeyRing(db), catalogue=Catalogue.load())
     db.dispose()
