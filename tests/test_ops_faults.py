@@ -247,3 +247,28 @@ def test_busy_season_profile(http, egov, services) -> None:
     services.clock.update(set_to=datetime(2024, 4, 15, 10))
     egov.get_procedure(PROC)
     assert any(f.startswith("profile busy-season (calm)") for f in _journal(http, path="/shinsei/v2/procedure/*")[0]["faults"])
+
+
+def test_a_rule_added_through_one_process_acts_at_once_in_another(template_db, tmp_path) -> None:
+    """Two server processes on one database (two apps here): a rule added through A fires at B's very
+    next request, though B loaded its copy of the rules just before (it used to wait up to 1 s)."""
+    import shutil
+
+    from egov_sim import Settings, create_app
+
+    shutil.copy(template_db, tmp_path / "sim.sqlite")
+    apps = [create_app(Settings(database_url=f"sqlite:///{tmp_path / 'sim.sqlite'}", data_dir=tmp_path,
+                                public_url="http://sim.test")) for _ in range(2)]
+    a, b = (app.test_client() for app in apps)
+    try:
+        assert b.get("/shinsei/v2/apply/lists").status_code == 401  # B's copy of the rules: none
+        for _ in range(3):
+            made = a.post("/__admin/faults", json={"match": {"path": "/shinsei/v2/apply/lists"},
+                                                   "action": {"status": 503, "retry_after": 0}, "times": 1})
+            assert made.status_code == 201, made.text
+            assert b.get("/shinsei/v2/apply/lists").status_code == 503  # at once, not a second later
+            assert b.get("/shinsei/v2/apply/lists").status_code == 401  # fired once (times: 1), across both
+        assert a.delete("/__admin/faults").status_code in (200, 204)
+    finally:
+        for app in apps:
+            app.extensions["egov_sim"].db.dispose()

@@ -11,12 +11,14 @@ import base64
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, has_app_context, jsonify, request
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..clock import format_datetime, real_now_jst
@@ -44,7 +46,9 @@ DETAILS = {500: "サーバ内部でエラーが発生（システムエラー等
            504: "ゲートウェイでタイムアウトが発生しました。", 429: "リクエストが集中しています。時間をおいて再度お試しください。"}
 
 
-CACHE_SECONDS = 1.0  # other server processes see calendar/rule/profile changes within this time
+CACHE_SECONDS = 1.0  # the longest a process keeps its copy of the calendar, rules and profile
+GENERATION_KEY = "ops.generation"  # a fresh token after every ops change: other processes reload at once
+_GENERATION = select(Setting.value).where(Setting.key == GENERATION_KEY)
 
 
 @dataclass
@@ -65,13 +69,27 @@ class OpsState:
     answers: dict[str, Callable[[Response], Response]] = field(default_factory=dict)  # prefix -> its own format
     _room: OpsRoom | None = None
     _loaded_at: float = 0.0
+    _generation: Any = None
 
     def invalidate(self) -> None:
+        """After an ops change: this process reloads, and a new generation token tells every other
+        process sharing the database to reload on its next request (not up to CACHE_SECONDS later)."""
         self._room = None
+        if not has_app_context():  # in-process callers (tests, scripts) outside a request: this process only
+            return
+        try:
+            with services().db.session() as s:
+                s.merge(Setting(key=GENERATION_KEY, value={"token": uuid.uuid4().hex}))
+        except OUTAGE_ERRORS:  # the database is down: the change did not happen either
+            pass
 
     def room(self) -> OpsRoom:
-        if self._room is None or time.monotonic() - self._loaded_at > CACHE_SECONDS:
-            svc = services()
+        svc = services()
+        with svc.db.reads.connection() as conn:  # one prepared read of a single row per request
+            rows = svc.db.prepared(_GENERATION).rows(conn, {})
+        generation = rows[0][0] if rows else None
+        if self._room is None or generation != self._generation or time.monotonic() - self._loaded_at > CACHE_SECONDS:
+            self._generation = generation
             with svc.db.session() as s:
                 row = s.get(Setting, LATENCY_KEY)
                 config = latency.LatencyConfig(row.value["profile"], float(row.value["scale"])) if row else \
