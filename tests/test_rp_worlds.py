@@ -120,7 +120,10 @@ def test_a_worlds_reviewers_see_its_applications_and_have_their_own_accounts(sim
 
 def test_an_unknown_or_deleted_worlds_rp_is_a_404(sim: Any) -> None:
     wid = httpx.post(f"{sim.url}/__admin/worlds").json()["id"]
-    assert httpx.get(f"{sim.url}{world_rp(wid)}/").status_code == 200
+    dashboard = httpx.get(f"{sim.url}/__console/").text  # the console links every world's RP
+    links = re.findall(r'<a class="rp" href="([^"]+)"', dashboard)
+    assert f"{world_rp(wid)}/" in links and f"{RP}/" in links
+    assert all(httpx.get(f"{sim.url}{link}").status_code == 200 for link in links)
     assert httpx.delete(f"{sim.url}/__admin/worlds/{wid}").status_code in (200, 204)
     for gone in (wid, "wnope"):
         r = httpx.get(f"{sim.url}{world_rp(gone)}/login")
