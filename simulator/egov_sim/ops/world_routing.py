@@ -28,7 +28,7 @@ from ..worlds import EXTENSION, UnknownWorld, Worlds
 from .middleware import _peek, _token_claims
 
 SCOPED_ADMIN = re.compile(r"^/__admin/worlds/([^/]+)/.")
-RP_ENTRY = re.compile(r"^(/worlds/([^/]+))(/keieikakushin(?:/.*)?)$")
+RP_ENTRY = re.compile(r"^(/worlds/([^/]+))(/keieikakushin(?:/.*)?)$")  # rp_entry(id) + the RP's own path
 RP_WORLD = "egov_sim.rp_world"  # the WSGI environ key: the world of an RP request
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 ROUTED = ("/auth", "/gbizid", "/shinsei/")
@@ -45,6 +45,11 @@ def install(app: Flask) -> None:
     def _drop_world_id(endpoint: str | None, values: dict[str, Any] | None) -> None:
         if values and request.blueprint and request.blueprint.startswith("admin_in_world"):
             values.pop("in_world", None)
+
+
+def rp_entry(world_id: str) -> str:
+    """World `world_id`'s entry path (relative to the base URL, as redirect URIs are registered)."""
+    return f"/worlds/{world_id}"
 
 
 class _RpEntry:

@@ -15,11 +15,9 @@ from typing import Any
 
 import httpx
 from egov_client.gbizid import AuthError, GbizIdAuthorization, GbizIdClient, GbizIdProvider
-from flask import request
 
 from ..clock import JST
 from ..store.models import GbizRelyingParty
-from ..worlds import DEFAULT
 from .config import CALLBACK_PATH, RP_CLIENT_ID, RP_NAME, SYSTEM_CD
 
 SCOPE = "openid profile user email"
@@ -32,12 +30,12 @@ class NotRegistered(LookupError):
 def registration() -> GbizRelyingParty:
     """The RP's registration with GビズID in the request's world, as the demo world makes it (created on
     first use in the default world). In a world: the client id its credentials name, and the redirect
-    URI of the world's entry path (`request.script_root`, see ops/world_routing.py) added once."""
+    URI below the world's entry path (ops/world_routing.py) added once."""
     from ..services import services
-    from ..worlds import current_world_id, registry
+    from ..worlds import DEFAULT, current_world_id, registry  # not at import time (an import cycle)
 
     world_id = current_world_id()
-    callback = request.script_root + CALLBACK_PATH
+    callback = callback_path()
     client_id = RP_CLIENT_ID
     if world_id != DEFAULT:
         client_id = registry().describe(world_id).get("gbizid_clients", {}).get(RP_CLIENT_ID, "")
@@ -56,6 +54,15 @@ def registration() -> GbizRelyingParty:
         return rp
 
 
+def callback_path() -> str:
+    """The redirect URI's path in the request's world, relative to the base URL."""
+    from ..ops.world_routing import rp_entry
+    from ..worlds import DEFAULT, current_world_id
+
+    world_id = current_world_id()
+    return (rp_entry(world_id) if world_id != DEFAULT else "") + CALLBACK_PATH
+
+
 def client(op_host: str, site: str, now: Callable[[], datetime], *, this_app: Any = None) -> GbizIdClient:
     """A GbizIdClient for this RP in the request's world; `op_host` is GビズID's host (endpoints under
     {host}/oauth), `site` this RP's origin.
@@ -66,7 +73,7 @@ def client(op_host: str, site: str, now: Callable[[], datetime], *, this_app: An
     `gbizid_base` sends it over sockets instead (to another host, or here with several threads)."""
     rp = registration()
     provider = GbizIdProvider("keieikakushin", op_host).with_credentials(
-        rp.client_id, rp.client_secret, site + request.script_root + CALLBACK_PATH, SCOPE)
+        rp.client_id, rp.client_secret, site + callback_path(), SCOPE)
     transport = httpx.WSGITransport(app=this_app) if this_app is not None else None
     return GbizIdClient(provider, httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), transport=transport),
                         clock=lambda: now().replace(tzinfo=JST))
