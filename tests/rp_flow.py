@@ -43,9 +43,9 @@ class Applicant:
         self.last = r.text
         return r
 
-    def login(self) -> httpx.Response:
-        page = self.get(f"{self.rp}/login")
-        r = self.http.post(f"{self.rp}/login/gbizid", data={"csrf_token": csrf_of(page.text), "next": ""})
+    def login(self, next: str = "") -> httpx.Response:
+        page = self.get(f"{self.rp}/login" + (f"?next={next}" if next else ""))
+        r = self.http.post(f"{self.rp}/login/gbizid", data={"csrf_token": csrf_of(page.text), "next": next})
         assert r.status_code == 302, r.text
         self.authorize = authorize = r.headers["location"]
         auth = GbizIdAuthorization(authorize, "", "", f"{self.base}{self.rp}/callback")

@@ -98,6 +98,16 @@ def test_a_worlds_rp_logs_in_with_its_own_client_and_keeps_its_applications_mail
     assert "申請内容に指摘あり" in a.get(f"{rp}/").text and "申請内容に指摘あり" not in d.get(f"{RP}/").text
 
 
+def test_a_login_in_a_world_returns_to_the_page_asked_for_in_that_world(sim: Any) -> None:
+    wid = httpx.post(f"{sim.url}/__admin/worlds").json()["id"]
+    rp = world_rp(wid)
+    a = logged_in(sim, _accounts(sim, f"/__admin/worlds/{wid}")["prime"], wid)
+    a.post(f"{rp}/logout", {})
+    r = a.get(f"{rp}/applications")
+    assert r.url.path == f"{rp}/login" and 'name="next" value="/keieikakushin/applications"' in r.text
+    assert a.login(next="/keieikakushin/applications").url.path == f"{rp}/applications"
+
+
 def test_a_worlds_reviewers_see_its_applications_and_have_their_own_accounts(sim: Any) -> None:
     wid = httpx.post(f"{sim.url}/__admin/worlds").json()["id"]
     admin, rp = f"/__admin/worlds/{wid}", world_rp(wid)

@@ -19,7 +19,7 @@ import base64
 import binascii
 import re
 from typing import Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote_plus
 
 from flask import Flask, Response, g, request
 
@@ -62,7 +62,7 @@ class _RpEntry:
         found = RP_ENTRY.match(environ.get("PATH_INFO", ""))
         if found:
             environ = {**environ, "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + found.group(1),
-                       "PATH_INFO": found.group(3), RP_WORLD: unquote(found.group(2))}
+                       "PATH_INFO": found.group(3), RP_WORLD: found.group(2)}  # PATH_INFO is decoded
         return self.wsgi_app(environ, start_response)
 
 
