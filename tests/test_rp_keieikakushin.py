@@ -48,13 +48,13 @@ def accounts(sim: Any) -> dict[str, dict[str, Any]]:
     return {a["alias"]: a for a in world["gbizid"]["accounts"]}
 
 
-def logged_in(sim: Any, account: dict[str, Any]) -> Applicant:
-    a = Applicant(sim.url, account)
+def logged_in(sim: Any, account: dict[str, Any], world: str | None = None) -> Applicant:
+    a = Applicant(sim.url, account, world)
     r = a.login()
-    assert r.url.path == f"{RP}/register", r.text
-    r = a.post(f"{RP}/register", {"company_name": "株式会社テスト", "user_name": "申請 太郎", "email": "tanto@example.jp",
+    assert r.url.path == f"{a.rp}/register", r.text
+    r = a.post(f"{a.rp}/register", {"company_name": "株式会社テスト", "user_name": "申請 太郎", "email": "tanto@example.jp",
                                  "tel": "0312345678"})
-    assert r.url.path == f"{RP}/" and "トップ" in r.text
+    assert r.url.path == f"{a.rp}/" and "トップ" in r.text
     return a
 
 
@@ -74,7 +74,7 @@ def _payload(html: str) -> str:
 
 
 def complete_application(a: Applicant) -> str:
-    r = a.post(f"{RP}/applications", {})
+    r = a.post(f"{a.rp}/applications", {})
     app = r.url.path
     assert r.text.count("【未入力】") == 5 and "disabled" in r.text
     fill(a, app, "cover", COVER)

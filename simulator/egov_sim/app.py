@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     world_routing.install(app)  # first of the before-request hooks
     app.register_blueprint(views.bp)  # /keieikakushin: 経営革新計画電子申請システム (a GビズID RP)
     app.register_blueprint(review.bp)
+    app.register_blueprint(review.bp, url_prefix="/__admin/worlds/<in_world>/keieikakushin",
+                           name="admin_in_world_keieikakushin")  # a world's RP (world_routing drops in_world)
     app.register_blueprint(shinsa.bp)  # /keieikakushin/shinsa: the prefecture reviewers' pages
     from . import console
 

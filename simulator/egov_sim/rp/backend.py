@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..clock import format_datetime
 from ..filing.pdf import text_pdf
 from ..services import Services
+from ..store import ids
 from . import config, forms
 from .models import (
     KkApplication,
@@ -182,7 +183,9 @@ class KeieiBackend:
                  "contact_name": (user.profile or {}).get("user_name", ""),
                  "contact_email": (user.profile or {}).get("email", "")}
         with self.svc.db.session() as s:
-            app = KkApplication(owner_sub=sub, status=DRAFT, created_at=self.now(), remarks={}, events=[],
+            # the id (and so the 受付番号 APL-…) from the worlds' shared counter in a world: unique across worlds
+            app = KkApplication(id=ids.next_id(s, KkApplication.__table__), owner_sub=sub, status=DRAFT,
+                                created_at=self.now(), remarks={}, events=[],
                                 pages={p: {"values": cover if p == forms.COVER else {}, "state": UNFILLED}
                                        for p in forms.PAGES})
             s.add(app)

@@ -15,6 +15,12 @@ from sqlalchemy.orm import Session
 
 from .models import KkSetting
 
+# the RP's GビズID registration (made by the demo world; a world's has its own client id: `gbizid_clients`)
+RP_CLIENT_ID = "keieikakushin"
+RP_NAME = "経営革新計画電子申請システム"
+SYSTEM_CD = "KEIEIKAKUSHIN"
+CALLBACK_PATH = "/keieikakushin/callback"  # below the world's entry path in a world (ops/world_routing.py)
+
 PREFECTURES: dict[str, dict[str, Any]] = {
     "13": {"name": "東京都", "offices": ["東京都産業労働局 商工部 経営支援課", "東京都中小企業振興公社"],
            "password": "", "post_certificate": False},

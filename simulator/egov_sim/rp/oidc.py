@@ -18,35 +18,62 @@ from egov_client.gbizid import AuthError, GbizIdAuthorization, GbizIdClient, Gbi
 
 from ..clock import JST
 from ..store.models import GbizRelyingParty
+from .config import CALLBACK_PATH, RP_CLIENT_ID, RP_NAME, SYSTEM_CD
 
-RP_CLIENT_ID = "keieikakushin"
-CALLBACK_PATH = "/keieikakushin/callback"
 SCOPE = "openid profile user email"
 
 
-def ensure_registration(db: Any) -> GbizRelyingParty:
-    """The RP's registration with GビズID (created on first use; redirect URI on this origin)."""
-    with db.session() as s:
-        rp = s.get(GbizRelyingParty, RP_CLIENT_ID)
+class NotRegistered(LookupError):
+    """A world without the RP's registration (made from a template older than the RP's demo client)."""
+
+
+def registration() -> GbizRelyingParty:
+    """The RP's registration with GビズID in the request's world, as the demo world makes it (created on
+    first use in the default world). In a world: the client id its credentials name, and the redirect
+    URI below the world's entry path (ops/world_routing.py) added once."""
+    from ..services import services
+    from ..worlds import DEFAULT, current_world_id, registry  # not at import time (an import cycle)
+
+    world_id = current_world_id()
+    callback = callback_path()
+    client_id = RP_CLIENT_ID
+    if world_id != DEFAULT:
+        client_id = registry().describe(world_id).get("gbizid_clients", {}).get(RP_CLIENT_ID, "")
+    with services().db.session() as s:
+        rp = s.get(GbizRelyingParty, client_id) if client_id else None
+        if rp is None and world_id != DEFAULT:
+            raise NotRegistered(f"ワールド {world_id} には経営革新計画電子申請システムの GビズID 登録がありません"
+                                "（古いテンプレートから作られたワールド：作り直してください）")
         if rp is None:
             rp = GbizRelyingParty(client_id=RP_CLIENT_ID, client_secret=secrets.token_urlsafe(32),
-                                  name="経営革新計画電子申請システム", redirect_uris=[CALLBACK_PATH],
-                                  approved_scopes=[], system_cd="KEIEIKAKUSHIN")
+                                  name=RP_NAME, redirect_uris=[CALLBACK_PATH], approved_scopes=[],
+                                  system_cd=SYSTEM_CD)
             s.add(rp)
+        if callback not in rp.redirect_uris:
+            rp.redirect_uris = [*rp.redirect_uris, callback]
         return rp
 
 
-def client(db: Any, op_host: str, site: str, now: Callable[[], datetime], *,
-           this_app: Any = None) -> GbizIdClient:
-    """A GbizIdClient for this RP; `op_host` is GビズID's host (endpoints under {host}/oauth).
+def callback_path() -> str:
+    """The redirect URI's path in the request's world, relative to the base URL."""
+    from ..ops.world_routing import rp_entry
+    from ..worlds import DEFAULT, current_world_id
+
+    world_id = current_world_id()
+    return (rp_entry(world_id) if world_id != DEFAULT else "") + CALLBACK_PATH
+
+
+def client(op_host: str, site: str, now: Callable[[], datetime], *, this_app: Any = None) -> GbizIdClient:
+    """A GbizIdClient for this RP in the request's world; `op_host` is GビズID's host (endpoints under
+    {host}/oauth), `site` this RP's origin.
 
     With `this_app` (the OP is this very server) the back channel is still HTTP — every request goes
     through the OP's HTTP endpoints and the whole WSGI stack — but over httpx's WSGI transport rather
     than a socket, so a server with one worker thread cannot deadlock on calling itself. Setting
     `gbizid_base` sends it over sockets instead (to another host, or here with several threads)."""
-    rp = ensure_registration(db)
+    rp = registration()
     provider = GbizIdProvider("keieikakushin", op_host).with_credentials(
-        rp.client_id, rp.client_secret, site + CALLBACK_PATH, SCOPE)
+        rp.client_id, rp.client_secret, site + callback_path(), SCOPE)
     transport = httpx.WSGITransport(app=this_app) if this_app is not None else None
     return GbizIdClient(provider, httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), transport=transport),
                         clock=lambda: now().replace(tzinfo=JST))
@@ -59,4 +86,4 @@ def to_dict(a: GbizIdAuthorization) -> dict[str, Any]:
 
 def from_dict(d: dict[str, Any]) -> GbizIdAuthorization:
     return GbizIdAuthorization(d["url"], d["state"], d["nonce"], d["redirect_uri"], d.get("code_verifier"))
-__all__ = ["AuthError", "client", "ensure_registration", "from_dict", "to_dict"]
+__all__ = ["AuthError", "NotRegistered", "client", "from_dict", "registration", "to_dict"]

@@ -58,7 +58,7 @@ def _session() -> Response | None:
 @bp.after_request
 def _cookie(response: Response) -> Response:
     if getattr(g, "kk_new_cookie", False):
-        response.set_cookie(COOKIE, g.kk_reviewer_session.id, httponly=True, samesite="Strict", path=PATH)
+        response.set_cookie(COOKIE, g.kk_reviewer_session.id, httponly=True, samesite="Strict", path=request.script_root + PATH)
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -98,7 +98,7 @@ def login() -> Response:
     except RpError as exc:
         return _page("shinsa_login.html", exc.status, title="審査担当者ログイン", error=exc.message, login_id=login_id)
     response = redirect(url_for(".applications"))
-    response.set_cookie(COOKIE, sess.id, httponly=True, samesite="Strict", path=PATH)
+    response.set_cookie(COOKIE, sess.id, httponly=True, samesite="Strict", path=request.script_root + PATH)
     g.kk_new_cookie = False
     return response
 
@@ -108,7 +108,7 @@ def logout() -> Response:
     backend().reviewer_logout(g.kk_reviewer_session.id)
     g.kk_new_cookie = False
     response = redirect(url_for(".login"))
-    response.delete_cookie(COOKIE, path=PATH)
+    response.delete_cookie(COOKIE, path=request.script_root + PATH)
     return response
 
 

@@ -2,6 +2,8 @@
 
 Sessions are server-side (KkSession; the cookie holds a random id); every POST carries the session's
 CSRF token. An expired or missing session sends the user back through 「GビズIDでログイン」.
+In a world the pages are under `/worlds/<id>` (`request.script_root`, ops/world_routing.py): links,
+cookie path and the GビズID redirect URI carry it, so each world's RP is a site of its own.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _session() -> Response | None:
 @bp.after_request
 def _cookie(response: Response) -> Response:
     if getattr(g, "kk_new_cookie", False):
-        response.set_cookie(COOKIE, g.kk.id, httponly=True, samesite="Lax", path=PATH)
+        response.set_cookie(COOKIE, g.kk.id, httponly=True, samesite="Lax", path=request.script_root + PATH)
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -100,7 +102,7 @@ def login() -> Response:
 def _oidc(b: KeieiBackend) -> Any:
     """The RP's GbizIdClient: to `gbizid_base` over sockets, else to this server's /gbizid (see oidc.client)."""
     base = b.settings()["gbizid_base"]
-    return oidc.client(services().db, base or _site() + "/gbizid", _site(), b.now,
+    return oidc.client(base or _site() + "/gbizid", _site(), b.now,
                        this_app=None if base else current_app._get_current_object())  # type: ignore[attr-defined]
 
 
@@ -108,7 +110,11 @@ def _oidc(b: KeieiBackend) -> Any:
 def login_gbizid() -> Response:
     b = backend()
     nxt = request.form.get("next", "")
-    with _oidc(b) as c:
+    try:
+        rp = _oidc(b)
+    except oidc.NotRegistered as exc:
+        return _page("message.html", 503, title="ログインできません", message=str(exc))
+    with rp as c:
         try:
             authorization = c.authorization(prompt="login")
         except (AuthError, OSError) as exc:
@@ -140,7 +146,8 @@ def callback() -> Response:
         return _page("message.html", exc.status, title="ご利用いただけません", message=exc.message)
     if user.profile is None:
         return redirect(url_for(".register"))
-    return redirect(pending.get("next") or url_for(".top"))
+    nxt = pending.get("next")  # a path below this world's entry path (request.path)
+    return redirect(request.script_root + nxt if nxt else url_for(".top"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -164,7 +171,7 @@ def register() -> Response:
 def logout() -> Response:
     backend().logout(g.kk.id)
     response = redirect(url_for(".top"))
-    response.delete_cookie(COOKIE, path=PATH)
+    response.delete_cookie(COOKIE, path=request.script_root + PATH)
     return response
 
 

@@ -28,6 +28,7 @@ from ..idp.gbizid_accounts import (
     SEAL_CERTIFICATE,
     SOLE_PROPRIETOR,
 )
+from ..rp import config as keieikakushin
 from ..store.models import Account, GbizAccount, GbizDelegation, GbizPrimeApplication, GbizRelyingParty
 from .people import PREFECTURES, Company, PeopleFactory, Person
 
@@ -147,10 +148,14 @@ def create_gbizid_world(s: Session, people: PeopleFactory, now: datetime, egov_g
     app.account_ref = deficient.id
     remember("deficient", deficient, password, "gBizIDプライム申請が不備（ログイン不可）")
 
-    # RPs: e-Gov (its broker endpoint on this origin) and a demo RP approved for every optional scope
+    # RPs: e-Gov (its broker endpoint on this origin), the 経営革新計画 RP (/keieikakushin, registered here so
+    # that a world gets a fresh client id for it) and a demo RP approved for every optional scope
     clients = [
         GbizRelyingParty(client_id=EGOV_RP_CLIENT_ID, client_secret=secrets.token_urlsafe(32), name="e-Gov電子申請",
                          redirect_uris=[CALLBACK_PATH], approved_scopes=[], system_cd="EGOV"),
+        GbizRelyingParty(client_id=keieikakushin.RP_CLIENT_ID, client_secret=secrets.token_urlsafe(32),
+                         name=keieikakushin.RP_NAME, redirect_uris=[keieikakushin.CALLBACK_PATH], approved_scopes=[],
+                         system_cd=keieikakushin.SYSTEM_CD),
         GbizRelyingParty(client_id=DEMO_RP_CLIENT_ID, client_secret=secrets.token_urlsafe(32),
                          name="デモ用行政サービス（経営革新計画電子申請システム風）", redirect_uris=list(DEMO_RP_REDIRECT_URIS),
                          approved_scopes=["jp_gbizid_v1_ida", "role", "delegation_info"], system_cd="DEMORP"),
