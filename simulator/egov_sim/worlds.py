@@ -309,17 +309,53 @@ class Change:
     values: dict[str, Any]
 
 
-def _fresh_credentials(path: Path, world_id: str, fingerprint: str) -> dict[str, Any]:
-    """Give the copy at `path` its own identity: software ID and API key, GビズID RP clients (e-Gov's own
-    included), HMAC keys (made afresh on first use), world state id; its clock starts at the snapshot's
-    virtual time, as after a reset. Plain sqlite3 on the closed copy: no engine to make (this is most of
-    a world's creation time)."""
-    import json
-    import zlib
-
+def _identity(rows: dict[str, list[dict[str, Any]]], world_id: str) -> tuple[list[Change], dict[str, Any],
+                                                                         dict[str, Any]]:
+    """A world's own identity written into the demo snapshot's `rows` (in place): software ID and API key,
+    GビズID RP clients (e-Gov's own included), new world state id, no HMAC keys (made afresh on first use),
+    the federation's own RP. Returns the changes (for a copy's live tables), the added setting row and
+    the credentials POST /__admin/worlds answers. Both backends start from it."""
     from .world.demo import WORLD_ID_KEY, WORLD_KEY, DemoWorld
 
     client_id, secret = f"egov-sandbox-{world_id}", secrets.token_urlsafe(24)
+    settings = {r["key"]: r["value"] for r in rows[Setting.__tablename__]}
+    demo = DemoWorld.from_dict(settings[WORLD_KEY])
+    changes = [Change(Software.__tablename__, "client_id", demo.client_id,
+                      {"client_id": client_id, "client_secret": secret})]
+    demo.client_id, demo.client_secret = client_id, secret
+    renamed: dict[str, str] = {}
+    for client in demo.gbizid.get("clients", []):
+        old, new = client["client_id"], f"{client['client_id']}-{world_id}"
+        client["client_id"], client["client_secret"] = new, secrets.token_urlsafe(32)
+        changes += [Change(GbizRelyingParty.__tablename__, "client_id", old,
+                           {"client_id": new, "client_secret": client["client_secret"]}),
+                    Change(GbizDelegation.__tablename__, "client_id", old, {"client_id": new})]
+        renamed[old] = new
+    for account in rows[GbizAccount.__tablename__]:
+        mandates = [renamed.get(m, m) for m in account.get("mandates") or []]
+        if mandates != (account.get("mandates") or []):
+            changes.append(Change(GbizAccount.__tablename__, "id", account["id"], {"mandates": mandates}))
+    changes += [Change(Setting.__tablename__, "key", WORLD_KEY, {"value": demo.as_dict()}),
+                Change(Setting.__tablename__, "key", WORLD_ID_KEY, {"value": {"id": uuid.uuid4().hex}})]
+    for change in changes:
+        for row in rows.get(change.table, []):
+            if row.get(change.column) == change.key:
+                row.update(change.values)
+    own_rp = {"key": FEDERATION_CLIENT_KEY, "value": {"client_id": renamed.get(EGOV_RP_CLIENT_ID, EGOV_RP_CLIENT_ID)}}
+    rows[Setting.__tablename__] = [r for r in rows[Setting.__tablename__]
+                                   if not r["key"].startswith("keys.hmac.")] + [own_rp]
+    credentials = {"id": world_id, "client_id": client_id, "client_secret": secret,
+                   "redirect_uris": demo.redirect_uris, "gbizid_clients": renamed}
+    return changes, own_rp, credentials
+
+
+def _fresh_credentials(path: Path, world_id: str, fingerprint: str) -> dict[str, Any]:
+    """Give the SQLite copy at `path` its own identity (`_identity`), in its tables and its snapshot; its
+    clock starts at the snapshot's virtual time, as after a reset. Plain sqlite3 on the closed copy: no
+    engine to make (this is most of a world's creation time)."""
+    import json
+    import zlib
+
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")  # as the app opens it (store/db.py): commits need no fsync
@@ -329,54 +365,28 @@ def _fresh_credentials(path: Path, world_id: str, fingerprint: str) -> dict[str,
             if snap is None or snap[0] != fingerprint:
                 raise WorldsUnavailable("the template has no usable demo snapshot")
             rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap[1]))
-            settings = {r["key"]: r["value"] for r in rows[Setting.__tablename__]}
-            demo = DemoWorld.from_dict(settings[WORLD_KEY])
-            changes = [Change(Software.__tablename__, "client_id", demo.client_id,
-                              {"client_id": client_id, "client_secret": secret})]
-            demo.client_id, demo.client_secret = client_id, secret
-            renamed: dict[str, str] = {}
-            for client in demo.gbizid.get("clients", []):
-                old, new = client["client_id"], f"{client['client_id']}-{world_id}"
-                client["client_id"], client["client_secret"] = new, secrets.token_urlsafe(32)
-                changes += [Change(GbizRelyingParty.__tablename__, "client_id", old,
-                                   {"client_id": new, "client_secret": client["client_secret"]}),
-                            Change(GbizDelegation.__tablename__, "client_id", old, {"client_id": new})]
-                renamed[old] = new
-            for account in rows[GbizAccount.__tablename__]:
-                mandates = [renamed.get(m, m) for m in account.get("mandates") or []]
-                if mandates != (account.get("mandates") or []):
-                    changes.append(Change(GbizAccount.__tablename__, "id", account["id"], {"mandates": mandates}))
-            changes += [Change(Setting.__tablename__, "key", WORLD_KEY, {"value": demo.as_dict()}),
-                        Change(Setting.__tablename__, "key", WORLD_ID_KEY, {"value": {"id": uuid.uuid4().hex}})]
+            changes, own_rp, credentials = _identity(rows, world_id)
             conn.execute("PRAGMA defer_foreign_keys = ON")  # RP ids change in parent and child rows
             for change in changes:
-                _apply(conn, rows, change)
-            own_rp = {"key": FEDERATION_CLIENT_KEY, "value": {"client_id": renamed.get(EGOV_RP_CLIENT_ID,
-                                                                                       EGOV_RP_CLIENT_ID)}}
+                _apply(conn, change)
             conn.execute("DELETE FROM settings_kv WHERE key LIKE 'keys.hmac.%'")  # fresh HMAC keys
             conn.execute("INSERT INTO settings_kv (key, value) VALUES (?, ?)", (own_rp["key"], json.dumps(own_rp["value"])))
-            rows[Setting.__tablename__] = [r for r in rows[Setting.__tablename__]
-                                           if not r["key"].startswith("keys.hmac.")] + [own_rp]
             conn.execute("UPDATE world_snapshot SET data = ?", (zlib.compress(json.dumps(
                 rows, ensure_ascii=False, separators=(",", ":")).encode(), 1),))
             conn.execute("UPDATE clock SET anchor_real = ?, anchor_virtual = (SELECT virtual_time FROM world_snapshot)",
                          (time.time(),))
     finally:
         conn.close()
-    return {"id": world_id, "client_id": client_id, "client_secret": secret,
-            "redirect_uris": demo.redirect_uris, "gbizid_clients": renamed}
+    return credentials
 
 
-def _apply(conn: sqlite3.Connection, rows: dict[str, list[dict[str, Any]]], change: Change) -> None:
-    """One change to the live table (JSON values as SQLAlchemy's JSON type stores them) and to the snapshot."""
+def _apply(conn: sqlite3.Connection, change: Change) -> None:
+    """One change to a live table (JSON values as SQLAlchemy's JSON type stores them)."""
     import json
 
     columns = ", ".join(f"{name} = ?" for name in change.values)
     stored = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in change.values.values()]
     conn.execute(f"UPDATE {change.table} SET {columns} WHERE {change.column} = ?", (*stored, change.key))
-    for row in rows.get(change.table, []):
-        if row.get(change.column) == change.key:
-            row.update(change.values)
 
 
 def _route_keys(credentials: dict[str, Any]) -> list[str]:

@@ -128,11 +128,13 @@ def _clock_at(row: dict[str, Any], virtual_time: datetime, services: Services) -
 
 def _restart_sequences(conn: Connection) -> None:
     """Rows came back with their ids; PostgreSQL's sequences must continue after them."""
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)  # a world's (worlds.py)
     for table in Base.metadata.sorted_tables:
         pk = list(table.primary_key.columns)
         if len(pk) == 1 and isinstance(pk[0].type, Integer) and pk[0].autoincrement is True:
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk[0].name}'), "
-                              f"COALESCE(MAX({pk[0].name}), 1), MAX({pk[0].name}) IS NOT NULL) FROM {table.name}"))
+            name = f"{schema}.{table.name}" if schema else table.name
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', '{pk[0].name}'), "
+                              f"COALESCE(MAX({pk[0].name}), 1), MAX({pk[0].name}) IS NOT NULL) FROM {name}"))
 
 
 def discard(services: Services) -> None:
