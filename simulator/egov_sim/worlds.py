@@ -96,7 +96,7 @@ class World:
     """One open world: its Services and, made on first use, its ops room."""
 
     id: str
-    path: Path
+    path: Path | None  # its SQLite file (None on PostgreSQL: a schema of the default database)
     services: Services
     _ops: OpsState | None = field(default=None, repr=False)
 
@@ -125,8 +125,10 @@ class Worlds:
         self._open: dict[str, World] = {}
         self._routes: dict[str, str] = {}  # client id → world id (this process's cache of ROUTES)
         self._lock = threading.Lock()
-        self.enabled = default.db.engine.dialect.name == "sqlite" and default.db.url not in ("sqlite://",
-                                                                                             "sqlite:///:memory:")
+        dialect = default.db.engine.dialect.name
+        self.postgresql = dialect == "postgresql"  # a world is a schema there (see _create_schema)
+        self.enabled = self.postgresql or (dialect == "sqlite" and default.db.url not in ("sqlite://",
+                                                                                           "sqlite:///:memory:"))
         _meta.create_all(default.db.engine)
         from .world import snapshot
 
@@ -152,7 +154,7 @@ class Worlds:
     def get(self, world_id: str) -> World:
         """The open world `world_id` (opened on first use in this process)."""
         world = self._open.get(world_id)
-        if world is not None and world.path.exists():
+        if world is not None and self._alive(world):
             return world
         with self._lock:
             if world is not None:  # deleted by another process
@@ -184,10 +186,12 @@ class Worlds:
     def create(self) -> dict[str, Any]:
         """A new world from the template, with fresh credentials; nothing is left of a failed one."""
         if not self.enabled:
-            raise WorldsUnavailable("worlds need the SQLite database of a data directory (not PostgreSQL or "
-                                    "an in-memory database) in this version")
-        template = self._template()
+            raise WorldsUnavailable("worlds need PostgreSQL or the SQLite database of a data directory "
+                                    "(not an in-memory database)")
         world_id = "w" + secrets.token_hex(6)
+        if self.postgresql:
+            return self._create_schema(world_id)
+        template = self._template()
         path = self.dir / f"{world_id}.sqlite"
         try:
             shutil.copyfile(template, path)  # the template is never written after it is made
@@ -208,7 +212,11 @@ class Worlds:
             conn.execute(delete(WORLDS).where(WORLDS.c.id == world_id))
         with self._lock:
             self._forget(world_id)
-        _remove_files(self.dir / f"{world_id}.sqlite")
+        if self.postgresql:
+            with self.default.db.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{_schema(world_id)}" CASCADE'))
+        else:
+            _remove_files(self.dir / f"{world_id}.sqlite")
 
     def close(self) -> None:
         with self._lock:
@@ -224,13 +232,64 @@ class Worlds:
         for key in [k for k, w in self._routes.items() if w == world_id]:
             self._routes.pop(key, None)
 
+    def _alive(self, world: World) -> bool:
+        """Not deleted (by any process): its file is there, or its registry row (PostgreSQL)."""
+        if world.path is not None:
+            return world.path.exists()
+        with self.default.db.engine.connect() as conn:
+            return conn.execute(select(WORLDS.c.id).where(WORLDS.c.id == world.id)).first() is not None
+
     def _open_world(self, world_id: str) -> World:
-        path = self.dir / f"{world_id}.sqlite"
-        db = Database(f"sqlite:///{path}")
+        path: Path | None = None
+        if self.postgresql:
+            db = Database.in_schema(self.default.db, _schema(world_id))
+        else:
+            path = self.dir / f"{world_id}.sqlite"
+            db = Database(f"sqlite:///{path}")
         ids.share_allocator(db.engine, self._allocate)
         svc = Services(settings=self.default.settings, db=db, clock=Clock(db, self.default.settings.clock_speed),
                        keys=KeyRing(db), catalogue=self.default.catalogue)
         return World(world_id, path, svc)
+
+    def _create_schema(self, world_id: str) -> dict[str, Any]:
+        """A PostgreSQL world: schema w_<id>, the models' tables in it, the default world's demo snapshot
+        (with the world's identity, `_identity`) stored there and restored, as a reset restores it; all
+        in one transaction (PostgreSQL's DDL is transactional), so a failure leaves nothing behind."""
+        import json
+        import zlib
+
+        from .world import snapshot
+
+        schema = _schema(world_id)
+        with self.default.db.engine.connect() as conn:
+            snap = conn.execute(select(snapshot.SNAPSHOTS).where(snapshot.SNAPSHOTS.c.id == snapshot.SNAPSHOT_ID)).first()
+        if snap is None or snap.fingerprint != self._fingerprint:
+            raise WorldsUnavailable("the default world has no demo snapshot to copy "
+                                    "(demo_world disabled, or made by an older version: reset it)")
+        rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap.data))
+        _, _, credentials = _identity(rows, world_id)
+        data = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+        created = real_now_jst()
+        in_schema = self.default.db.engine.execution_options(schema_translate_map={None: schema})
+        with in_schema.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            from .store.models import Base
+
+            Base.metadata.create_all(conn, checkfirst=False)
+            snapshot.create_table(conn)
+            conn.execute(snapshot.SNAPSHOTS.insert().values(id=snapshot.SNAPSHOT_ID, fingerprint=snap.fingerprint,
+                                                            virtual_time=snap.virtual_time, data=data))
+            if not snapshot.restore_rows(conn, self.default.settings.clock_speed):
+                raise WorldsUnavailable("the world's copy of the demo snapshot did not restore")
+        try:  # the registry is outside the schema map: its own transaction, and no schema without it
+            with self.default.db.engine.begin() as conn:
+                conn.execute(insert(WORLDS).values(id=world_id, created_at=created, credentials=credentials))
+                conn.execute(insert(ROUTES), [{"key": key, "world_id": world_id} for key in _route_keys(credentials)])
+        except BaseException:
+            with self.default.db.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            raise
+        return _describe(WorldRow(world_id, created, credentials))
 
     def _allocate(self, table: str) -> int:
         """The next id of `table` in any world: one counter per table in the registry."""
@@ -387,6 +446,13 @@ def _apply(conn: sqlite3.Connection, change: Change) -> None:
     columns = ", ".join(f"{name} = ?" for name in change.values)
     stored = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in change.values.values()]
     conn.execute(f"UPDATE {change.table} SET {columns} WHERE {change.column} = ?", (*stored, change.key))
+
+
+def _schema(world_id: str) -> str:
+    """A world's PostgreSQL schema (world ids are "w" + hex: a safe identifier)."""
+    if not world_id.isalnum():
+        raise UnknownWorld(world_id)
+    return f"w_{world_id}"
 
 
 def _route_keys(credentials: dict[str, Any]) -> list[str]:
