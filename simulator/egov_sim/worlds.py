@@ -1,7 +1,10 @@
 """Worlds: complete, isolated sandboxes inside one server, each its own database.
 
-A world is a SQLite file under `<data dir>/worlds/`, copied (SQLite's backup API) from a template:
-the default world's demo snapshot restored once into `template.sqlite`. So a world holds everything a
+On SQLite a world is a file under `<data dir>/worlds/`, copied (SQLite's backup API) from a template:
+the default world's demo snapshot restored once into `template.sqlite`. On PostgreSQL a world is the
+schema `w_<id>` of the default database: the models' tables made there (schema_translate_map on the
+default engine's pool), the demo snapshot with the world's identity restored into them (`_identity`
+rewrites the snapshot for both backends). So a world holds everything a
 world has — software, accounts, GビズID accounts, certificates, cases, clock, scenario overrides,
 maintenance, faults, latency, outbox — and its journal and ops cache live in its own `OpsState`.
 The default world is the server's own database; the plain `/__admin/...` paths mean it.
@@ -12,7 +15,7 @@ generating them takes ~0.2 s each). Requests reach their world by what a client 
 client_id, the `azp` of its tokens: world_routing.py); the world then checks everything itself.
 
 The registry (tables below, in the default database, outside the snapshot so the default world's reset
-keeps it) maps world id → file and each routing key (client id) → world, so every process of one
+keeps it) maps world id → file or schema and each routing key (client id) → world, so every process of one
 data directory routes alike. Ids of cases and bulk sends in worlds come from one counter in the
 registry, starting at WORLD_ID_BASE, so arrive ids and send numbers are unique across worlds.
 
