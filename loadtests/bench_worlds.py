@@ -1,9 +1,11 @@
 """World creation time: p50/p99 of POST /__admin/worlds over N creations on a served simulator
-(SQLite), next to its peer, a reset of the default world (POST /__admin/reset), and world deletion.
+(SQLite, or the PostgreSQL database given with --database), next to its peer, a reset of the default world (POST /__admin/reset), and world deletion.
 Target: creation < 50 ms.
 
     python loadtests/bench_worlds.py             # N = 50
     python loadtests/bench_worlds.py -n 200
+    python loadtests/bench_worlds.py --database postgresql+psycopg://egov@127.0.0.1:5432/egov
+    python loadtests/bench_worlds.py --database throwaway   # a throw-away cluster (loadtests/pgcluster.py)
 
 It serves `egov-sim serve` (gunicorn, one worker) in a temporary data directory on a free loopback
 port, makes one world first (the template is made then, once per data directory: reported apart),
@@ -51,14 +53,29 @@ def _row(name: str, times: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=50, help="creations (and resets, deletions) to time, 1–500")
+    parser.add_argument("--database", default="", help="a PostgreSQL URL (worlds are schemas there), or "
+                        "'throwaway' for a throw-away cluster; default: the data directory's SQLite")
     args = parser.parse_args()
     n = max(1, min(args.n, 500))
+    if args.database == "throwaway":
+        from pgcluster import throwaway_cluster
+
+        with throwaway_cluster() as cluster:
+            _bench(n, cluster.url)
+    else:
+        _bench(n, args.database)
+
+
+def _bench(n: int, database: str) -> None:
+    import os
+
+    env = {**os.environ, "EGOV_SIM_DATABASE_URL": database} if database else None
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-worlds-") as data:
         log = (Path(data) / "serve.log").open("wb")
         proc = subprocess.Popen([str(EGOV_SIM), "serve", "--port", str(port), "--data-dir", data, "--quiet"],
-                                stdout=log, stderr=subprocess.STDOUT)
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             with httpx.Client(timeout=60) as http:
                 deadline = time.monotonic() + 90
@@ -85,9 +102,11 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
-    print(f"worlds on SQLite, served by egov-sim serve (gunicorn, 1 worker) at {url}; milliseconds, over HTTP")
+    backend = "PostgreSQL (a schema each)" if database else "SQLite"
+    print(f"worlds on {backend}, served by egov-sim serve (gunicorn, 1 worker) at {url}; milliseconds, over HTTP")
     print(f"{'operation':<34} {'n':>5} {'p50':>9} {'p99':>9} {'max':>9}")
-    print(f"{'first world (makes the template)':<34} {1:>5} {first:>9.1f}")
+    first_name = "first world" if database else "first world (makes the template)"
+    print(f"{first_name:<34} {1:>5} {first:>9.1f}")
     print(_row("POST /__admin/worlds", creations))
     print(_row("POST /__admin/reset (default)", resets))
     print(_row("DELETE /__admin/worlds/{id}", deletions))
