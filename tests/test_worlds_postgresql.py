@@ -147,3 +147,35 @@ def test_creating_a_world_on_postgresql_copies_the_demo_world_with_fresh_credent
     assert set(made["gbizid_clients"]) == {c["client_id"] for c in default["gbizid"]["clients"]}
     top.delete_world(made["id"])
     assert made["id"] not in {w["id"] for w in top.worlds()}
+
+
+def test_a_world_made_from_a_spare_schema_works_across_processes_and_keeps_its_identity_after_a_reset(
+        two: tuple[str, str], cluster: Cluster, catalogue: Catalogue) -> None:
+    """Schemas made ahead (worlds_pg.py) are claimed by a rename: the world has its own identity in its
+    tables and in its snapshot (a reset keeps its credentials), and no spare is claimed twice."""
+    import time
+
+    one, other = two
+    top = SimulatorAdmin(one, http=httpx.Client(timeout=60))
+    top.delete_world(top.create_world()["id"])  # starts this process's refill of the pool
+    deadline = time.monotonic() + 90
+    while not {s for s in _schemas(cluster) if s.startswith("s_")} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    spares = {s for s in _schemas(cluster) if s.startswith("s_")}
+    assert spares, "no spare schema was made"
+    made = [top.create_world()]
+    after = _schemas(cluster)
+    assert len(spares - after) == 1 and f"w_{made[0]['id']}" in after  # one spare claimed: renamed to w_<id>
+    made.append(top.create_world())
+    assert made[0]["client_id"] != made[1]["client_id"]
+
+    there = SimulatorAdmin(other, http=httpx.Client(timeout=60)).in_world(made[0]["id"])
+    egov = _login(other, there)
+    arrive_id = _submit(egov, there, catalogue)
+    assert ARRIVE_ID.match(arrive_id)
+    there.reset()
+    assert (there.world()["client_id"], there.world()["client_secret"]) == (made[0]["client_id"],
+                                                                           made[0]["client_secret"])
+    assert _login(other, there).tokens is not None  # its credentials still log in after the reset
+    for m in made:
+        top.delete_world(m["id"])

@@ -128,11 +128,16 @@ class Worlds:
         self._open: dict[str, World] = {}
         self._routes: dict[str, str] = {}  # client id → world id (this process's cache of ROUTES)
         self._lock = threading.Lock()
+        self._spare_pool: Any = None  # worlds_pg.Spares, on PostgreSQL once a world is made
         dialect = default.db.engine.dialect.name
         self.postgresql = dialect == "postgresql"  # a world is a schema there (see _create_schema)
         self.enabled = self.postgresql or (dialect == "sqlite" and default.db.url not in ("sqlite://",
                                                                                            "sqlite:///:memory:"))
         _meta.create_all(default.db.engine)
+        if self.postgresql:
+            from . import worlds_pg
+
+            worlds_pg.install(default.db.engine)
         from .world import snapshot
 
         self._fingerprint = snapshot.fingerprint()  # of the schema (costly: read once)
@@ -216,12 +221,15 @@ class Worlds:
         with self._lock:
             self._forget(world_id)
         if self.postgresql:
-            with self.default.db.engine.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{_schema(world_id)}" CASCADE'))
+            from .worlds_pg import drop
+
+            drop(self.default.db.engine, _schema(world_id))
         else:
             _remove_files(self.dir / f"{world_id}.sqlite")
 
     def close(self) -> None:
+        if self._spare_pool is not None:
+            self._spare_pool.closed = True
         with self._lock:
             for world_id in list(self._open):
                 self._forget(world_id)
@@ -255,44 +263,49 @@ class Worlds:
         return World(world_id, path, svc)
 
     def _create_schema(self, world_id: str) -> dict[str, Any]:
-        """A PostgreSQL world: schema w_<id>, the models' tables in it, the default world's demo snapshot
-        (with the world's identity, `_identity`) stored there and restored, as a reset restores it; all
-        in one transaction (PostgreSQL's DDL is transactional), so a failure leaves nothing behind."""
+        """A PostgreSQL world (worlds_pg.py): a spare schema claimed, or one built in place; with its
+        registry rows in one transaction (a built one is dropped if they fail), so nothing is left half-made."""
         import json
         import zlib
 
-        from .world import snapshot
+        from . import worlds_pg
 
-        schema = _schema(world_id)
-        with self.default.db.engine.connect() as conn:
-            snap = conn.execute(select(snapshot.SNAPSHOTS).where(snapshot.SNAPSHOTS.c.id == snapshot.SNAPSHOT_ID)).first()
+        engine = self.default.db.engine
+        snap = worlds_pg.demo_snapshot(engine)
         if snap is None or snap.fingerprint != self._fingerprint:
             raise WorldsUnavailable("the default world has no demo snapshot to copy "
                                     "(demo_world disabled, or made by an older version: reset it)")
         rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap.data))
-        _, _, credentials = _identity(rows, world_id)
+        changes, own_rp, credentials = _identity(rows, world_id)
         data = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 1)
-        created = real_now_jst()
-        in_schema = self.default.db.engine.execution_options(schema_translate_map={None: schema})
-        with in_schema.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            from .store.models import Base
+        created, schema = real_now_jst(), _schema(world_id)
 
-            Base.metadata.create_all(conn, checkfirst=False)
-            snapshot.create_table(conn)
-            conn.execute(snapshot.SNAPSHOTS.insert().values(id=snapshot.SNAPSHOT_ID, fingerprint=snap.fingerprint,
-                                                            virtual_time=snap.virtual_time, data=data))
-            if not snapshot.restore_rows(conn, self.default.settings.clock_speed):
-                raise WorldsUnavailable("the world's copy of the demo snapshot did not restore")
-        try:  # the registry is outside the schema map: its own transaction, and no schema without it
-            with self.default.db.engine.begin() as conn:
-                conn.execute(insert(WORLDS).values(id=world_id, created_at=created, credentials=credentials))
-                conn.execute(insert(ROUTES), [{"key": key, "world_id": world_id} for key in _route_keys(credentials)])
-        except BaseException:
-            with self.default.db.engine.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            raise
+        def register(conn: Any) -> None:
+            conn.execute(insert(WORLDS).values(id=world_id, created_at=created, credentials=credentials))
+            conn.execute(insert(ROUTES), [{"key": key, "world_id": world_id} for key in _route_keys(credentials)])
+
+        with engine.begin() as conn:
+            claimed = worlds_pg.claim(conn, schema, snap.fingerprint, changes, own_rp, data, snap.virtual_time)
+            if claimed:
+                register(conn)
+        if not claimed:
+            worlds_pg.build(engine, schema, snap, data, self.default.settings.clock_speed)
+            try:  # the registry is outside the schema map: its own transaction, and no schema without it
+                with engine.begin() as conn:
+                    register(conn)
+            except BaseException:
+                worlds_pg.drop(engine, schema)
+                raise
+        self._spares().refill_soon(_log_spare_failure)
         return _describe(WorldRow(world_id, created, credentials))
+
+    def _spares(self) -> Any:
+        from . import worlds_pg
+
+        if self._spare_pool is None:
+            self._spare_pool = worlds_pg.Spares(self.default.db.engine, self._fingerprint,
+                                                self.default.settings.clock_speed)
+        return self._spare_pool
 
     def _allocate(self, table: str) -> int:
         """The next id of `table` in any world: one counter per table in the registry."""
@@ -449,6 +462,12 @@ def _apply(conn: sqlite3.Connection, change: Change) -> None:
     columns = ", ".join(f"{name} = ?" for name in change.values)
     stored = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in change.values.values()]
     conn.execute(f"UPDATE {change.table} SET {columns} WHERE {change.column} = ?", (*stored, change.key))
+
+
+def _log_spare_failure(exc: BaseException) -> None:
+    import logging
+
+    logging.getLogger("egov_sim.worlds").warning("a spare world schema could not be made: %s", exc)
 
 
 def _schema(world_id: str) -> str:
