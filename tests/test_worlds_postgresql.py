@@ -179,3 +179,24 @@ def test_a_world_made_from_a_spare_schema_works_across_processes_and_keeps_its_i
     assert _login(other, there).tokens is not None  # its credentials still log in after the reset
     for m in made:
         top.delete_world(m["id"])
+
+
+def test_spare_schemas_of_an_older_layout_are_dropped_not_claimed(cluster: Cluster) -> None:
+    from egov_sim import worlds_pg
+    from egov_sim.world.snapshot import fingerprint
+    from sqlalchemy import insert, text
+
+    engine = create_engine(cluster.url)
+    try:
+        worlds_pg.install(engine)
+        with engine.begin() as conn:
+            conn.execute(text('CREATE SCHEMA "s_stale000000"'))
+            conn.execute(insert(worlds_pg.SPARES).values(schema="s_stale000000", fingerprint="0" * 64))
+        assert "s_stale000000" in _schemas(cluster)
+        worlds_pg.Spares(engine, fingerprint(), None).drop_stale()
+        assert "s_stale000000" not in _schemas(cluster)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM egov_world_spares WHERE schema = 's_stale000000'")
+                                ).scalar() == 0
+    finally:
+        engine.dispose()

@@ -106,6 +106,7 @@ class Spares:
 
     def _refill(self, on_error: Callable[[BaseException], None]) -> None:
         try:
+            self.drop_stale()
             for _ in range(SPARES_KEPT):  # bounded: at most SPARES_KEPT schemas per round
                 if self.closed or self.ready() >= SPARES_KEPT:
                     return
@@ -117,6 +118,14 @@ class Spares:
             on_error(exc)
         finally:
             self._busy.release()
+
+    def drop_stale(self) -> None:
+        """Spares of another layout (made by an older version) are of no use: dropped."""
+        with self.engine.begin() as conn:
+            stale = list(conn.execute(delete(SPARES).where(SPARES.c.fingerprint != self.fingerprint)
+                                      .returning(SPARES.c.schema)).scalars())
+            for schema in stale:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
     def make(self, snap: Row[Any]) -> str:
         schema = "s_" + secrets.token_hex(6)
