@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -200,3 +202,32 @@ def test_spare_schemas_of_an_older_layout_are_dropped_not_claimed(cluster: Clust
                                 ).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_worlds_share_the_default_pool_and_its_free_list_of_read_connections(cluster: Cluster,
+                                                                             tmp_path: Path) -> None:
+    """A world's prepared reads name its schema, so they run on the default world's kept connections:
+    open worlds do not each hold connections of the one pool (30 on PostgreSQL)."""
+    from egov_sim import Settings, create_app
+
+    app = create_app(Settings(database_url=cluster.url, data_dir=tmp_path, public_url="http://sim.test"))
+    default = app.extensions["egov_sim"].db
+    http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://sim.test")
+    top = SimulatorAdmin("http://sim.test", http=http)
+    registry = app.extensions["egov_sim.worlds"]
+    try:
+        worlds = [top.in_world(top.create_world()["id"]) for _ in range(3)]
+        for admin in worlds:
+            demo = admin.world()
+            endpoint = simulator("http://sim.test").with_credentials(demo["client_id"], demo["client_secret"],
+                                                                     demo["redirect_uris"][0])
+            account = next(a for a in demo["accounts"] if a["alias"] == "demo")
+            egov = EgovClient.login(endpoint, account["username"], account["password"], http=http)
+            assert egov.list_applications(date_from=date(2024, 4, 1), date_to=date(2024, 4, 2)) is not None
+        assert default.engine.pool.checkedout() == len(default.reads._free)  # nothing held elsewhere
+        assert all(registry.get(a.world_id).services.db.reads is default.reads for a in worlds)
+        for admin in worlds:
+            top.delete_world(admin.world_id)
+    finally:
+        registry.close()
+        default.dispose()
