@@ -219,7 +219,8 @@ def test_the_feature_suite_runs_with_four_workers_in_worlds_of_one_served_simula
 
 
 def test_worlds_are_refused_with_a_clear_409_where_they_cannot_live(tmp_path: Path) -> None:
-    """An in-memory database has no data directory file to copy (PostgreSQL is refused the same way)."""
+    """An in-memory database has no data directory file to copy (PostgreSQL has worlds as schemas:
+    tests/test_worlds_postgresql.py)."""
     from egov_sim import Settings, create_app
 
     app = create_app(Settings(database_url="sqlite://", data_dir=tmp_path))

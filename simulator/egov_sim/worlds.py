@@ -1,7 +1,10 @@
 """Worlds: complete, isolated sandboxes inside one server, each its own database.
 
-A world is a SQLite file under `<data dir>/worlds/`, copied (SQLite's backup API) from a template:
-the default world's demo snapshot restored once into `template.sqlite`. So a world holds everything a
+On SQLite a world is a file under `<data dir>/worlds/`, copied (SQLite's backup API) from a template:
+the default world's demo snapshot restored once into `template.sqlite`. On PostgreSQL a world is the
+schema `w_<id>` of the default database: the models' tables made there (schema_translate_map on the
+default engine's pool), the demo snapshot with the world's identity restored into them (`_identity`
+rewrites the snapshot for both backends). So a world holds everything a
 world has — software, accounts, GビズID accounts, certificates, cases, clock, scenario overrides,
 maintenance, faults, latency, outbox — and its journal and ops cache live in its own `OpsState`.
 The default world is the server's own database; the plain `/__admin/...` paths mean it.
@@ -12,7 +15,7 @@ generating them takes ~0.2 s each). Requests reach their world by what a client 
 client_id, the `azp` of its tokens: world_routing.py); the world then checks everything itself.
 
 The registry (tables below, in the default database, outside the snapshot so the default world's reset
-keeps it) maps world id → file and each routing key (client id) → world, so every process of one
+keeps it) maps world id → file or schema and each routing key (client id) → world, so every process of one
 data directory routes alike. Ids of cases and bulk sends in worlds come from one counter in the
 registry, starting at WORLD_ID_BASE, so arrive ids and send numbers are unique across worlds.
 
@@ -96,7 +99,7 @@ class World:
     """One open world: its Services and, made on first use, its ops room."""
 
     id: str
-    path: Path
+    path: Path | None  # its SQLite file (None on PostgreSQL: a schema of the default database)
     services: Services
     _ops: OpsState | None = field(default=None, repr=False)
 
@@ -125,9 +128,16 @@ class Worlds:
         self._open: dict[str, World] = {}
         self._routes: dict[str, str] = {}  # client id → world id (this process's cache of ROUTES)
         self._lock = threading.Lock()
-        self.enabled = default.db.engine.dialect.name == "sqlite" and default.db.url not in ("sqlite://",
-                                                                                             "sqlite:///:memory:")
+        self._spare_pool: Any = None  # worlds_pg.Spares, on PostgreSQL once a world is made
+        dialect = default.db.engine.dialect.name
+        self.postgresql = dialect == "postgresql"  # a world is a schema there (see _create_schema)
+        self.enabled = self.postgresql or (dialect == "sqlite" and default.db.url not in ("sqlite://",
+                                                                                           "sqlite:///:memory:"))
         _meta.create_all(default.db.engine)
+        if self.postgresql:
+            from . import worlds_pg
+
+            worlds_pg.install(default.db.engine)
         from .world import snapshot
 
         self._fingerprint = snapshot.fingerprint()  # of the schema (costly: read once)
@@ -152,7 +162,7 @@ class Worlds:
     def get(self, world_id: str) -> World:
         """The open world `world_id` (opened on first use in this process)."""
         world = self._open.get(world_id)
-        if world is not None and world.path.exists():
+        if world is not None and self._alive(world):
             return world
         with self._lock:
             if world is not None:  # deleted by another process
@@ -184,10 +194,12 @@ class Worlds:
     def create(self) -> dict[str, Any]:
         """A new world from the template, with fresh credentials; nothing is left of a failed one."""
         if not self.enabled:
-            raise WorldsUnavailable("worlds need the SQLite database of a data directory (not PostgreSQL or "
-                                    "an in-memory database) in this version")
-        template = self._template()
+            raise WorldsUnavailable("worlds need PostgreSQL or the SQLite database of a data directory "
+                                    "(not an in-memory database)")
         world_id = "w" + secrets.token_hex(6)
+        if self.postgresql:
+            return self._create_schema(world_id)
+        template = self._template()
         path = self.dir / f"{world_id}.sqlite"
         try:
             shutil.copyfile(template, path)  # the template is never written after it is made
@@ -208,9 +220,16 @@ class Worlds:
             conn.execute(delete(WORLDS).where(WORLDS.c.id == world_id))
         with self._lock:
             self._forget(world_id)
-        _remove_files(self.dir / f"{world_id}.sqlite")
+        if self.postgresql:
+            from .worlds_pg import drop
+
+            drop(self.default.db.engine, _schema(world_id))
+        else:
+            _remove_files(self.dir / f"{world_id}.sqlite")
 
     def close(self) -> None:
+        if self._spare_pool is not None:
+            self._spare_pool.closed = True
         with self._lock:
             for world_id in list(self._open):
                 self._forget(world_id)
@@ -224,13 +243,69 @@ class Worlds:
         for key in [k for k, w in self._routes.items() if w == world_id]:
             self._routes.pop(key, None)
 
+    def _alive(self, world: World) -> bool:
+        """Not deleted (by any process): its file is there, or its registry row (PostgreSQL)."""
+        if world.path is not None:
+            return world.path.exists()
+        with self.default.db.engine.connect() as conn:
+            return conn.execute(select(WORLDS.c.id).where(WORLDS.c.id == world.id)).first() is not None
+
     def _open_world(self, world_id: str) -> World:
-        path = self.dir / f"{world_id}.sqlite"
-        db = Database(f"sqlite:///{path}")
+        path: Path | None = None
+        if self.postgresql:
+            db = Database.in_schema(self.default.db, _schema(world_id))
+        else:
+            path = self.dir / f"{world_id}.sqlite"
+            db = Database(f"sqlite:///{path}")
         ids.share_allocator(db.engine, self._allocate)
         svc = Services(settings=self.default.settings, db=db, clock=Clock(db, self.default.settings.clock_speed),
                        keys=KeyRing(db), catalogue=self.default.catalogue)
         return World(world_id, path, svc)
+
+    def _create_schema(self, world_id: str) -> dict[str, Any]:
+        """A PostgreSQL world (worlds_pg.py): a spare schema claimed, or one built in place; with its
+        registry rows in one transaction (a built one is dropped if they fail), so nothing is left half-made."""
+        import json
+        import zlib
+
+        from . import worlds_pg
+
+        engine = self.default.db.engine
+        snap = worlds_pg.demo_snapshot(engine)
+        if snap is None or snap.fingerprint != self._fingerprint:
+            raise WorldsUnavailable("the default world has no demo snapshot to copy "
+                                    "(demo_world disabled, or made by an older version: reset it)")
+        rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap.data))
+        changes, own_rp, credentials = _identity(rows, world_id)
+        data = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+        created, schema = real_now_jst(), _schema(world_id)
+
+        def register(conn: Any) -> None:
+            conn.execute(insert(WORLDS).values(id=world_id, created_at=created, credentials=credentials))
+            conn.execute(insert(ROUTES), [{"key": key, "world_id": world_id} for key in _route_keys(credentials)])
+
+        with engine.begin() as conn:
+            claimed = worlds_pg.claim(conn, schema, snap.fingerprint, changes, own_rp, data, snap.virtual_time)
+            if claimed:
+                register(conn)
+        if not claimed:
+            worlds_pg.build(engine, schema, snap, data, self.default.settings.clock_speed)
+            try:  # the registry is outside the schema map: its own transaction, and no schema without it
+                with engine.begin() as conn:
+                    register(conn)
+            except BaseException:
+                worlds_pg.drop(engine, schema)
+                raise
+        self._spares().refill_soon(_log_spare_failure)
+        return _describe(WorldRow(world_id, created, credentials))
+
+    def _spares(self) -> Any:
+        from . import worlds_pg
+
+        if self._spare_pool is None:
+            self._spare_pool = worlds_pg.Spares(self.default.db.engine, self._fingerprint,
+                                                self.default.settings.clock_speed)
+        return self._spare_pool
 
     def _allocate(self, table: str) -> int:
         """The next id of `table` in any world: one counter per table in the registry."""
@@ -309,17 +384,53 @@ class Change:
     values: dict[str, Any]
 
 
-def _fresh_credentials(path: Path, world_id: str, fingerprint: str) -> dict[str, Any]:
-    """Give the copy at `path` its own identity: software ID and API key, GビズID RP clients (e-Gov's own
-    included), HMAC keys (made afresh on first use), world state id; its clock starts at the snapshot's
-    virtual time, as after a reset. Plain sqlite3 on the closed copy: no engine to make (this is most of
-    a world's creation time)."""
-    import json
-    import zlib
-
+def _identity(rows: dict[str, list[dict[str, Any]]], world_id: str) -> tuple[list[Change], dict[str, Any],
+                                                                         dict[str, Any]]:
+    """A world's own identity written into the demo snapshot's `rows` (in place): software ID and API key,
+    GビズID RP clients (e-Gov's own included), new world state id, no HMAC keys (made afresh on first use),
+    the federation's own RP. Returns the changes (for a copy's live tables), the added setting row and
+    the credentials POST /__admin/worlds answers. Both backends start from it."""
     from .world.demo import WORLD_ID_KEY, WORLD_KEY, DemoWorld
 
     client_id, secret = f"egov-sandbox-{world_id}", secrets.token_urlsafe(24)
+    settings = {r["key"]: r["value"] for r in rows[Setting.__tablename__]}
+    demo = DemoWorld.from_dict(settings[WORLD_KEY])
+    changes = [Change(Software.__tablename__, "client_id", demo.client_id,
+                      {"client_id": client_id, "client_secret": secret})]
+    demo.client_id, demo.client_secret = client_id, secret
+    renamed: dict[str, str] = {}
+    for client in demo.gbizid.get("clients", []):
+        old, new = client["client_id"], f"{client['client_id']}-{world_id}"
+        client["client_id"], client["client_secret"] = new, secrets.token_urlsafe(32)
+        changes += [Change(GbizRelyingParty.__tablename__, "client_id", old,
+                           {"client_id": new, "client_secret": client["client_secret"]}),
+                    Change(GbizDelegation.__tablename__, "client_id", old, {"client_id": new})]
+        renamed[old] = new
+    for account in rows[GbizAccount.__tablename__]:
+        mandates = [renamed.get(m, m) for m in account.get("mandates") or []]
+        if mandates != (account.get("mandates") or []):
+            changes.append(Change(GbizAccount.__tablename__, "id", account["id"], {"mandates": mandates}))
+    changes += [Change(Setting.__tablename__, "key", WORLD_KEY, {"value": demo.as_dict()}),
+                Change(Setting.__tablename__, "key", WORLD_ID_KEY, {"value": {"id": uuid.uuid4().hex}})]
+    for change in changes:
+        for row in rows.get(change.table, []):
+            if row.get(change.column) == change.key:
+                row.update(change.values)
+    own_rp = {"key": FEDERATION_CLIENT_KEY, "value": {"client_id": renamed.get(EGOV_RP_CLIENT_ID, EGOV_RP_CLIENT_ID)}}
+    rows[Setting.__tablename__] = [r for r in rows[Setting.__tablename__]
+                                   if not r["key"].startswith("keys.hmac.")] + [own_rp]
+    credentials = {"id": world_id, "client_id": client_id, "client_secret": secret,
+                   "redirect_uris": demo.redirect_uris, "gbizid_clients": renamed}
+    return changes, own_rp, credentials
+
+
+def _fresh_credentials(path: Path, world_id: str, fingerprint: str) -> dict[str, Any]:
+    """Give the SQLite copy at `path` its own identity (`_identity`), in its tables and its snapshot; its
+    clock starts at the snapshot's virtual time, as after a reset. Plain sqlite3 on the closed copy: no
+    engine to make (this is most of a world's creation time)."""
+    import json
+    import zlib
+
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")  # as the app opens it (store/db.py): commits need no fsync
@@ -329,54 +440,41 @@ def _fresh_credentials(path: Path, world_id: str, fingerprint: str) -> dict[str,
             if snap is None or snap[0] != fingerprint:
                 raise WorldsUnavailable("the template has no usable demo snapshot")
             rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap[1]))
-            settings = {r["key"]: r["value"] for r in rows[Setting.__tablename__]}
-            demo = DemoWorld.from_dict(settings[WORLD_KEY])
-            changes = [Change(Software.__tablename__, "client_id", demo.client_id,
-                              {"client_id": client_id, "client_secret": secret})]
-            demo.client_id, demo.client_secret = client_id, secret
-            renamed: dict[str, str] = {}
-            for client in demo.gbizid.get("clients", []):
-                old, new = client["client_id"], f"{client['client_id']}-{world_id}"
-                client["client_id"], client["client_secret"] = new, secrets.token_urlsafe(32)
-                changes += [Change(GbizRelyingParty.__tablename__, "client_id", old,
-                                   {"client_id": new, "client_secret": client["client_secret"]}),
-                            Change(GbizDelegation.__tablename__, "client_id", old, {"client_id": new})]
-                renamed[old] = new
-            for account in rows[GbizAccount.__tablename__]:
-                mandates = [renamed.get(m, m) for m in account.get("mandates") or []]
-                if mandates != (account.get("mandates") or []):
-                    changes.append(Change(GbizAccount.__tablename__, "id", account["id"], {"mandates": mandates}))
-            changes += [Change(Setting.__tablename__, "key", WORLD_KEY, {"value": demo.as_dict()}),
-                        Change(Setting.__tablename__, "key", WORLD_ID_KEY, {"value": {"id": uuid.uuid4().hex}})]
+            changes, own_rp, credentials = _identity(rows, world_id)
             conn.execute("PRAGMA defer_foreign_keys = ON")  # RP ids change in parent and child rows
             for change in changes:
-                _apply(conn, rows, change)
-            own_rp = {"key": FEDERATION_CLIENT_KEY, "value": {"client_id": renamed.get(EGOV_RP_CLIENT_ID,
-                                                                                       EGOV_RP_CLIENT_ID)}}
+                _apply(conn, change)
             conn.execute("DELETE FROM settings_kv WHERE key LIKE 'keys.hmac.%'")  # fresh HMAC keys
             conn.execute("INSERT INTO settings_kv (key, value) VALUES (?, ?)", (own_rp["key"], json.dumps(own_rp["value"])))
-            rows[Setting.__tablename__] = [r for r in rows[Setting.__tablename__]
-                                           if not r["key"].startswith("keys.hmac.")] + [own_rp]
             conn.execute("UPDATE world_snapshot SET data = ?", (zlib.compress(json.dumps(
                 rows, ensure_ascii=False, separators=(",", ":")).encode(), 1),))
             conn.execute("UPDATE clock SET anchor_real = ?, anchor_virtual = (SELECT virtual_time FROM world_snapshot)",
                          (time.time(),))
     finally:
         conn.close()
-    return {"id": world_id, "client_id": client_id, "client_secret": secret,
-            "redirect_uris": demo.redirect_uris, "gbizid_clients": renamed}
+    return credentials
 
 
-def _apply(conn: sqlite3.Connection, rows: dict[str, list[dict[str, Any]]], change: Change) -> None:
-    """One change to the live table (JSON values as SQLAlchemy's JSON type stores them) and to the snapshot."""
+def _apply(conn: sqlite3.Connection, change: Change) -> None:
+    """One change to a live table (JSON values as SQLAlchemy's JSON type stores them)."""
     import json
 
     columns = ", ".join(f"{name} = ?" for name in change.values)
     stored = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in change.values.values()]
     conn.execute(f"UPDATE {change.table} SET {columns} WHERE {change.column} = ?", (*stored, change.key))
-    for row in rows.get(change.table, []):
-        if row.get(change.column) == change.key:
-            row.update(change.values)
+
+
+def _log_spare_failure(exc: BaseException) -> None:
+    import logging
+
+    logging.getLogger("egov_sim.worlds").warning("a spare world schema could not be made: %s", exc)
+
+
+def _schema(world_id: str) -> str:
+    """A world's PostgreSQL schema (world ids are "w" + hex: a safe identifier)."""
+    if not world_id.isalnum():
+        raise UnknownWorld(world_id)
+    return f"w_{world_id}"
 
 
 def _route_keys(credentials: dict[str, Any]) -> list[str]:

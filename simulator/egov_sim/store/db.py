@@ -18,12 +18,21 @@ from .prepared import PreparedRead, ReadConnections
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: Engine | None = None, reads: ReadConnections | None = None) -> None:
         self.url = url
-        self.engine = self._make_engine(url)
+        self._owns_engine = engine is None
+        self.engine = self._make_engine(url) if engine is None else engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.reads = ReadConnections(self.engine)  # DBAPI connections for prepared reads
+        self.reads = reads or ReadConnections(self.engine)  # DBAPI connections for prepared reads
         self._prepared: dict[int, tuple[Any, PreparedRead]] = {}
+
+    @classmethod
+    def in_schema(cls, default: Database, schema: str) -> Database:
+        """The same database's schema `schema` (a PostgreSQL world): its tables are the models' with that
+        schema (SQLAlchemy's schema_translate_map), on the default engine's pool."""
+        # prepared reads name the schema, so the default's free list serves them: worlds do not each keep
+        # connections of the shared pool
+        return cls(default.url, default.engine.execution_options(schema_translate_map={None: schema}), default.reads)
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -82,5 +91,6 @@ class Database:
         return entry[1]
 
     def dispose(self) -> None:
-        self.reads.close()
-        self.engine.dispose()
+        if self._owns_engine:  # a schema's handle leaves the shared pool and free list to their owner
+            self.reads.close()
+            self.engine.dispose()

@@ -34,8 +34,9 @@ def next_id(session: Session, table: Table) -> int | None:
         return allocate(table.name)
     if bind.dialect.name != "postgresql":
         return None
+    schema = (bind.get_execution_options().get("schema_translate_map") or {}).get(None)
     return int(session.scalar(text("SELECT nextval(pg_get_serial_sequence(:table, 'id'))"),
-                              {"table": table.name}))
+                              {"table": f"{schema}.{table.name}" if schema else table.name}))
 
 
 def placeholder() -> str:

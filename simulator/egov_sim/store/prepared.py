@@ -83,7 +83,9 @@ class PreparedRead:
 
     def __init__(self, engine: Engine, statement: Select[Any]) -> None:
         dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
+        translate = engine.get_execution_options().get("schema_translate_map")  # a world's schema (worlds.py)
+        compiled = (statement.compile(dialect=dialect, schema_translate_map=translate, render_schema_translate=True)
+                    if translate else statement.compile(dialect=dialect))
         self.sql = compiled.string
         self.columns = [c.key for c in statement.selected_columns]
         binds = compiled.binds

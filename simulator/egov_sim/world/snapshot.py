@@ -102,37 +102,49 @@ def restore(services: Services) -> bool:
     engine = services.db.engine
     _meta.create_all(engine)
     with engine.begin() as conn:
-        snap = conn.execute(select(SNAPSHOTS).where(SNAPSHOTS.c.id == SNAPSHOT_ID)).first()
-        if snap is None or snap.fingerprint != fingerprint():
-            return False
-        rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap.data))
-        tables = Base.metadata.sorted_tables
-        for table in reversed(tables):  # children first (foreign keys)
-            conn.execute(delete(table))
-        for table in tables:
-            values = [{c.name: _decode(c, row.get(c.name)) for c in table.columns} for row in rows.get(table.name, [])]
-            if table.name == ClockRow.__tablename__:
-                values = [_clock_at(row, snap.virtual_time, services) for row in values]
-            if values:
-                conn.execute(table.insert(), values)
-        if conn.dialect.name == "postgresql":
-            _restart_sequences(conn)
+        return restore_rows(conn, services.settings.clock_speed)
+
+
+def create_table(conn: Connection) -> None:
+    """The snapshot's table (in the connection's schema: a world's on PostgreSQL, worlds.py)."""
+    _meta.create_all(conn)
+
+
+def restore_rows(conn: Connection, clock_speed: float | None) -> bool:
+    """`restore` inside the caller's transaction."""
+    snap = conn.execute(select(SNAPSHOTS).where(SNAPSHOTS.c.id == SNAPSHOT_ID)).first()
+    if snap is None or snap.fingerprint != fingerprint():
+        return False
+    rows: dict[str, list[dict[str, Any]]] = json.loads(zlib.decompress(snap.data))
+    tables = Base.metadata.sorted_tables
+    for table in reversed(tables):  # children first (foreign keys)
+        conn.execute(delete(table))
+    for table in tables:
+        values = [{c.name: _decode(c, row.get(c.name)) for c in table.columns} for row in rows.get(table.name, [])]
+        if table.name == ClockRow.__tablename__:
+            values = [_clock_at(row, snap.virtual_time, clock_speed) for row in values]
+        if values:
+            conn.execute(table.insert(), values)
+    if conn.dialect.name == "postgresql":
+        _restart_sequences(conn)
     return True
 
 
-def _clock_at(row: dict[str, Any], virtual_time: datetime, services: Services) -> dict[str, Any]:
+def _clock_at(row: dict[str, Any], virtual_time: datetime, clock_speed: float | None) -> dict[str, Any]:
     """The clock as it was when the snapshot was taken, anchored at this real instant."""
-    speed = services.settings.clock_speed or row["speed"]
+    speed = clock_speed or row["speed"]
     return {**row, "anchor_real": time.time(), "anchor_virtual": virtual_time, "speed": speed}
 
 
 def _restart_sequences(conn: Connection) -> None:
     """Rows came back with their ids; PostgreSQL's sequences must continue after them."""
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)  # a world's (worlds.py)
     for table in Base.metadata.sorted_tables:
         pk = list(table.primary_key.columns)
         if len(pk) == 1 and isinstance(pk[0].type, Integer) and pk[0].autoincrement is True:
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk[0].name}'), "
-                              f"COALESCE(MAX({pk[0].name}), 1), MAX({pk[0].name}) IS NOT NULL) FROM {table.name}"))
+            name = f"{schema}.{table.name}" if schema else table.name
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', '{pk[0].name}'), "
+                              f"COALESCE(MAX({pk[0].name}), 1), MAX({pk[0].name}) IS NOT NULL) FROM {name}"))
 
 
 def discard(services: Services) -> None:

@@ -1,0 +1,139 @@
+"""Worlds on PostgreSQL: a world is the schema `w_<id>` of the default database (worlds.py).
+
+Making a schema's tables is PostgreSQL DDL, ~150–500 ms for the models' ~40 tables and indexes. So
+schemas are made ahead ("spares", `s_<hex>`: the models' tables and the default world's demo snapshot
+restored, exactly as a reset makes them) and a new world claims one: renamed to `w_<id>` and given the
+world's identity (the rows `_identity` changes, fresh HMAC keys, its clock at the snapshot's virtual
+time, as after a reset), with its registry rows, in one transaction. Any process may claim a spare
+(`FOR UPDATE SKIP LOCKED`: never twice); after a claim this process makes the pool whole again in a
+background thread. With no spare (the first world, or a burst) the world is built in place.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, delete, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine, Row
+
+from .store.models import Base, ClockRow, Setting
+from .world import snapshot
+
+SPARES_KEPT = 2  # spare schemas this process keeps ready (per fingerprint)
+
+_meta = MetaData()
+SPARES = Table("egov_world_spares", _meta,
+               Column("schema", String(64), primary_key=True),
+               Column("fingerprint", String(64), nullable=False))  # of the snapshot's layout
+
+
+def install(engine: Engine) -> None:
+    _meta.create_all(engine)
+
+
+def demo_snapshot(engine: Engine) -> Row[Any] | None:
+    """The default world's demo snapshot row (fingerprint, virtual_time, data), None if it has none."""
+    with engine.connect() as conn:
+        return conn.execute(select(snapshot.SNAPSHOTS).where(snapshot.SNAPSHOTS.c.id == snapshot.SNAPSHOT_ID)).first()
+
+
+def build(engine: Engine, schema: str, snap: Row[Any], data: bytes, clock_speed: float | None) -> None:
+    """Schema `schema` with the models' tables and `data` (a snapshot's rows) stored and restored, in one
+    transaction (PostgreSQL's DDL is transactional: a failure leaves nothing)."""
+    with engine.execution_options(schema_translate_map={None: schema}).begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        Base.metadata.create_all(conn, checkfirst=False)
+        snapshot.create_table(conn)
+        conn.execute(snapshot.SNAPSHOTS.insert().values(id=snapshot.SNAPSHOT_ID, fingerprint=snap.fingerprint,
+                                                        virtual_time=snap.virtual_time, data=data))
+        if not snapshot.restore_rows(conn, clock_speed):
+            raise RuntimeError(f"the demo snapshot did not restore into {schema}")
+
+
+def drop(engine: Engine, schema: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def claim(conn: Connection, schema: str, fingerprint: str, changes: list[Any], own_rp: dict[str, Any],
+          data: bytes, virtual_time: Any) -> bool:
+    """Within the caller's transaction: rename a spare to `schema` and give it the world's identity
+    (`changes`, `own_rp`, the rewritten snapshot `data`). False when there is no spare."""
+    spare = conn.execute(text(
+        "DELETE FROM egov_world_spares WHERE schema = (SELECT schema FROM egov_world_spares "
+        "WHERE fingerprint = :f LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING schema"), {"f": fingerprint}).scalar()
+    if spare is None:
+        return False
+    conn.execute(text(f'ALTER SCHEMA "{spare}" RENAME TO "{schema}"'))
+    opts = {"schema_translate_map": {None: schema}}
+    tables = Base.metadata.tables
+    for change in changes:
+        table = tables[change.table]
+        conn.execute(update(table).where(table.c[change.column] == change.key).values(**change.values),
+                     execution_options=opts)
+    settings = Setting.__table__
+    conn.execute(delete(settings).where(settings.c.key.like("keys.hmac.%")), execution_options=opts)  # fresh
+    conn.execute(insert(settings).values(**own_rp), execution_options=opts)
+    conn.execute(update(snapshot.SNAPSHOTS).values(data=data), execution_options=opts)
+    clock = ClockRow.__table__
+    conn.execute(update(clock).values(anchor_real=time.time(), anchor_virtual=virtual_time), execution_options=opts)
+    return True
+
+
+class Spares:
+    """This process's upkeep of the spare pool: one refilling thread at a time, bounded by SPARES_KEPT."""
+
+    def __init__(self, engine: Engine, fingerprint: str, clock_speed: float | None) -> None:
+        self.engine, self.fingerprint, self.clock_speed = engine, fingerprint, clock_speed
+        self._busy = threading.Lock()
+        self.closed = False
+
+    def ready(self) -> int:
+        with self.engine.connect() as conn:
+            return len(conn.execute(select(SPARES.c.schema).where(SPARES.c.fingerprint == self.fingerprint)).all())
+
+    def refill_soon(self, on_error: Callable[[BaseException], None]) -> threading.Thread | None:
+        """Make spares up to SPARES_KEPT in a daemon thread (none if one is at work already)."""
+        if self.closed or not self._busy.acquire(blocking=False):
+            return None
+        thread = threading.Thread(target=self._refill, args=(on_error,), name="egov-world-spares", daemon=True)
+        thread.start()
+        return thread
+
+    def _refill(self, on_error: Callable[[BaseException], None]) -> None:
+        try:
+            self.drop_stale()
+            for _ in range(SPARES_KEPT):  # bounded: at most SPARES_KEPT schemas per round
+                if self.closed or self.ready() >= SPARES_KEPT:
+                    return
+                snap = demo_snapshot(self.engine)
+                if snap is None or snap.fingerprint != self.fingerprint:
+                    return
+                self.make(snap)
+        except BaseException as exc:  # the pool stays short; creation builds in place meanwhile
+            on_error(exc)
+        finally:
+            self._busy.release()
+
+    def drop_stale(self) -> None:
+        """Spares of another layout (made by an older version) are of no use: dropped."""
+        with self.engine.begin() as conn:
+            stale = list(conn.execute(delete(SPARES).where(SPARES.c.fingerprint != self.fingerprint)
+                                      .returning(SPARES.c.schema)).scalars())
+            for schema in stale:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+    def make(self, snap: Row[Any]) -> str:
+        schema = "s_" + secrets.token_hex(6)
+        build(self.engine, schema, snap, snap.data, self.clock_speed)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(SPARES).values(schema=schema, fingerprint=snap.fingerprint))
+        except BaseException:
+            drop(self.engine, schema)
+            raise
+        return schema
