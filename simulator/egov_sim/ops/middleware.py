@@ -83,11 +83,23 @@ class OpsState:
         except OUTAGE_ERRORS:  # the database is down: the change did not happen either
             pass
 
+    def _read_generation(self, svc: Any) -> Any:
+        """The generation token (one prepared read of a single row). A kept read connection may have
+        died with the database: one retry on another; if the database is down, the copy we have (the
+        request's own work then meets the outage and answers it)."""
+        for attempt in (1, 2):
+            try:
+                with svc.db.reads.connection() as conn:
+                    rows = svc.db.prepared(_GENERATION).rows(conn, {})
+                return rows[0][0] if rows else None
+            except OUTAGE_ERRORS:
+                if attempt == 2:
+                    return self._generation
+        return self._generation
+
     def room(self) -> OpsRoom:
         svc = services()
-        with svc.db.reads.connection() as conn:  # one prepared read of a single row per request
-            rows = svc.db.prepared(_GENERATION).rows(conn, {})
-        generation = rows[0][0] if rows else None
+        generation = self._read_generation(svc)
         if self._room is None or generation != self._generation or time.monotonic() - self._loaded_at > CACHE_SECONDS:
             self._generation = generation
             with svc.db.session() as s:
