@@ -14,6 +14,7 @@ import pytest
 from conftest import advance
 from egov_client import EgovClient
 from egov_sim.filing.v2 import apply as api
+from egov_sim.filing.v2.fast_poll import FAST_POLL_KEY
 from egov_sim.idp import egov_tokens
 from egov_sim.idp.egov_tokens import issue_tokens_for
 from egov_sim.store.models import Account, Application, ApplicationAction, AuthSession, ClockRow
@@ -28,18 +29,30 @@ def _submit(egov: EgovClient, services, signer) -> str:
     return egov.submit(PROC, sample_package(services.catalogue, PROC, signer).to_zip()).arrive_id
 
 
+def _journal(http: httpx.Client) -> dict:
+    entry = http.get("/__admin/requests", params={"limit": 1}).json()["requests"][0]
+    return {k: v for k, v in entry.items() if k not in ("id", "duration_ms")}
+
+
 def _both(http: httpx.Client, monkeypatch: pytest.MonkeyPatch, path: str, headers: dict[str, str]):
-    """The poll answered by the fast path and by the general path (the fast path switched off)."""
+    """The poll answered by the fast paths (the WSGI step fast_poll.py, the view's one read) and by the
+    general path (both switched off), each with the journal entry it left."""
+    fast_poll = http._transport.app.extensions[FAST_POLL_KEY]  # type: ignore[attr-defined]
     fast = http.get(path, headers=headers)
+    fast.journal = _journal(http)  # type: ignore[attr-defined]
     with monkeypatch.context() as m:
-        m.setattr(api, "bearer_token", lambda: None)  # the gate sends every request the general way
+        m.setattr(fast_poll, "enabled", False)
+        m.setattr(api, "bearer_token", lambda: None)  # the view's gate sends every request the general way
         general = http.get(path, headers=headers)
+        general.journal = _journal(http)  # type: ignore[attr-defined]
     return fast, general
 
 
 def _same(fast: httpx.Response, general: httpx.Response) -> None:
-    assert (fast.status_code, fast.content, fast.headers.get("WWW-Authenticate")) == \
-        (general.status_code, general.content, general.headers.get("WWW-Authenticate"))
+    """The same status, headers (in order) and bytes, and the same journal entry."""
+    assert (fast.status_code, fast.headers.multi_items(), fast.content) == \
+        (general.status_code, general.headers.multi_items(), general.content)
+    assert fast.journal == general.journal  # type: ignore[attr-defined]
 
 
 def _bearer(services, world, alias: str = "demo") -> dict[str, str]:
@@ -55,6 +68,7 @@ def test_the_poll_answers_as_the_general_path_through_a_case_life(egov, http, se
     arrive_id = _submit(egov, services, signer)
     path = f"/shinsei/v2/apply/{arrive_id}"
     seen = []
+    hits = http._transport.app.extensions[FAST_POLL_KEY].hits  # type: ignore[attr-defined]
     for step in ("PT0S", "PT10M", "PT2H", "P2DT22H", "PT1H"):
         advance(services, step)
         headers = _bearer(services, world)  # a fresh token: access tokens live an hour
@@ -63,6 +77,7 @@ def test_the_poll_answers_as_the_general_path_through_a_case_life(egov, http, se
         assert fast.status_code == 200, (step, fast.status_code)
         seen.append(fast.json()["results"]["status"])
     assert seen == ["到達", "到達", "審査中", "審査終了", "手続終了"]
+    assert http._transport.app.extensions[FAST_POLL_KEY].hits == hits + 5  # type: ignore[attr-defined]
     with services.db.session() as s:  # actions come with the case, in order, their JSON parsed
         app_id = s.scalar(select(Application.id).where(Application.arrive_id == arrive_id))
         now = services.clock.now()
@@ -93,6 +108,7 @@ def test_the_poll_hides_held_cases_and_other_accounts_as_the_general_path(egov, 
 
 
 def test_the_poll_refuses_tokens_as_the_general_path(egov, http, services, signer, monkeypatch) -> None:
+    services.clock.update(frozen=True)  # the journal entries compared carry the virtual time
     arrive_id = _submit(egov, services, signer)
     path = f"/shinsei/v2/apply/{arrive_id}"
     token = egov.tokens.access_token
@@ -152,3 +168,45 @@ def test_rs256_refresh_tokens_issued_before_stay_valid(http, services, world) ->
     legacy = services.keys.get(egov_tokens.KEY_PURPOSE).sign(claims)  # as before HS512
     assert jwt.get_unverified_header(legacy)["alg"] == "RS256"
     assert _refresh(http, world, legacy).status_code == 200
+
+
+def test_the_wsgi_poll_steps_aside_at_once_when_another_process_gives_the_ops_room_work(template_db, tmp_path) -> None:
+    """Two server processes on one database (two apps): A answers polls at the WSGI step; a fault rule or
+    a maintenance window added through B reaches A's very next poll (answered by the rule / window),
+    though A holds a copy of the ops room younger than its cache time; removed, A is fast again."""
+    import shutil
+
+    from conftest import certificate_signer
+    from egov_client.config import simulator
+    from egov_sim import Settings, create_app
+    from egov_sim.world.demo import load_world
+
+    shutil.copy(template_db, tmp_path / "sim.sqlite")
+    apps = [create_app(Settings(database_url=f"sqlite:///{tmp_path / 'sim.sqlite'}", data_dir=tmp_path,
+                                public_url="http://sim.test")) for _ in range(2)]
+    a, b = (app.test_client() for app in apps)
+    fast = apps[0].extensions[FAST_POLL_KEY]
+    try:
+        svc = apps[0].extensions["egov_sim"]
+        world = load_world(svc)
+        with httpx.Client(transport=httpx.WSGITransport(app=apps[0]), base_url="http://sim.test") as http:
+            endpoint = simulator("http://sim.test").with_credentials(world.client_id, world.client_secret,
+                                                                    world.redirect_uris[0])
+            account = world.account("demo")
+            egov = EgovClient.login(endpoint, account["username"], account["password"], http=http)
+            arrive_id = _submit(egov, svc, certificate_signer(svc, "valid"))
+            headers = {"Authorization": f"Bearer {egov.tokens.access_token}"}
+        path = f"/shinsei/v2/apply/{arrive_id}"
+        assert a.get(path, headers=headers).status_code == 200 and fast.hits == 1
+        rule = {"match": {"method": "GET", "path": "/shinsei/v2/apply/*"}, "action": {"status": 503, "retry_after": 0}}
+        assert b.post("/__admin/faults", json=rule).status_code == 201
+        assert a.get(path, headers=headers).status_code == 503 and fast.hits == 1  # at once, the general path
+        assert b.delete("/__admin/faults").status_code in (200, 204)
+        assert a.get(path, headers=headers).status_code == 200 and fast.hits == 2
+        now = svc.clock.now().replace(microsecond=0)
+        window = {"start": now.isoformat(), "end": (now + timedelta(hours=2)).isoformat()}
+        assert b.post("/__admin/maintenance", json=window).status_code == 201, b.post
+        assert a.get(path, headers=headers).status_code == 503 and fast.hits == 2
+    finally:
+        for app in apps:
+            app.extensions["egov_sim"].db.dispose()

@@ -48,8 +48,9 @@ def _package(services, signer) -> bytes:
 
 
 def _today(services) -> Period:
+    """Yesterday and today: a test that advances the clock past midnight JST still finds its cases."""
     today = services.clock.now().date()
-    return Period(today, today, 50, 0)
+    return Period(today - timedelta(days=1), today, 50, 0)
 
 
 def test_apply_then_list_and_get_without_a_request(services, signer, caller) -> None:

@@ -73,4 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from . import console
 
     app.register_blueprint(console.bp)  # /__console: the web console over OpsBackend, behind the admin guard
+    from .filing.v2.fast_poll import FAST_POLL_KEY, FastPoll
+
+    app.wsgi_app = app.extensions[FAST_POLL_KEY] = FastPoll(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -52,22 +52,33 @@ class OwnCase:
     access: AccessContext
     case: Any = None  # a CaseRow (Application's attributes but the package), or None
     actions: list[Any] = field(default_factory=list)  # ActionRows in order
+    extra: tuple[Any, ...] = ()  # the values of `extra` columns (read_own_case)
 
 
-def read_own_case(db: Database, claims: dict[str, Any], arrive_id: str, trial: bool) -> OwnCase:
-    """One round trip. Raises InvalidTokenError as `authenticate_bearer` does."""
+def with_columns(*columns: Any) -> Any:
+    """STATEMENT with `columns` (scalar subqueries) read in the same round trip, after the others."""
+    return STATEMENT.add_columns(*columns)
+
+
+def read_own_case(db: Database, claims: dict[str, Any], arrive_id: str, trial: bool, *,
+                  statement: Any = STATEMENT, extra: int = 0) -> OwnCase:
+    """One round trip. Raises InvalidTokenError as `authenticate_bearer` does. `statement`: STATEMENT or
+    one `with_columns(...)` of `extra` more columns (OwnCase.extra)."""
     with db.reads.connection() as conn:
-        rows = db.prepared(STATEMENT).rows(conn, {"sid": claims["sid"], "arrive_id": arrive_id, "trial": trial})
+        rows = db.prepared(statement).rows(conn, {"sid": claims["sid"], "arrive_id": arrive_id, "trial": trial})
     if not rows:
         bearer_context(claims, None)  # raises: the session does not exist
     first = rows[0]
+    if extra:
+        rows = [r[:-extra] for r in rows]
     access = bearer_context(claims, BearerState._make(first[:_B]))
+    more = tuple(first[len(first) - extra:]) if extra else ()
     case = CaseRow._make(first[_B:_C])
     hidden_until, lost_reason = first[_C:_A]
     now = access.now
     assert now is not None
     if (case.id is None or case.arrive_at > now or lost_reason is not None
             or (hidden_until is not None and hidden_until > now)):
-        return OwnCase(access)  # not visible as the caller's own: arrived later, held, or someone else's
+        return OwnCase(access, extra=more)  # not visible as the caller's own: arrived later, held, or someone else's
     actions = [ActionRow._make(r[_A:]) for r in rows if r[_A] is not None]
-    return OwnCase(access, case, actions)
+    return OwnCase(access, case, actions, more)

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Certificate, KeyPair
+from ..store.prepared import session_rows
 
 # e-Gov registers a newly issued certificate with a delay (seed 002: 1–2 days).
 REGISTRATION_DELAY = timedelta(days=1)
@@ -55,7 +56,7 @@ class TrustStore:
 
     @classmethod
     def load(cls, session: Session) -> TrustStore:
-        pems = [row[0] for row in session.execute(_CA_PEMS)]
+        pems = [row[0] for row in session_rows(session, _CA_PEMS, {})]
         cas = [_certificate(pem) for pem in pems if pem]
         return cls(cas, set(_bundled_fingerprints()))
 
@@ -79,8 +80,9 @@ def certificate_problem(session: Session, trust: TrustStore, cert: x509.Certific
     if cert.not_valid_after_utc.replace(tzinfo=None) < now_utc:
         return reports.CERT_EXPIRED
     serial = format(cert.serial_number, "x")
-    known = session.execute(_REVOKED_AT, {"serial": serial}).first()
-    if known is not None and known.revoked_at is not None and known.revoked_at <= now_jst:
+    known = session_rows(session, _REVOKED_AT, {"serial": serial})
+    revoked_at = known[0][0] if known else None
+    if revoked_at is not None and revoked_at <= now_jst:
         return reports.CERT_REVOKED
     if cert.not_valid_before_utc.replace(tzinfo=None) > now_utc - REGISTRATION_DELAY:
         return reports.CERT_UNREGISTERED

@@ -759,6 +759,7 @@ _BEARER_STATE = (
     .join(ClockRow, ClockRow.id == 1)
     .where(AuthSession.id == bindparam("sid"))
 )
+_BearerRow = namedtuple("_BearerRow", [c.key for c in BEARER_COLUMNS])  # type: ignore[misc]
 
 
 def _bearer_claims_of(ctx: IdpContext, token_value: str) -> dict[str, Any] | None:
@@ -778,9 +779,10 @@ def authenticate_bearer(ctx: IdpContext, token_value: str, *, issuer: str | None
     """Verify an access token for an API call: RS256 signature with our key, `typ` Bearer, issuer
     (this server's unless given), expiry on the virtual clock, live session, enabled account. One indexed read."""
     claims = bearer_claims(ctx, token_value, issuer=issuer)
-    with ctx.db.engine.connect() as conn:
-        row = conn.execute(_BEARER_STATE, {"sid": claims["sid"]}).first()
-    return bearer_context(claims, row)
+    db = ctx.db
+    with db.reads.connection() as conn:  # a prepared read (store/prepared.py)
+        rows = db.prepared(_BEARER_STATE).rows(conn, {"sid": claims["sid"]})
+    return bearer_context(claims, _BearerRow._make(rows[0]) if rows else None)
 
 
 def bearer_claims(ctx: IdpContext, token_value: str, *, issuer: str | None = None) -> dict[str, Any]:

@@ -49,6 +49,7 @@ DETAILS = {500: "サーバ内部でエラーが発生（システムエラー等
 CACHE_SECONDS = 1.0  # the longest a process keeps its copy of the calendar, rules and profile
 GENERATION_KEY = "ops.generation"  # a fresh token after every ops change: other processes reload at once
 _GENERATION = select(Setting.value).where(Setting.key == GENERATION_KEY)
+GENERATION_COLUMN = _GENERATION.scalar_subquery()  # the token read along with another statement
 
 
 @dataclass
@@ -83,6 +84,15 @@ class OpsState:
         except OUTAGE_ERRORS:  # the database is down: the change did not happen either
             pass
 
+    def recent_room(self) -> OpsRoom | None:
+        """The copy in hand if it is recent (not invalidated, younger than CACHE_SECONDS), without a read."""
+        fresh = self._room is not None and time.monotonic() - self._loaded_at <= CACHE_SECONDS
+        return self._room if fresh else None
+
+    @property
+    def generation(self) -> Any:
+        return self._generation
+
     def _read_generation(self, svc: Any) -> Any:
         """The generation token (one prepared read of a single row). A kept read connection may have
         died with the database: one retry on another; if the database is down, the copy we have (the
@@ -97,9 +107,12 @@ class OpsState:
                     return self._generation
         return self._generation
 
-    def room(self) -> OpsRoom:
-        svc = services()
-        generation = self._read_generation(svc)
+    def room(self, svc: Any = None, generation: Any = ...) -> OpsRoom:
+        """The calendar, rules and profile of this room's world (`svc`: its Services; the request's by
+        default). `generation`: the token read already in the caller's own statement (GENERATION_COLUMN)."""
+        svc = svc or services()
+        if generation is ...:
+            generation = self._read_generation(svc)
         if self._room is None or generation != self._generation or time.monotonic() - self._loaded_at > CACHE_SECONDS:
             self._generation = generation
             with svc.db.session() as s:
@@ -182,6 +195,11 @@ def _token_claims() -> dict[str, Any] | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return None
+    return peek_claims(token)
+
+
+def peek_claims(token: str) -> dict[str, Any] | None:
+    """A bearer token's payload, unverified and cached (only for routing, matching and the journal)."""
     try:
         return _peeked[token]
     except KeyError:
@@ -326,12 +344,11 @@ def _before() -> Response | None:
                     answer = action.before(ctx, rule.label)
                     if answer is not None:
                         return answer
-    _profile_latency(ops, calendar)
+    _profile_latency(ops, calendar, room.latency)
     return None
 
 
-def _profile_latency(ops: RequestOps, calendar: Calendar) -> None:
-    config = ops_state().room().latency
+def _profile_latency(ops: RequestOps, calendar: Calendar, config: latency.LatencyConfig) -> None:
     if config.profile == "off" or config.scale <= 0:
         return
     dist, reason = latency.distribution(config, ops.now, request.method, request.path, calendar)
@@ -365,8 +382,6 @@ _UNJOURNALED = frozenset({"authorization", "cookie"})
 def _record(ops: RequestOps, response: Response) -> None:
     state = ops_state()
     req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not one per attribute
-    body = None if response.is_streamed else response.get_data()
-    headers = {k: v for k, v in req.headers.items() if k.lower() not in _UNJOURNALED}
     caller = g.get("caller")  # set only by a verified token (filing/v2/auth.py)
     verified = caller.username if caller is not None else None
     raw = None
@@ -376,12 +391,22 @@ def _record(ops: RequestOps, response: Response) -> None:
             raw = req.get_data(cache=True)
         except HTTPException:  # over MAX_CONTENT_LENGTH: the view already answered 413
             raw = None
-    state.journal.add(Entry(
-        id=state.journal.next_id(), at=format_datetime(ops.now), method=req.method, path=req.path,
+    state.journal.add(journal_entry(
+        state.journal, at=format_datetime(ops.now), method=req.method, path=req.path,
         query=req.query_string.decode("latin-1"), account=verified, claimed_account=None if verified else ops.account,
-        status=0 if ops.dropped else response.status_code,
-        duration_ms=round((time.perf_counter() - ops.t0) * 1000, 3),
-        request_headers=headers, request_body=truncate(raw),
-        response_headers=dict(response.headers), response_body=truncate(body),
-        maintenance=ops.maintenance, faults=list(ops.notes)))
+        status=0 if ops.dropped else response.status_code, t0=ops.t0, request_headers=req.headers, request_body=raw,
+        response_headers=response.headers, response_body=None if response.is_streamed else response.get_data(),
+        maintenance=ops.maintenance, faults=ops.notes))
 
+
+def journal_entry(journal: Journal, *, at: str, method: str, path: str, query: str, account: str | None,
+                  claimed_account: str | None, status: int, t0: float, request_headers: Any,
+                  request_body: bytes | None, response_headers: Any, response_body: bytes | None,
+                  maintenance: int | None = None, faults: list[str] | tuple[str, ...] = ()) -> Entry:
+    """One journal entry (the hooks' and the fast poll's): credentials and cookies left out, bodies truncated."""
+    return Entry(
+        id=journal.next_id(), at=at, method=method, path=path, query=query, account=account,
+        claimed_account=claimed_account, status=status, duration_ms=round((time.perf_counter() - t0) * 1000, 3),
+        request_headers={k: v for k, v in request_headers.items() if k.lower() not in _UNJOURNALED},
+        request_body=truncate(request_body), response_headers=dict(response_headers),
+        response_body=truncate(response_body), maintenance=maintenance, faults=list(faults))

@@ -11,6 +11,7 @@ kept on a small free list between calls instead of being returned each time.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -134,3 +135,21 @@ class PreparedRead:
                 row[i] = process(row[i])
             out.append(tuple(row))
         return out
+
+
+# per engine (a world's engine goes with its world): statement id → (statement, its PreparedRead)
+_in_sessions: weakref.WeakKeyDictionary[Any, dict[int, tuple[Any, PreparedRead]]] = weakref.WeakKeyDictionary()
+
+
+def session_rows(session: Any, statement: Select[Any], values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """A prepared read inside a unit of work: on the session's own connection and transaction (so it
+    sees what the session wrote and holds what it read), without SQLAlchemy's per-statement plumbing.
+    Pending ORM changes are not flushed: read only what the session has not changed."""
+    bind = session.get_bind()
+    compiled = _in_sessions.get(bind)
+    if compiled is None:
+        compiled = _in_sessions.setdefault(bind, {})
+    entry = compiled.get(id(statement))
+    if entry is None or entry[0] is not statement:
+        entry = compiled[id(statement)] = (statement, PreparedRead(bind, statement))
+    return entry[1].rows(session.connection().connection.dbapi_connection, values)
