@@ -218,7 +218,8 @@ class FilingService:
         return {"no": no, "send_number": app.send_number, "send_date": format_datetime(app.send_at), **d}
 
     def apply_result(self, app: Application) -> dict[str, Any]:
-        v = self.view(app)
+        """The answer to a submission just stored (by `accept`: it has no actions yet)."""
+        v = self.view(app, [])
         result: dict[str, Any] = {
             "arrive_id": app.arrive_id,
             "arrive_date": format_datetime(app.arrive_at),
