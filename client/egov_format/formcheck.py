@@ -50,6 +50,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
@@ -101,6 +102,7 @@ KOUSEI_CHECK_FILE = check_file_name(KOUSEI_FORM_ID)
 
 _NUMERIC = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _STEP_PREDICATE = re.compile(r"\[[^\]]*\]$")
+WHOLE_INDEX_RULES = 8  # a check file with more rules looks them up in one index of the form (ElementIndex)
 _OFF = frozenset({"false", "0", "no", "off"})
 # 全角: wide, fullwidth and the East Asian ambiguous characters (※, ○, ×, Greek, Cyrillic, ...),
 # i.e. what Shift_JIS writes in two bytes; half-width katakana (H) and ASCII (Na) are not.
@@ -176,16 +178,18 @@ class FormCheck:
     def required(self) -> tuple[CheckRule, ...]:
         return tuple(rule for rule in self.rules if rule.required)
 
-    def values(self, root: etree._Element, rule: CheckRule) -> list[str | None]:
-        """The texts of the rule's elements in a parsed form ([None] when there is none)."""
-        found = find_elements(root, rule.path)
+    def values(self, root: etree._Element, rule: CheckRule, index: ElementIndex | None = None) -> list[str | None]:
+        """The texts of the rule's elements in a parsed form ([None] when there is none). `index`: the
+        form's ElementIndex, when several rules are looked up in it."""
+        found = (index or ElementIndex(root)).find(rule.path)
         return [el.text for el in found] if found else [None]
 
     def problems(self, root: etree._Element, *, file_name: str = NA, form_name: str = NA) -> list[CheckProblem]:
         """Every broken rule of a parsed form (its DataRoot), in file order."""
         out = []
+        index = ElementIndex(root, whole=len(self.rules) > WHOLE_INDEX_RULES)
         for rule in self.rules:
-            for value in self.values(root, rule):
+            for value in self.values(root, rule, index):
                 out.extend(CheckProblem(content=message, item=rule.name, file_name=file_name, form_name=form_name,
                                         path=rule.path) for message in rule.problems(value))
         return out
@@ -194,8 +198,9 @@ class FormCheck:
 # ---------------------------------------------------------------------------- paths
 
 
-def _steps(path: str) -> list[str]:
-    steps = [_STEP_PREDICATE.sub("", step) for step in path.strip().strip("/").split("/")]
+@lru_cache(maxsize=4096)
+def _steps(path: str) -> tuple[str, ...]:
+    steps = tuple(_STEP_PREDICATE.sub("", step) for step in path.strip().strip("/").split("/"))
     if not steps or any(not step for step in steps):
         raise ValueError(f"invalid errtag {path!r}")
     return steps
@@ -203,11 +208,44 @@ def _steps(path: str) -> list[str]:
 
 def find_elements(root: etree._Element, path: str) -> list[etree._Element]:
     """The elements an errtag names: '/DataRoot/a/b' from the document root, 'a/b' below it."""
-    steps = _steps(path)
-    if steps[0] == root.tag:
-        steps = steps[1:]
-    elif path.lstrip().startswith("/"):
-        return []
+    return ElementIndex(root).find(path)
+
+
+class ElementIndex:
+    """A form's elements by their path of tags below the root, in document order: one walk of the form
+    answers every errtag of its check file (instead of one walk from the root per rule)."""
+
+    def __init__(self, root: etree._Element, *, whole: bool = False) -> None:
+        """`whole`: index the whole tree on the first look-up (worth it for many look-ups); else each
+        look-up follows its path from the root."""
+        self.root = root
+        self.whole = whole
+        self._by_path: dict[tuple[str, ...], list[etree._Element]] | None = None
+
+    def find(self, path: str) -> list[etree._Element]:
+        steps = _steps(path)
+        if steps[0] == self.root.tag:
+            steps = steps[1:]
+        elif path.lstrip().startswith("/"):
+            return []
+        if not steps:
+            return [self.root]
+        if self._by_path is None:
+            if not self.whole:
+                return _follow(self.root, steps)
+            self._by_path = {}
+            self._walk(self.root, ())
+        return self._by_path.get(steps, [])
+
+    def _walk(self, element: etree._Element, prefix: tuple[str, ...]) -> None:
+        for child in element:
+            if isinstance(child.tag, str):
+                key = (*prefix, child.tag)
+                self._by_path.setdefault(key, []).append(child)  # type: ignore[union-attr]
+                self._walk(child, key)
+
+
+def _follow(root: etree._Element, steps: tuple[str, ...]) -> list[etree._Element]:
     current = [root]
     for step in steps:
         current = [child for el in current for child in el if isinstance(child.tag, str) and child.tag == step]

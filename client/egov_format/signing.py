@@ -15,7 +15,9 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -364,7 +366,7 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
     certs = []
     for el in texts:
         try:
-            certs.append(x509.load_der_x509_certificate(_unb64(el.text, "X509Certificate")))
+            certs.append(_load_certificate(_unb64(el.text, "X509Certificate")))
         except ValueError:
             raise SignatureError(
                 "署名情報の証明書の形式に誤りがあります",
@@ -373,6 +375,24 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
                 detail="certificate is not valid DER",
             ) from None
     return certs
+
+
+@lru_cache(maxsize=256)
+def _load_certificate(der: bytes) -> x509.Certificate:
+    """A DER certificate, parsed once per process (signers send the same certificate again and again;
+    Certificate objects are immutable). Raises ValueError for bad DER (not cached)."""
+    return x509.load_der_x509_certificate(der)
+
+
+@lru_cache(maxsize=256)
+def _public_key(cert: x509.Certificate) -> Any:
+    return cert.public_key()
+
+
+@lru_cache(maxsize=256)
+def _names(cert: x509.Certificate) -> tuple[str, str]:
+    """The subject's and the issuer's DN as e-Gov shows them."""
+    return _dn(cert.subject), _dn(cert.issuer)
 
 
 def _verify_signature_value(signature: etree._Element, signed_info: etree._Element) -> x509.Certificate:
@@ -386,7 +406,7 @@ def _verify_signature_value(signature: etree._Element, signed_info: etree._Eleme
     value = _unb64(_one(signature, "SignatureValue").text, "SignatureValue")
     data = canonicalize(signed_info, c14n_method, _prefix_list(_one(signed_info, "CanonicalizationMethod")))
     for cert in _certificates(signature):
-        key = cert.public_key()
+        key = _public_key(cert)
         if not isinstance(key, rsa.RSAPublicKey):
             continue
         try:
@@ -543,8 +563,8 @@ def _verify_one(
         )
     return SignatureInfo(
         certificate=cert,
-        subject=_dn(cert.subject),
-        issuer=_dn(cert.issuer),
+        subject=_names(cert)[0],
+        issuer=_names(cert)[1],
         serial_hex=format(cert.serial_number, "x"),
         not_before=cert.not_valid_before_utc.replace(tzinfo=None),
         not_after=cert.not_valid_after_utc.replace(tzinfo=None),

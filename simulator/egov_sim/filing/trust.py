@@ -6,6 +6,7 @@ test certificates (e-GovEE01…), which 検証環境 clients sign with.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -61,15 +62,29 @@ class TrustStore:
         return cls(cas, set(_bundled_fingerprints()))
 
     def is_trusted(self, cert: x509.Certificate) -> bool:
-        if cert.fingerprint(hashes.SHA256()) in self.trusted_leaves:
+        if self.trusted_leaves == _bundled_fingerprints():  # as loaded: the verdict is a function of the inputs
+            return _trusted(cert, tuple(self.authorities))
+        return _leaf_or_issued(cert, self.authorities, self.trusted_leaves)
+
+
+@lru_cache(maxsize=1024)
+def _trusted(cert: x509.Certificate, authorities: tuple[x509.Certificate, ...]) -> bool:
+    """Once per signer certificate and set of CAs (certificates and CAs are immutable; the CA set is
+    read per submission, so a new or removed CA is a new key)."""
+    return _leaf_or_issued(cert, authorities, _bundled_fingerprints())
+
+
+def _leaf_or_issued(cert: x509.Certificate, authorities: Iterable[x509.Certificate], leaves: set[bytes] | frozenset[bytes]
+                    ) -> bool:
+    if cert.fingerprint(hashes.SHA256()) in leaves:
+        return True
+    for ca in authorities:
+        try:
+            cert.verify_directly_issued_by(ca)
             return True
-        for ca in self.authorities:
-            try:
-                cert.verify_directly_issued_by(ca)
-                return True
-            except (InvalidSignature, ValueError, TypeError):
-                continue
-        return False
+        except (InvalidSignature, ValueError, TypeError):
+            continue
+    return False
 
 
 def certificate_problem(session: Session, trust: TrustStore, cert: x509.Certificate, now_jst: datetime) -> str | None:
