@@ -21,6 +21,7 @@ _ENCRYPTED_FLAG = 0x1
 _ALLOWED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 _CHUNK = 64 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f]")  # control characters in an entry name
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -54,7 +55,7 @@ def _check_name(name: str) -> str:
     )
     if not name or "\x00" in name or "\\" in name or name.startswith("/") or _DRIVE.match(name):
         raise bad
-    if any(ord(ch) < 0x20 for ch in name):
+    if _CONTROL.search(name):
         raise bad
     stripped = name[:-1] if name.endswith("/") else name
     if any(part in ("", ".", "..") for part in stripped.split("/")):
