@@ -206,6 +206,13 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="結果を JSON で出力します（スクリプト用）")(f)
 
 
+def signer_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--p12 and --pin, the PKCS#12 to sign with and its password (see `_signer`)."""
+    f = click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")(f)
+    return click.option("--p12", type=click.Path(exists=True, dir_okay=False),
+                        help="署名に使う PKCS#12（既定: プロファイルの証明書）")(f)
+
+
 pass_app = click.make_pass_decorator(App)
 
 
@@ -430,8 +437,7 @@ def _signer(app: App, prof: Profile, p12: str | None, pin: str | None) -> Signer
 @click.option("--dir", "folder", type=click.Path(exists=True, file_okay=False), help="展開した雛形／申請データのフォルダ")
 @click.option("--proc", "proc_id", help="手続識別子（雛形を e-Gov から取得して作成します）")
 @click.option("--values", type=click.Path(exists=True, dir_okay=False), help="入力値ファイル（JSON / TOML）")
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @click.option("--save", "save_to", type=click.Path(dir_okay=False), help="作成した申請データ（zip）の保存先")
 @click.option("--queue", "to_queue", is_flag=True, help="送信せず申請リストに保存します（後でまとめて送信）")
 @click.option("--no-check", "no_check", is_flag=True,
@@ -920,8 +926,7 @@ def _required_signer(app: App, prof: Profile, p12: str | None, pin: str | None) 
 @click.argument("send_id")
 @click.option("--name", "applicant_name", required=True, help="申請者氏名")
 @click.option("--reason", required=True, help="理由")
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @json_option
 @pass_app
 def withdraw(app: App, send_id: str, applicant_name: str, reason: str, p12: str | None, pin: str | None) -> None:
@@ -947,8 +952,7 @@ def _followup_package(path: str) -> bytes:
 @main.command()
 @click.argument("send_id")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False))
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @json_option
 @pass_app
 def amend(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
@@ -969,8 +973,7 @@ def amend(app: App, send_id: str, package: str, p12: str | None, pin: str | None
 @main.command()
 @click.argument("send_id")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False))
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @json_option
 @pass_app
 def resubmit(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
