@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from egov_client.gbizid import GbizIdAuthorization, login_with_gbizid_form, simulator_one_time_code
 
 RP = "/keieikakushin"
@@ -85,6 +86,19 @@ class Applicant:
 def gbizid_accounts(base: str, admin: str = "/__admin") -> dict[str, dict[str, Any]]:
     """The GビズID demo accounts by alias, of the default world or of the world whose admin is `admin`."""
     return {a["alias"]: a for a in httpx.get(f"{base}{admin}/world").json()["gbizid"]["accounts"]}
+
+
+# the RP tests' fixtures (a test module takes them with `sim, accounts = rp_flow.sim, rp_flow.accounts`)
+@pytest.fixture
+def sim(egov_embedded_simulator: Any) -> Any:
+    """The live in-process simulator, fresh for each test."""
+    egov_embedded_simulator.fresh()
+    return egov_embedded_simulator
+
+
+@pytest.fixture
+def accounts(sim: Any) -> dict[str, dict[str, Any]]:
+    return gbizid_accounts(sim.url)
 
 
 def logged_in(sim: Any, account: dict[str, Any], world: str | None = None) -> Applicant:

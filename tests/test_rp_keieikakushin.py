@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pypdf import PdfReader
 
 sys.path.insert(0, str(Path(__file__).parent))
+import rp_flow
 from rp_flow import (
     B67,
     B134,
@@ -26,20 +26,10 @@ from rp_flow import (
     complete_application,
     fill,
     fill_after_cover,
-    gbizid_accounts,
     logged_in,
 )
 
-
-@pytest.fixture
-def sim(egov_embedded_simulator: Any) -> Any:
-    egov_embedded_simulator.fresh()
-    return egov_embedded_simulator
-
-
-@pytest.fixture
-def accounts(sim: Any) -> dict[str, dict[str, Any]]:
-    return gbizid_accounts(sim.url)
+sim, accounts = rp_flow.sim, rp_flow.accounts  # the RP tests' fixtures
 
 
 def test_login_prime_sms_app_member_and_entry_refused(sim: Any, accounts: dict[str, Any]) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pypdf import PdfReader
 
 sys.path.insert(0, str(Path(__file__).parent))
+import rp_flow
 from rp_flow import (
     COVER,
     PDF,
@@ -27,24 +27,14 @@ from rp_flow import (
     apply,
     complete_application,
     fill,
-    gbizid_accounts,
     logged_in,
     reviewer_login,
 )
 
+sim, accounts = rp_flow.sim, rp_flow.accounts  # the RP tests' fixtures
+
 SHINSA = f"{RP}/shinsa"
 KANAGAWA = {**COVER, "prefecture": "14", "office": "神奈川県産業労働局 中小企業部"}
-
-
-@pytest.fixture
-def sim(egov_embedded_simulator: Any) -> Any:
-    egov_embedded_simulator.fresh()
-    return egov_embedded_simulator
-
-
-@pytest.fixture
-def accounts(sim: Any) -> dict[str, dict[str, Any]]:
-    return gbizid_accounts(sim.url)
 
 
 def reviewer(sim: Any, login: tuple[str, str] = TOKYO) -> Applicant:

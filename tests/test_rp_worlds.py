@@ -14,16 +14,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+import rp_flow
 from rp_flow import RP, TOKYO, applied, gbizid_accounts, logged_in, reviewer_login, world_rp
 
-
-@pytest.fixture
-def sim(egov_embedded_simulator: Any) -> Any:
-    egov_embedded_simulator.fresh()
-    return egov_embedded_simulator
+sim = rp_flow.sim  # the RP tests' fixture
 
 
 def _numbers(sim: Any, admin: str) -> list[str]:
