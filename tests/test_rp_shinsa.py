@@ -84,6 +84,16 @@ def test_reviewer_login_lockout_on_the_virtual_clock_and_csrf(sim: Any) -> None:
     assert r.get(f"{SHINSA}/").url.path == f"{SHINSA}/login"
 
 
+def test_removing_a_reviewer_account_ends_its_sessions(sim: Any) -> None:
+    tokyo, osaka = reviewer(sim), reviewer(sim, ("shinsa-osaka", "osaka-shinsa-2026"))
+    settings = f"{sim.url}/__admin/keieikakushin/settings"
+    accounts = httpx.get(settings).json()["reviewers"]
+    r = httpx.put(settings, json={"reviewers": {k: v for k, v in accounts.items() if k != TOKYO[0]}})
+    assert r.status_code == 200, r.text
+    assert tokyo.get(f"{SHINSA}/").url.path == f"{SHINSA}/login"
+    assert "申請一覧（大阪府）" in osaka.get(f"{SHINSA}/").text  # the other accounts' sessions go on
+
+
 def test_a_reviewer_sees_their_prefecture_only(sim: Any, accounts: dict[str, Any]) -> None:
     a = logged_in(sim, accounts["prime"])
     tokyo_app, tokyo_no = applied(a)
