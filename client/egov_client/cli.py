@@ -945,8 +945,11 @@ def withdraw(app: App, send_id: str, applicant_name: str, reason: str, p12: str 
     app.say(f"  ID {row.id} の到達状況: [bold]{escape(row.display_status)}[/]（提出先の処理後「手続終了(取下げ済み)」になります）")
 
 
-def _followup_package(path: str) -> bytes:
-    return Path(path).read_bytes()
+def _followup(app: App, package: str, p12: str | None, pin: str | None) -> tuple[Profile, bytes, Signer | None]:
+    """What 補正 and 再提出 start from: the profile, the package file read, the signer (if a certificate is given)."""
+    prof = app.profile()
+    data = Path(package).read_bytes()
+    return prof, data, _signer(app, prof, p12, pin)
 
 
 @main.command()
@@ -957,9 +960,7 @@ def _followup_package(path: str) -> bytes:
 @pass_app
 def amend(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
     """補正（部分補正）: 補正の通知を受けた申請に、直した申請データを送信します。"""
-    prof = app.profile()
-    data = _followup_package(package)
-    signer = _signer(app, prof, p12, pin)
+    prof, data, signer = _followup(app, package, p12, pin)
     with app.client(prof) as client, app.ledger() as ledger:
         result, row = app.casework(client, ledger).amend(_row(ledger, prof, send_id), data, signer)
     if app.json:
@@ -978,9 +979,7 @@ def amend(app: App, send_id: str, package: str, p12: str | None, pin: str | None
 @pass_app
 def resubmit(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
     """再提出: 再提出を求められた申請を、申請種別「再提出」の新しい申請として送信します。"""
-    prof = app.profile()
-    data = _followup_package(package)
-    signer = _signer(app, prof, p12, pin)
+    prof, data, signer = _followup(app, package, p12, pin)
     with app.client(prof) as client, app.ledger() as ledger:
         original = _row(ledger, prof, send_id)
         work = app.casework(client, ledger)
