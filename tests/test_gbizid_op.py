@@ -232,6 +232,29 @@ def test_scopes_need_prior_approval(http: httpx.Client, world: DemoWorld) -> Non
     assert query(response.headers["location"])["error"] == "invalid_scope"
 
 
+def test_login_form_is_bound_to_the_browser_and_expires_on_the_virtual_clock(
+        sim: Flask, http: httpx.Client, world: DemoWorld, services: Services) -> None:
+    prime = account(world, "prime")
+
+    def password_step(browser: httpx.Client, minutes_later: int = 0) -> httpx.Response:
+        """The password sent from `browser` with the login form that `http` was given."""
+        form = lxml.html.document_fromstring(authorize(http, world).text).forms[0]
+        if minutes_later:
+            advance(services, f"PT{minutes_later}M")
+        fields = dict(form.form_values()) | {"account_id": prime["account_id"], "password": prime["password"]}
+        return browser.post(form.get("action"), data=fields)
+
+    on = password_step(http, 29)  # the browser that asked, within the 30 minutes: on to the one-time code
+    assert on.status_code == 200 and "ワンタイムパスワードの入力" in on.text
+    with httpx.Client(transport=httpx.WSGITransport(app=sim), base_url=BASE) as other_browser:
+        cookieless = password_step(other_browser)
+        assert authorize(other_browser, world).status_code == 200  # now with a login cookie of its own
+        refused = [cookieless, password_step(other_browser), password_step(http, 31)]
+    for response in refused:
+        assert response.status_code == 400 and "ログインの有効期限が切れました" in response.text
+        assert "location" not in response.headers
+
+
 def test_omitted_scope_grants_base_and_approved_scopes(rp: GbizIdClient, world: DemoWorld) -> None:
     acc = account(world, "prime")
     authorization = rp.authorization()

@@ -13,9 +13,8 @@ import httpx
 import pytest
 from conftest import BASE, advance, certificate_signer
 from cryptography.hazmat.primitives import serialization
-from egov_client.legacy import LegacyApiError, LegacyClient, build_withdrawal_application
+from egov_client.legacy import LegacyApiError, LegacyClient, build_withdrawal_application, upload
 from egov_format.signing import Signer
-from egov_format.zipsafe import read_zip, write_zip
 from egov_sim.certs import issue_certificate
 from egov_sim.filing.legacy.tables import LegacyAccessKey, LegacyUser
 from egov_sim.filing.trust import TEST_CA_PURPOSE
@@ -45,16 +44,6 @@ def logged_in(legacy: LegacyClient, signer: Signer) -> LegacyClient:
     return legacy
 
 
-def folders(*packages: bytes) -> bytes:
-    """Packages as one legacy upload: a `{手続ID}({n})/` folder each."""
-    files = {}
-    for n, raw in enumerate(packages, 1):
-        for name, data in read_zip(raw).items():
-            proc, rest = name.split("/", 1)
-            files[f"{proc}({n})/{rest}"] = data
-    return write_zip(files)
-
-
 def _package(services, signer, **kw) -> bytes:
     return sample_package(services.catalogue, PROC, signer, **kw).to_zip()
 
@@ -62,7 +51,7 @@ def _package(services, signer, **kw) -> bytes:
 def _send(client: LegacyClient, services, signer, *, scenario: str | None = None, count: int = 1) -> str:
     client.http.headers.update({"X-Sandbox-Scenario": scenario} if scenario else {})
     try:
-        sent = client.apply("send.zip", folders(*(_package(services, signer) for _ in range(count))))
+        sent = client.apply("send.zip", upload(*(_package(services, signer) for _ in range(count))))
     finally:
         client.http.headers.pop("X-Sandbox-Scenario", None)
     return sent.text("SendNumber")
@@ -207,7 +196,7 @@ def test_delete_removes_the_certificate_kept_from_before_a_switch(logged_in: Leg
 
 def test_apply_is_processed_later_then_listed_by_id_and_date(logged_in: LegacyClient, services, signer) -> None:
     bad = sample_package(services.catalogue, PROC, None).to_zip()  # unsigned where a signature is required
-    sent = logged_in.apply("send.zip", folders(_package(services, signer), _package(services, signer), bad))
+    sent = logged_in.apply("send.zip", upload(_package(services, signer), _package(services, signer), bad))
     assert sent.status == 202 and sent.text("SendApplyCount") == "3"
     number = sent.text("SendNumber")
     assert len(number) == 18 and number.startswith(sent.text("SendDate")) and len(sent.text("SendDate")) == 14
@@ -239,9 +228,9 @@ def test_apply_refusals(logged_in: LegacyClient, services, signer) -> None:
                                        b'<FileData>!!!</FileData></Upload></ApplData></DataRoot>')
     assert resp.status_code == 400 and "<SendNumber></SendNumber>" in resp.text
     key, logged_in.access_key = logged_in.access_key, ""
-    refused(lambda: logged_in.apply("send.zip", folders(_package(services, signer))))
+    refused(lambda: logged_in.apply("send.zip", upload(_package(services, signer))))
     logged_in.access_key = "x" * 256
-    refused(lambda: logged_in.apply("send.zip", folders(_package(services, signer))))
+    refused(lambda: logged_in.apply("send.zip", upload(_package(services, signer))))
     logged_in.access_key = key
     assert _count(services, Application) == 0
 
@@ -288,7 +277,7 @@ def test_withdraw(logged_in: LegacyClient, services, signer) -> None:
     package = build_withdrawal_application(target_arrive_id=arrive_id, proc_id=PROC, proc_name="x",
                                            applicant_name="山田　太郎", reason="誤って申請したため",
                                            submitted=date(2026, 4, 1)).sign(signer)
-    done = logged_in.withdraw(arrive_id, folders(package.to_zip()))
+    done = logged_in.withdraw(arrive_id, upload(package.to_zip()))
     assert done.status == 202 and done.text("ArriveID") == arrive_id and done.text("ApplyType") == "取下げ"
     assert done.text("ReceptionDesk") == "総務省,行政管理局,API" and len(done.text("NewArriveID")) == 16
 
@@ -304,8 +293,8 @@ def test_amends_and_partamend(logged_in: LegacyClient, services, signer) -> None
     assert amends.text("AmendDocType") == "4" and len(official.findtext("CorrectExpiredDate")) == 8
     assert "hoseitsuuchi.xml" in zipfile.ZipFile(io.BytesIO(base64.b64decode(official.findtext("FileData")))).namelist()
     amendment = as_amendment(sample_package(services.catalogue, PROC, None), arrive_id).sign(signer).to_zip()
-    refused(lambda: logged_in.partamend(arrive_id, False, False, folders(amendment)))
-    done = logged_in.partamend(arrive_id, True, False, folders(amendment))
+    refused(lambda: logged_in.partamend(arrive_id, False, False, upload(amendment)))
+    done = logged_in.partamend(arrive_id, True, False, upload(amendment))
     assert done.status == 202 and done.text("NewArriveID") == "" and done.text("ArriveID") == arrive_id
     refused(lambda: logged_in.amends("9002015000000001"))
 
@@ -314,19 +303,19 @@ def test_reamend_and_amendapply(logged_in: LegacyClient, services, signer) -> No
     arrive_id = _arrive(logged_in, services, signer, scenario="resubmit")
     _later(logged_in, services, signer, "PT30M")
     again = sample_package(services.catalogue, PROC, signer, apply_type="再提出", first_arrive_id=arrive_id).to_zip()
-    done = logged_in.reamend(arrive_id, folders(again))
+    done = logged_in.reamend(arrive_id, upload(again))
     assert done.status == 202 and len(done.text("NewArriveID")) == 16 and done.text("NewArriveID") != arrive_id
     wrong = sample_package(services.catalogue, PROC, signer, apply_type="再提出",
                            first_arrive_id="9002015000000001").to_zip()
-    refused(lambda: logged_in.reamend(arrive_id, folders(wrong)))
+    refused(lambda: logged_in.reamend(arrive_id, upload(wrong)))
     other = _arrive(logged_in, services, signer, scenario="resubmit")
     _later(logged_in, services, signer, "PT30M")
     again = sample_package(services.catalogue, PROC, signer, apply_type="再提出", first_arrive_id=other).to_zip()
-    assert len(logged_in.amendapply(other, folders(again)).text("NewArriveID")) == 16
+    assert len(logged_in.amendapply(other, upload(again)).text("NewArriveID")) == 16
     finished = _arrive(logged_in, services, signer, scenario="resubmit_closed")
     _later(logged_in, services, signer, "P1DT1H")
     again = sample_package(services.catalogue, PROC, signer, apply_type="再提出", first_arrive_id=finished).to_zip()
-    err = refused(lambda: logged_in.amendapply(finished, folders(again)), 500)
+    err = refused(lambda: logged_in.amendapply(finished, upload(again)), 500)
     assert err.message.startswith("システムでエラーが発生したため処理が中断されました")
 
 

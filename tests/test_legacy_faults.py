@@ -12,10 +12,10 @@ import httpx
 import pytest
 import test_legacy_api as api
 from conftest import advance
-from egov_client.legacy import LegacyApiError, LegacyClient
+from egov_client.legacy import LegacyApiError, LegacyClient, upload
 from egov_sim.store.models import Application, BulkSubmission
 from egov_sim.world.packages import sample_package
-from test_legacy_api import PROC, USER, _arrive, _count, _later, _package, _send, folders, refused
+from test_legacy_api import PROC, USER, _arrive, _count, _later, _package, _send, refused
 
 legacy, logged_in, _frozen = api.legacy, api.logged_in, api._frozen  # the legacy tests' fixtures
 
@@ -53,7 +53,7 @@ def test_rules_on_the_user_act_after_its_access_key_is_verified(logged_in: Legac
     assert refused(lambda: logged_in.banks()).message == "アクセスキーが不正です。"  # authentication first
     assert _fired(http, rule) == 0
     logged_in.access_key = key
-    err = refused(lambda: logged_in.apply("send.zip", folders(_package(services, signer))))
+    err = refused(lambda: logged_in.apply("send.zip", upload(_package(services, signer))))
     assert "障害注入による返戻です" in err.message and _fired(http, rule) == 1
     assert _count(services, BulkSubmission) == 0  # refused inside the operation: rolled back
     journal = http.get("/__admin/requests", params={"path": "/shinsei/1/access/apply"}).json()["requests"]
@@ -74,16 +74,16 @@ def test_a_rule_on_the_procedure_refuses_the_resubmission(logged_in: LegacyClien
     _later(logged_in, services, signer, "PT30M")  # 再提出 asked for
     _fault(http, match={"proc_id": PROC}, action={"status": 503, "detail": "受付を停止しています。"}, times=1)
     again = sample_package(services.catalogue, PROC, signer, apply_type="再提出", first_arrive_id=arrive_id).to_zip()
-    err = refused(lambda: logged_in.reamend(arrive_id, folders(again)), 503)
+    err = refused(lambda: logged_in.reamend(arrive_id, upload(again)), 503)
     assert err.message == "受付を停止しています。" and err.appl.find("NewArriveID") is not None
     assert _count(services, Application) == 1  # nothing stored
-    assert len(logged_in.reamend(arrive_id, folders(again)).text("NewArriveID")) == 16
+    assert len(logged_in.reamend(arrive_id, upload(again)).text("NewArriveID")) == 16
 
 
 def test_rules_on_the_procedure_act_on_a_send_before_it_is_stored(logged_in: LegacyClient, http, services,
                                                                   signer) -> None:
     _fault(http, match={"proc_id": PROC}, action={"status": 503, "detail": "受付を停止しています。"}, times=1)
-    err = refused(lambda: logged_in.apply("send.zip", folders(_package(services, signer))), 503)
+    err = refused(lambda: logged_in.apply("send.zip", upload(_package(services, signer))), 503)
     assert err.message == "受付を停止しています。" and err.appl.find("SendNumber") is not None
     assert _count(services, BulkSubmission) == 0 and _count(services, Application) == 0
     _fault(http, match={"proc_id": PROC}, action={"auto_return": "missing_salary"}, times=1)
@@ -101,7 +101,7 @@ def test_an_answer_put_in_after_processing_is_the_envelope_and_the_send_was_stor
         logged_in: LegacyClient, http, services, signer) -> None:
     _fault(http, match={"method": "POST", "path": "/shinsei/1/access/apply"}, action={"status": 500, "when": "after"},
            times=1)
-    err = refused(lambda: logged_in.apply("send.zip", folders(_package(services, signer))), 500)
+    err = refused(lambda: logged_in.apply("send.zip", upload(_package(services, signer))), 500)
     assert err.appl is not None and err.appl.find("SendNumber") is not None  # XML, not v2's JSON
     assert _count(services, BulkSubmission) == 1  # the outcome is unknown to the client, but it was stored
 

@@ -11,84 +11,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pypdf import PdfReader
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rp_flow import RP, Applicant
+import rp_flow
+from rp_flow import (
+    B67,
+    B134,
+    COVER,
+    PDF,
+    RP,
+    Applicant,
+    apply,
+    complete_application,
+    fill,
+    fill_after_cover,
+    logged_in,
+)
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-COVER = {"prefecture": "13", "office": "東京都産業労働局 商工部 経営支援課", "company_name": "株式会社テスト",
-         "representative": "代表 太郎", "theme": "新しい製造工程の導入", "contact_name": "申請 太郎",
-         "contact_email": "tanto@example.jp", "contact_tel": "0312345678"}
-YEAR = {"sales": "100000000", "cost": "60000000", "sga": "20000000", "labour": "15000000", "capex": "5000000",
-        "working": "1000000", "dep_normal": "800000", "dep_special": "200000", "staff": "12.5", "fund_gov": "2000000",
-        "fund_private": "3000000", "fund_own": "1000000", "fund_other": "0"}
-
-
-def b3_year(year: int, growth: int) -> dict[str, str]:
-    """別表3's column `year` (0 = 直近期末): sales grow by `growth` yen a year, the rest as YEAR."""
-    return {f"{k}_{year}": (str(int(v) + growth * year) if k == "sales" else v) for k, v in YEAR.items()}
-
-
-B134 = {"industry": "製造業", "employees_recent": "12", "part_time": "2", "plan_years": "3",
-        "structure": "社長以下3名で実施", **{k: v for y in range(4) for k, v in b3_year(y, 5000000).items()}}
-B67 = {"equipment": "NC旋盤", "equipment_cost": "5000000", "partners": ""}
-
-
-@pytest.fixture
-def sim(egov_embedded_simulator: Any) -> Any:
-    egov_embedded_simulator.fresh()
-    return egov_embedded_simulator
-
-
-@pytest.fixture
-def accounts(sim: Any) -> dict[str, dict[str, Any]]:
-    world = httpx.get(sim.url + "/__admin/world").json()
-    return {a["alias"]: a for a in world["gbizid"]["accounts"]}
-
-
-def logged_in(sim: Any, account: dict[str, Any], world: str | None = None) -> Applicant:
-    a = Applicant(sim.url, account, world)
-    r = a.login()
-    assert r.url.path == f"{a.rp}/register", r.text
-    r = a.post(f"{a.rp}/register", {"company_name": "株式会社テスト", "user_name": "申請 太郎", "email": "tanto@example.jp",
-                                 "tel": "0312345678"})
-    assert r.url.path == f"{a.rp}/" and "トップ" in r.text
-    return a
-
-
-def fill(a: Applicant, app: str, page: str, values: dict[str, Any]) -> httpx.Response:
-    a.get(f"{app}/pages/{page}")
-    r = a.post(f"{app}/pages/{page}", {**values, "action": "confirm"})
-    assert r.status_code == 200 and "内容確認" in r.text, r.text
-    r = a.post(f"{app}/pages/{page}", {"payload": _payload(r.text), "action": "register"})
-    assert "登録完了" in r.text
-    return r
-
-
-def _payload(html: str) -> str:
-    import html as h
-
-    return h.unescape(re.search(r'name="payload" value="([^"]*)"', html).group(1))
-
-
-def complete_application(a: Applicant) -> str:
-    r = a.post(f"{a.rp}/applications", {})
-    app = r.url.path
-    assert r.text.count("【未入力】") == 5 and "disabled" in r.text
-    fill(a, app, "cover", COVER)
-    fill(a, app, "b134", B134)
-    a.get(f"{app}/pages/b25")
-    fill(a, app, "b25", {"item": ["試作品の開発", "量産体制の構築"], "period": ["1年目", "2年目"], "levy_basis": "生産数量"})
-    fill(a, app, "b67", B67)
-    a.get(f"{app}/pages/attachments")
-    r = a.post(f"{app}/attachments", {"action": "upload"},
-               files={"articles": ("teikan.pdf", PDF, "application/pdf"), "accounts": ("kessan.pdf", PDF, "application/pdf")})
-    assert "登録完了" in r.text, r.text
-    r = a.get(app)
-    assert r.text.count("【済】") == 5 and 'id="go-apply" >' in r.text.replace('id="go-apply"  >', 'id="go-apply" >')
-    return app
+sim, accounts = rp_flow.sim, rp_flow.accounts  # the RP tests' fixtures
 
 
 def test_login_prime_sms_app_member_and_entry_refused(sim: Any, accounts: dict[str, Any]) -> None:
@@ -194,8 +135,7 @@ def test_apply_remark_fix_reapply_approve_certificate(sim: Any, accounts: dict[s
 def test_withdraw_notifies_and_refuses_review(sim: Any, accounts: dict[str, Any]) -> None:
     a = logged_in(sim, accounts["member"])
     app = complete_application(a)
-    a.get(f"{app}/apply")
-    number = re.search(r"APL-\d{10}", a.post(f"{app}/apply", {}).text).group(0)
+    number = apply(a, app)
     a.get(f"{app}/overview")
     r = a.post(f"{app}/withdraw", {})
     assert "申請を取り下げました。" in r.text and 'id="status">取り下げ<' in r.text
@@ -218,12 +158,7 @@ def test_password_csrf_and_ownership(sim: Any, accounts: dict[str, Any]) -> None
     for path in (f"{RP}/", app, f"{app}/pages/cover", f"{app}/pages/b25", f"{app}/pages/attachments"):
         html = a.get(path).text
         assert html.count('method="post"') == html.count('name="csrf_token"') > 0, path
-    fill(a, app, "b134", B134)
-    fill(a, app, "b25", {"item": ["試作"], "period": ["1年目"], "levy_basis": "生産数量"})
-    fill(a, app, "b67", B67)
-    a.get(f"{app}/pages/attachments")
-    a.post(f"{app}/attachments", {"action": "upload"}, files={"articles": ("a.pdf", PDF, "application/pdf"),
-                                                             "accounts": ("b.pdf", PDF, "application/pdf")})
+    fill_after_cover(a, app)
     a.get(f"{app}/apply")
     r = a.post(f"{app}/apply", {"password": "wrong"})
     assert r.status_code == 400 and "申請パスワードが正しくありません。" in r.text
@@ -244,14 +179,8 @@ def test_reject_and_a_prefecture_that_posts_the_certificate(sim: Any, accounts: 
     for cover in ({**COVER, "prefecture": "14", "office": "神奈川県産業労働局 中小企業部"}, COVER):
         app = a.post(f"{RP}/applications", {}).url.path
         fill(a, app, "cover", cover)
-        fill(a, app, "b134", B134)
-        fill(a, app, "b25", {"item": ["試作"], "period": ["1年目"], "levy_basis": "生産数量"})
-        fill(a, app, "b67", B67)
-        a.get(f"{app}/pages/attachments")
-        a.post(f"{app}/attachments", {"action": "upload"}, files={"articles": ("a.pdf", PDF, "application/pdf"),
-                                                                 "accounts": ("b.pdf", PDF, "application/pdf")})
-        a.get(f"{app}/apply")
-        numbers.append((app, re.search(r"APL-\d{10}", a.post(f"{app}/apply", {}).text).group(0)))
+        fill_after_cover(a, app)
+        numbers.append((app, apply(a, app)))
     (posted, posted_no), (rejected, rejected_no) = numbers
     admin = f"{sim.url}/__admin/keieikakushin/applications"
     assert httpx.post(f"{admin}/{posted_no}/approve").json()["status"] == "承認"

@@ -13,46 +13,34 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pypdf import PdfReader
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rp_flow import RP, Applicant
-from test_rp_keieikakushin import COVER, PDF, complete_application, fill, logged_in
+import rp_flow
+from rp_flow import (
+    COVER,
+    PDF,
+    RP,
+    TOKYO,
+    Applicant,
+    applied,
+    apply,
+    complete_application,
+    fill,
+    logged_in,
+    reviewer_login,
+)
+
+sim, accounts = rp_flow.sim, rp_flow.accounts  # the RP tests' fixtures
 
 SHINSA = f"{RP}/shinsa"
-TOKYO = ("shinsa-tokyo", "tokyo-shinsa-2026")
 KANAGAWA = {**COVER, "prefecture": "14", "office": "神奈川県産業労働局 中小企業部"}
 
 
-@pytest.fixture
-def sim(egov_embedded_simulator: Any) -> Any:
-    egov_embedded_simulator.fresh()
-    return egov_embedded_simulator
-
-
-@pytest.fixture
-def accounts(sim: Any) -> dict[str, dict[str, Any]]:
-    world = httpx.get(sim.url + "/__admin/world").json()
-    return {a["alias"]: a for a in world["gbizid"]["accounts"]}
-
-
 def reviewer(sim: Any, login: tuple[str, str] = TOKYO) -> Applicant:
-    r = Applicant(sim.url, {})
-    r.get(f"{SHINSA}/login")
-    page = r.post(f"{SHINSA}/login", {"login_id": login[0], "password": login[1]})
+    r, page = reviewer_login(sim.url, RP, login)
     assert page.url.path == f"{SHINSA}/" and "申請一覧" in page.text, page.text
     return r
-
-
-def applied(a: Applicant, cover: dict[str, str] = COVER) -> tuple[str, str]:
-    """An application filled (to `cover`'s 都道府県) and applied: (its path, its 受付番号)."""
-    app = complete_application(a)
-    if cover is not COVER:
-        fill(a, app, "cover", cover)
-    a.get(f"{app}/apply")
-    r = a.post(f"{app}/apply", {})
-    return app, re.search(r"APL-\d{10}", r.text).group(0)
 
 
 def admin_status(sim: Any, number: str) -> str:
@@ -94,6 +82,16 @@ def test_reviewer_login_lockout_on_the_virtual_clock_and_csrf(sim: Any) -> None:
     r = reviewer(sim)
     httpx.post(f"{sim.url}/__admin/clock", json={"advance": "PT2H"})
     assert r.get(f"{SHINSA}/").url.path == f"{SHINSA}/login"
+
+
+def test_removing_a_reviewer_account_ends_its_sessions(sim: Any) -> None:
+    tokyo, osaka = reviewer(sim), reviewer(sim, ("shinsa-osaka", "osaka-shinsa-2026"))
+    settings = f"{sim.url}/__admin/keieikakushin/settings"
+    accounts = httpx.get(settings).json()["reviewers"]
+    r = httpx.put(settings, json={"reviewers": {k: v for k, v in accounts.items() if k != TOKYO[0]}})
+    assert r.status_code == 200, r.text
+    assert tokyo.get(f"{SHINSA}/").url.path == f"{SHINSA}/login"
+    assert "申請一覧（大阪府）" in osaka.get(f"{SHINSA}/").text  # the other accounts' sessions go on
 
 
 def test_a_reviewer_sees_their_prefecture_only(sim: Any, accounts: dict[str, Any]) -> None:
@@ -240,8 +238,7 @@ def test_long_application_and_certificate_pdfs_paginate(sim: Any, accounts: dict
     theme = "高付加価値化のための新工程" * 8  # 104 characters, wrapped over several lines
     fill(a, app, "cover", {**COVER, "theme": theme})
     fill(a, app, "b25", {"item": rows, "period": [f"{i}年目" for i in range(1, 21)], "levy_basis": "生産数量" * 90})
-    a.get(f"{app}/apply")
-    number = re.search(r"APL-\d{10}", a.post(f"{app}/apply", {}).text).group(0)
+    number = apply(a, app)
     reader = PdfReader(io.BytesIO(a.get(f"{app}/pdf/application").content))
     assert len(reader.pages) > 1
     text = re.sub(r"\s", "", "".join(p.extract_text() for p in reader.pages))

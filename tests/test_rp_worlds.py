@@ -14,41 +14,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rp_flow import RP, Applicant, world_rp
-from test_rp_keieikakushin import complete_application, logged_in
+import rp_flow
+from rp_flow import RP, TOKYO, applied, gbizid_accounts, logged_in, reviewer_login, world_rp
 
-TOKYO = ("shinsa-tokyo", "tokyo-shinsa-2026")
-
-
-@pytest.fixture
-def sim(egov_embedded_simulator: Any) -> Any:
-    egov_embedded_simulator.fresh()
-    return egov_embedded_simulator
-
-
-def _accounts(sim: Any, admin: str) -> dict[str, dict[str, Any]]:
-    return {a["alias"]: a for a in httpx.get(f"{sim.url}{admin}/world").json()["gbizid"]["accounts"]}
+sim = rp_flow.sim  # the RP tests' fixture
 
 
 def _numbers(sim: Any, admin: str) -> list[str]:
     r = httpx.get(f"{sim.url}{admin}/keieikakushin/applications")
     assert r.status_code == 200, r.text
     return [a["number"] for a in r.json()["applications"]]
-
-
-def _applied(a: Applicant) -> str:
-    app = complete_application(a)
-    a.get(f"{app}/apply")
-    return re.search(r"APL-\d{10}", a.post(f"{app}/apply", {}).text).group(0)
-
-
-def _reviewer(sim: Any, rp: str, login: tuple[str, str]) -> tuple[Applicant, httpx.Response]:
-    r = Applicant(sim.url, {})
-    r.get(f"{rp}/shinsa/login")
-    return r, r.post(f"{rp}/shinsa/login", {"login_id": login[0], "password": login[1]})
 
 
 def test_a_worlds_rp_logs_in_with_its_own_client_and_keeps_its_applications_mails_and_sessions(sim: Any) -> None:
@@ -58,20 +35,20 @@ def test_a_worlds_rp_logs_in_with_its_own_client_and_keeps_its_applications_mail
     assert client_id != "keieikakushin"
     rp = world_rp(wid)
 
-    a = logged_in(sim, _accounts(sim, admin)["prime"], wid)
+    a = logged_in(sim, gbizid_accounts(sim.url, admin)["prime"], wid)
     query = parse_qs(urlsplit(a.authorize).query)
     assert query["client_id"] == [client_id]  # the world's registration, routed to the world's OP
     assert query["redirect_uri"] == [f"{sim.url}{rp}/callback"]
-    number = _applied(a)
+    _, number = applied(a)
     history = a.get(f"{rp}/applications").text
     assert number in history and "受付済" in history
     assert 'href="/keieikakushin' not in history and 'action="/keieikakushin' not in history  # links stay in the world
 
     # the default world: its admin and its RP (the same demo account logs in there) see nothing of it
     assert _numbers(sim, admin) == [number] and _numbers(sim, "/__admin") == []
-    d = logged_in(sim, _accounts(sim, "/__admin")["prime"])
+    d = logged_in(sim, gbizid_accounts(sim.url, "/__admin")["prime"])
     assert number not in d.get(f"{RP}/applications").text
-    mine = _applied(d)
+    _, mine = applied(d)
     assert number != mine and int(number[4:]) > 500_000_000  # 受付番号 from the worlds' shared counter
     assert _numbers(sim, "/__admin") == [mine] and _numbers(sim, admin) == [number]
     assert number not in d.get(f"{RP}/applications").text and mine not in a.get(f"{rp}/applications").text
@@ -101,7 +78,7 @@ def test_a_worlds_rp_logs_in_with_its_own_client_and_keeps_its_applications_mail
 def test_a_login_in_a_world_returns_to_the_page_asked_for_in_that_world(sim: Any) -> None:
     wid = httpx.post(f"{sim.url}/__admin/worlds").json()["id"]
     rp = world_rp(wid)
-    a = logged_in(sim, _accounts(sim, f"/__admin/worlds/{wid}")["prime"], wid)
+    a = logged_in(sim, gbizid_accounts(sim.url, f"/__admin/worlds/{wid}")["prime"], wid)
     a.post(f"{rp}/logout", {})
     r = a.get(f"{rp}/applications")
     assert r.url.path == f"{rp}/login" and 'name="next" value="/keieikakushin/applications"' in r.text
@@ -111,21 +88,21 @@ def test_a_login_in_a_world_returns_to_the_page_asked_for_in_that_world(sim: Any
 def test_a_worlds_reviewers_see_its_applications_and_have_their_own_accounts(sim: Any) -> None:
     wid = httpx.post(f"{sim.url}/__admin/worlds").json()["id"]
     admin, rp = f"/__admin/worlds/{wid}", world_rp(wid)
-    number = _applied(logged_in(sim, _accounts(sim, admin)["prime"], wid))
-    reviewer, page = _reviewer(sim, rp, TOKYO)
+    _, number = applied(logged_in(sim, gbizid_accounts(sim.url, admin)["prime"], wid))
+    reviewer, page = reviewer_login(sim.url, rp, TOKYO)
     assert page.url.path == f"{rp}/shinsa/" and number in page.text
     assert [c.path for c in reviewer.http.cookies.jar if c.name == "kk_shinsa_session"] == [f"{rp}/shinsa"]
-    _, page = _reviewer(sim, RP, TOKYO)
+    _, page = reviewer_login(sim.url, RP, TOKYO)
     assert page.url.path == f"{RP}/shinsa/" and "申請一覧" in page.text and number not in page.text
     # a world's reviewer accounts are its own settings
     accounts = httpx.get(f"{sim.url}{admin}/keieikakushin/settings").json()["reviewers"]
     changed = {**accounts, TOKYO[0]: {**accounts[TOKYO[0]], "password": "world-only-2026"}}
     r = httpx.put(f"{sim.url}{admin}/keieikakushin/settings", json={"reviewers": changed})
     assert r.status_code == 200, r.text
-    assert _reviewer(sim, rp, (TOKYO[0], "world-only-2026"))[1].url.path == f"{rp}/shinsa/"
-    assert _reviewer(sim, rp, TOKYO)[1].url.path != f"{rp}/shinsa/"
-    assert _reviewer(sim, RP, TOKYO)[1].url.path == f"{RP}/shinsa/"
-    assert _reviewer(sim, RP, (TOKYO[0], "world-only-2026"))[1].url.path != f"{RP}/shinsa/"
+    assert reviewer_login(sim.url, rp, (TOKYO[0], "world-only-2026"))[1].url.path == f"{rp}/shinsa/"
+    assert reviewer_login(sim.url, rp, TOKYO)[1].url.path != f"{rp}/shinsa/"
+    assert reviewer_login(sim.url, RP, TOKYO)[1].url.path == f"{RP}/shinsa/"
+    assert reviewer_login(sim.url, RP, (TOKYO[0], "world-only-2026"))[1].url.path != f"{RP}/shinsa/"
 
 
 def test_an_unknown_or_deleted_worlds_rp_is_a_404(sim: Any) -> None:

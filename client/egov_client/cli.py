@@ -206,6 +206,13 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="結果を JSON で出力します（スクリプト用）")(f)
 
 
+def signer_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--p12 and --pin, the PKCS#12 to sign with and its password (see `_signer`)."""
+    f = click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")(f)
+    return click.option("--p12", type=click.Path(exists=True, dir_okay=False),
+                        help="署名に使う PKCS#12（既定: プロファイルの証明書）")(f)
+
+
 pass_app = click.make_pass_decorator(App)
 
 
@@ -430,8 +437,7 @@ def _signer(app: App, prof: Profile, p12: str | None, pin: str | None) -> Signer
 @click.option("--dir", "folder", type=click.Path(exists=True, file_okay=False), help="展開した雛形／申請データのフォルダ")
 @click.option("--proc", "proc_id", help="手続識別子（雛形を e-Gov から取得して作成します）")
 @click.option("--values", type=click.Path(exists=True, dir_okay=False), help="入力値ファイル（JSON / TOML）")
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @click.option("--save", "save_to", type=click.Path(dir_okay=False), help="作成した申請データ（zip）の保存先")
 @click.option("--queue", "to_queue", is_flag=True, help="送信せず申請リストに保存します（後でまとめて送信）")
 @click.option("--no-check", "no_check", is_flag=True,
@@ -920,8 +926,7 @@ def _required_signer(app: App, prof: Profile, p12: str | None, pin: str | None) 
 @click.argument("send_id")
 @click.option("--name", "applicant_name", required=True, help="申請者氏名")
 @click.option("--reason", required=True, help="理由")
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @json_option
 @pass_app
 def withdraw(app: App, send_id: str, applicant_name: str, reason: str, p12: str | None, pin: str | None) -> None:
@@ -940,22 +945,22 @@ def withdraw(app: App, send_id: str, applicant_name: str, reason: str, p12: str 
     app.say(f"  ID {row.id} の到達状況: [bold]{escape(row.display_status)}[/]（提出先の処理後「手続終了(取下げ済み)」になります）")
 
 
-def _followup_package(path: str) -> bytes:
-    return Path(path).read_bytes()
+def _followup(app: App, package: str, p12: str | None, pin: str | None) -> tuple[Profile, bytes, Signer | None]:
+    """What 補正 and 再提出 start from: the profile, the package file read, the signer (if a certificate is given)."""
+    prof = app.profile()
+    data = Path(package).read_bytes()
+    return prof, data, _signer(app, prof, p12, pin)
 
 
 @main.command()
 @click.argument("send_id")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False))
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @json_option
 @pass_app
 def amend(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
     """補正（部分補正）: 補正の通知を受けた申請に、直した申請データを送信します。"""
-    prof = app.profile()
-    data = _followup_package(package)
-    signer = _signer(app, prof, p12, pin)
+    prof, data, signer = _followup(app, package, p12, pin)
     with app.client(prof) as client, app.ledger() as ledger:
         result, row = app.casework(client, ledger).amend(_row(ledger, prof, send_id), data, signer)
     if app.json:
@@ -969,15 +974,12 @@ def amend(app: App, send_id: str, package: str, p12: str | None, pin: str | None
 @main.command()
 @click.argument("send_id")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False))
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False), help="署名に使う PKCS#12（既定: プロファイルの証明書）")
-@click.option("--pin", help="PKCS#12 のパスワード（既定: EGOV_P12_PASSWORD、なければ入力）")
+@signer_options
 @json_option
 @pass_app
 def resubmit(app: App, send_id: str, package: str, p12: str | None, pin: str | None) -> None:
     """再提出: 再提出を求められた申請を、申請種別「再提出」の新しい申請として送信します。"""
-    prof = app.profile()
-    data = _followup_package(package)
-    signer = _signer(app, prof, p12, pin)
+    prof, data, signer = _followup(app, package, p12, pin)
     with app.client(prof) as client, app.ledger() as ledger:
         original = _row(ledger, prof, send_id)
         work = app.casework(client, ledger)

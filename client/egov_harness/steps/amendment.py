@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from egov_client.documents import as_amendment, as_resubmission
+from egov_format.package import ApplicationPackage
 from pytest_bdd import parsers, then, when
 
 from ..context import ScenarioContext
@@ -12,6 +14,15 @@ from .cases import fetch_application
 from .notices import notice_of_kind
 from .submission import build_sample_package
 from .withdrawal import scenario_signer
+
+
+def _marked_sample(ctx: ScenarioContext, mark: Callable[[ApplicationPackage, str], ApplicationPackage]
+                   ) -> tuple[str, ApplicationPackage, bytes]:
+    """The scenario's sample package marked by `mark` (as 補正 or 再提出 of the last case) and signed:
+    (that case's arrive_id, the package, its zip)."""
+    arrive_id = ctx.last_arrive_id()
+    package = mark(build_sample_package(ctx, ctx.package.proc_id if ctx.package else ""), arrive_id)
+    return arrive_id, package, package.sign(scenario_signer(ctx)).to_zip()
 
 
 @then(parsers.parse("補正の通知の補正種別は「{kind}」で、補正期限は通知の{days:d}日後である"))
@@ -25,9 +36,7 @@ def _correction_notice(egov_context: ScenarioContext, kind: str, days: int) -> N
 @when("申請書を直して補正データを送信する")
 def _amend(egov_context: ScenarioContext) -> None:
     ctx = egov_context
-    arrive_id = ctx.last_arrive_id()
-    package = as_amendment(build_sample_package(ctx, ctx.package.proc_id if ctx.package else ""), arrive_id)
-    data = package.sign(scenario_signer(ctx)).to_zip()
+    arrive_id, _, data = _marked_sample(ctx, as_amendment)
     if ctx.recorder:
         ctx.recorder.attach("hosei.zip", data)
     ctx.notes["amendment"] = ctx.attempt(lambda: ctx.logged_in().amend(arrive_id, data))
@@ -50,9 +59,7 @@ def _amend_recorded(egov_context: ScenarioContext) -> None:
 @when("申請書を直して再提出する")
 def _resubmit(egov_context: ScenarioContext) -> None:
     ctx = egov_context
-    original = ctx.last_arrive_id()
-    package = as_resubmission(build_sample_package(ctx, ctx.package.proc_id if ctx.package else ""), original)
-    data = package.sign(scenario_signer(ctx)).to_zip()
+    original, package, data = _marked_sample(ctx, as_resubmission)
     ctx.notes["original_arrive_id"] = original
     ctx.result = ctx.attempt(lambda: ctx.logged_in().submit(package.proc_id, data)) or ctx.result
 

@@ -10,7 +10,7 @@ from egov_format.zipsafe import read_zip, write_zip
 from pytest_bdd import given, parsers, then, when
 
 from ..context import ScenarioContext
-from .cases import poll
+from .status import poll
 from .submission import build_sample_package
 from .withdrawal import scenario_signer
 

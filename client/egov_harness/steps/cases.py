@@ -1,12 +1,11 @@
-"""What the agency does with a case (simulator: the scenario it follows, its next step), waiting for
-something to happen on any target, "today" as the target sees it, and refusals in general."""
+"""What the agency does with a case (simulator: the scenario it follows, its next step), "today" as the
+target sees it, and refusals in general. Waiting for something to happen on any target is status.py `poll`."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
-from typing import TypeVar
 
 from egov_client.errors import EgovError
 from egov_client.models import Application
@@ -14,9 +13,7 @@ from pytest_bdd import given, parsers, then, when
 
 from ..context import ScenarioContext
 from .common import assert_message
-from .status import POLL_INTERVAL, POLL_LIMIT, POLL_STEP, POLL_TIMEOUT
 
-T = TypeVar("T")
 JST = timezone(timedelta(hours=9), "JST")
 
 # the simulator's scenarios of the API test procedures, by the names business owners use
@@ -38,24 +35,6 @@ def target_today(ctx: ScenarioContext) -> date:
     if admin is not None:
         return datetime.strptime(admin.clock()["now"], "%Y-%m-%d %H:%M:%S").date()
     return datetime.now(JST).date()
-
-
-def poll(ctx: ScenarioContext, check: Callable[[], T | None], what: str) -> T:
-    """Call `check` until it gives something: on a simulator the virtual clock moves by EGOV_POLL_STEP
-    between calls, elsewhere the harness waits EGOV_POLL_INTERVAL seconds (up to EGOV_POLL_TIMEOUT)."""
-    admin = ctx.target.admin
-    deadline = time.monotonic() + POLL_TIMEOUT
-    for _ in range(POLL_LIMIT):
-        found = check()
-        if found:
-            return found
-        if admin is not None:
-            admin.advance(POLL_STEP)
-        elif time.monotonic() + POLL_INTERVAL > deadline:
-            break
-        else:
-            time.sleep(POLL_INTERVAL)
-    raise AssertionError(f"{what} did not happen while polling")
 
 
 def fetch_application(ctx: ScenarioContext, arrive_id: str | None = None) -> Application:

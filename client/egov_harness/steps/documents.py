@@ -11,7 +11,8 @@ from egov_format.zipsafe import read_zip, write_zip
 from pytest_bdd import parsers, then, when
 
 from ..context import ScenarioContext
-from .cases import fetch_application, poll
+from .cases import fetch_application
+from .status import poll
 
 
 def _document_number(ctx: ScenarioContext) -> int:

@@ -1,9 +1,11 @@
-"""申請案件の照会 (GET /apply/{arrive_id}, /apply/lists) and polling until a status."""
+"""申請案件の照会 (GET /apply/{arrive_id}, /apply/lists), and polling until a status or anything else happens."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from egov_client.errors import NotFoundError
 from pytest_bdd import parsers, then, when
@@ -16,6 +18,27 @@ POLL_STEP = os.environ.get("EGOV_POLL_STEP", "PT1H")
 POLL_LIMIT = int(os.environ.get("EGOV_POLL_LIMIT", "720"))  # most polls (simulator: 30 virtual days)
 POLL_INTERVAL = float(os.environ.get("EGOV_POLL_INTERVAL", "60"))
 POLL_TIMEOUT = float(os.environ.get("EGOV_POLL_TIMEOUT", "1800"))
+T = TypeVar("T")
+
+
+def poll(ctx: ScenarioContext, check: Callable[[], T | None], what: str, *,
+         failure: Callable[[], str] | None = None) -> T:
+    """Call `check` until it gives something: on a simulator the virtual clock moves by EGOV_POLL_STEP
+    between calls, elsewhere the harness waits EGOV_POLL_INTERVAL seconds (up to EGOV_POLL_TIMEOUT).
+    Giving up fails with `failure()`, by default "`what` did not happen while polling"."""
+    admin = ctx.target.admin
+    deadline = time.monotonic() + POLL_TIMEOUT
+    for _ in range(POLL_LIMIT):
+        found = check()
+        if found:
+            return found
+        if admin is not None:
+            admin.advance(POLL_STEP)
+        elif time.monotonic() + POLL_INTERVAL > deadline:
+            break
+        else:
+            time.sleep(POLL_INTERVAL)
+    raise AssertionError(failure() if failure else f"{what} did not happen while polling")
 
 
 def _fetch(ctx: ScenarioContext, arrive_id: str | None = None) -> None:
@@ -41,20 +64,13 @@ def _inquire_id(egov_context: ScenarioContext, arrive_id: str) -> None:
 @when(parsers.parse("状況が「{status}」になるまで照会する"))
 def _poll(egov_context: ScenarioContext, status: str) -> None:
     ctx = egov_context
-    admin = ctx.target.admin
-    deadline = time.monotonic() + POLL_TIMEOUT
-    for _ in range(POLL_LIMIT):
+
+    def reached() -> bool:
         _fetch(ctx)
         ctx.expect_success()
-        if ctx.application is not None and ctx.application.status == status:
-            return
-        if admin is not None:
-            admin.advance(POLL_STEP)
-        elif time.monotonic() + POLL_INTERVAL > deadline:
-            break
-        else:
-            time.sleep(POLL_INTERVAL)
-    raise AssertionError(f"the status never became 「{status}」; seen: {' → '.join(dict.fromkeys(ctx.statuses))}")
+        return ctx.application is not None and ctx.application.status == status
+    poll(ctx, reached, f"the status 「{status}」", failure=lambda: f"the status never became 「{status}」; "
+         f"seen: {' → '.join(dict.fromkeys(ctx.statuses))}")
 
 
 @then(parsers.parse("申請案件の状況は「{status}」である"))

@@ -4,15 +4,20 @@ renders; OAuth errors are rendered by oauth_http."""
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
-
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 
 from ..services import services
 from .egov_auth_server import EgovAuthServer
 from .egov_tokens import AuthorizationRequestError, LoginError
-from .oauth_http import form_params, json_response, method_not_allowed, render_oauth_errors
+from .oauth_http import (
+    browser_binding,
+    form_params,
+    html_page,
+    json_response,
+    method_not_allowed,
+    render_oauth_errors,
+    set_login_cookie,
+)
 from .outcomes import LoginForm, Redirect
 
 bp = Blueprint("egov_auth", __name__, url_prefix="/auth", template_folder="templates")
@@ -21,13 +26,6 @@ render_oauth_errors(bp, REALM)
 
 LOGIN_COOKIE = "EGOV_SIM_AUTH_SESSION"  # binds a login form to the browser that asked for it
 RESTART = "Your login attempt timed out or came from another browser."
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-                               "frame-ancestors 'none'",  # no form-action: Chrome applies it to the redirect
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def server() -> EgovAuthServer:
@@ -36,19 +34,13 @@ def server() -> EgovAuthServer:
 
 # ---------------------------------------------------------------------------- pages
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    response = Response(render_template(template, **context), status=status, mimetype="text/html")
-    response.headers.update(_PAGE_HEADERS)
-    return response
-
-
 def error_page(message: str, detail: str, status: int = 400) -> Response:
-    return _page("egov_auth_error.html", status, message=message, detail=detail)
+    return html_page("egov_auth_error.html", status, message=message, detail=detail)
 
 
 def login_page(form: LoginForm) -> Response:
-    return _page("egov_auth_login.html", sealed=form.sealed, username=form.username, error=form.error,
-                 action=url_for("egov_auth.authenticate"))
+    return html_page("egov_auth_login.html", sealed=form.sealed, username=form.username, error=form.error,
+                     action=url_for("egov_auth.authenticate"))
 
 
 def login_step(outcome: Redirect | LoginForm) -> Response:
@@ -57,20 +49,19 @@ def login_step(outcome: Redirect | LoginForm) -> Response:
 
 def binding() -> str:
     """The browser's login cookie value, which sealed login forms are bound to."""
-    return request.cookies.get(LOGIN_COOKIE, "")
+    return browser_binding(LOGIN_COOKIE)
 
 
 @bp.get("/auth")
 def authorize() -> Response:
-    browser = binding() or secrets.token_urlsafe(24)
+    browser = browser_binding(LOGIN_COOKIE, new=True)
     try:
         outcome = server().authorize(request.args, browser)
     except AuthorizationRequestError as exc:
         return error_page("ログイン要求が正しくありません。", exc.error_description)
     response = login_step(outcome)
     if isinstance(outcome, LoginForm):
-        response.set_cookie(LOGIN_COOKIE, browser, path=bp.url_prefix, httponly=True, samesite="Lax",
-                            secure=request.is_secure)
+        set_login_cookie(response, LOGIN_COOKIE, browser, bp.url_prefix)
     return response
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, redirect, request
 
 from .egov_auth import RESTART, binding, error_page, login_step, server
 from .egov_tokens import LoginError
+from .oauth_http import set_login_cookie
 from .outcomes import Redirect
 
 bp = Blueprint("egov_broker", __name__, url_prefix="/auth/broker/gbizid", template_folder="templates")
@@ -22,8 +23,7 @@ def start() -> Response:
     except LoginError as exc:
         return error_page(exc.message, RESTART)
     response = redirect(begun.authorize_url, 302)
-    response.set_cookie(BROKER_COOKIE, begun.sealed_state, path=bp.url_prefix, httponly=True, samesite="Lax",
-                        secure=request.is_secure)
+    set_login_cookie(response, BROKER_COOKIE, begun.sealed_state, bp.url_prefix)
     return response
 
 

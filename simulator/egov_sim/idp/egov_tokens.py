@@ -35,6 +35,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import JST, ClockState
 from ..store.models import Account, AuthCode, AuthSession, ClockRow, RefreshToken, Software
+from .login_seal import login_claims, opens
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -283,24 +284,17 @@ def validate_authorization_request(ctx: IdpContext, params: Mapping[str, str]) -
                                 code_challenge_method=method)
 
 
-def _binding(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
 def seal_login_request(ctx: IdpContext, request: AuthorizationRequest, binding: str) -> str:
     """The pending request as an opaque signed value for the login form, bound to `binding`
     (a per-browser cookie value) so a form cannot be replayed from another browser."""
     now = ctx.clock.now()
-    claims = {"typ": "Login", "req": asdict(request), "bnd": _binding(binding),
-              "iat": epoch(now), "exp": epoch(now + LOGIN_FORM_LIFETIME), "jti": secrets.token_urlsafe(12)}
+    claims = login_claims("Login", asdict(request), binding, epoch(now), epoch(now + LOGIN_FORM_LIFETIME))
     return _signing_key(ctx).sign(claims)
 
 
 def open_login_request(ctx: IdpContext, sealed: str, binding: str) -> AuthorizationRequest:
     claims = _decode(ctx, sealed)
-    if (claims is None or claims.get("typ") != "Login" or not binding
-            or not hmac.compare_digest(str(claims.get("bnd", "")), _binding(binding))
-            or claims["exp"] <= epoch(ctx.clock.now())):
+    if claims is None or not opens(claims, "Login", binding, epoch(ctx.clock.now())):
         raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
     return AuthorizationRequest(**claims["req"])
 

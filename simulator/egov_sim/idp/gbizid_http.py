@@ -5,16 +5,20 @@ method and renders; OAuth errors are rendered by oauth_http."""
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
-
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 
 from ..services import services
 from .egov_tokens import AuthorizationRequestError, LoginError
 from .gbizid_op import PATH
 from .gbizid_provider import GbizIdProvider
-from .oauth_http import form_params, json_response, render_oauth_errors
+from .oauth_http import (
+    browser_binding,
+    form_params,
+    html_page,
+    json_response,
+    render_oauth_errors,
+    set_login_cookie,
+)
 from .outcomes import CodeForm, LoginForm, Redirect, SignedIn
 
 bp = Blueprint("gbizid", __name__, url_prefix=PATH, template_folder="templates")
@@ -23,13 +27,6 @@ render_oauth_errors(bp, "gbizid")
 LOGIN_COOKIE = "GBIZID_SIM_LOGIN"  # binds a login form to the browser that asked for it
 SESSION_COOKIE = "GBIZID_SIM_SESSION"  # the OP's single sign-on session
 RESTART = "ログイン画面を開き直してください。"
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-                               "frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def _provider() -> GbizIdProvider:
@@ -37,39 +34,32 @@ def _provider() -> GbizIdProvider:
 
 
 def _binding() -> str:
-    return request.cookies.get(LOGIN_COOKIE, "")
+    return browser_binding(LOGIN_COOKIE)
 
 
 # ---------------------------------------------------------------------------- pages
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    response = Response(render_template(template, **context), status=status, mimetype="text/html")
-    response.headers.update(_PAGE_HEADERS)
-    return response
-
-
 def _error_page(message: str, detail: str = "", status: int = 400) -> Response:
-    return _page("gbizid_error.html", status, message=message, detail=detail)
+    return html_page("gbizid_error.html", status, message=message, detail=detail)
 
 
 def _login_step(outcome: Redirect | SignedIn | LoginForm | CodeForm) -> Response:
     """A redirect (keeping a new single sign-on session), or the ID/password or one-time code page."""
     if isinstance(outcome, LoginForm):
-        return _page("gbizid_login.html", sealed=outcome.sealed, account_id=outcome.username, error=outcome.error,
-                     action=url_for("gbizid.login"))
+        return html_page("gbizid_login.html", sealed=outcome.sealed, account_id=outcome.username,
+                         error=outcome.error, action=url_for("gbizid.login"))
     if isinstance(outcome, CodeForm):
-        return _page("gbizid_otp.html", sealed=outcome.sealed, factor=outcome.factor, masked=outcome.masked,
-                     error=outcome.error, action=url_for("gbizid.verify"), resend=url_for("gbizid.resend"))
+        return html_page("gbizid_otp.html", sealed=outcome.sealed, factor=outcome.factor, masked=outcome.masked,
+                         error=outcome.error, action=url_for("gbizid.verify"), resend=url_for("gbizid.resend"))
     response = redirect(outcome.url, 302)
     if isinstance(outcome, SignedIn):
-        response.set_cookie(SESSION_COOKIE, outcome.session_id, path="/gbizid", httponly=True, samesite="Lax",
-                            secure=request.is_secure)
+        set_login_cookie(response, SESSION_COOKIE, outcome.session_id, "/gbizid")
     return response
 
 
 @bp.get("/authorize")
 def authorize() -> Response:
-    browser = _binding() or secrets.token_urlsafe(24)
+    browser = browser_binding(LOGIN_COOKIE, new=True)
     try:
         outcome = _provider().authorize(request.args, sso_session=request.cookies.get(SESSION_COOKIE, ""),
                                         binding=browser)
@@ -77,8 +67,7 @@ def authorize() -> Response:
         return _error_page("ログイン要求が正しくありません。", exc.error_description)
     response = _login_step(outcome)
     if isinstance(outcome, LoginForm):
-        response.set_cookie(LOGIN_COOKIE, browser, path="/gbizid", httponly=True, samesite="Lax",
-                            secure=request.is_secure)
+        set_login_cookie(response, LOGIN_COOKIE, browser, "/gbizid")
     return response
 
 

@@ -44,6 +44,7 @@ from ..store.models import (
 from .egov_tokens import AuthorizationRequestError, LoginError, OAuthError, build_redirect, epoch, from_epoch
 from .gbizid_accounts import APPROVAL_SCOPES, ENTRY, standing
 from .gbizid_claims import userinfo_claims
+from .login_seal import login_claims, opens
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -127,10 +128,6 @@ def _verify(key: SigningKey, token: str) -> dict[str, Any] | None:
 
 def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
-
-
-def _binding(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
 @lru_cache(maxsize=1)
@@ -222,16 +219,14 @@ def redirect_error(request: GbizAuthRequest, error: str, description: str) -> st
 def seal(ctx: IdpContext, request: GbizAuthRequest, binding: str, **extra: Any) -> str:
     """The pending login (request + progress) as a signed value bound to the browser's cookie."""
     now = ctx.clock.now()
-    claims = {"typ": "GbizLogin", "req": asdict(request), "bnd": _binding(binding), "iat": epoch(now),
-              "exp": epoch(now + LOGIN_FORM_LIFETIME), "jti": secrets.token_urlsafe(12), **extra}
+    claims = login_claims("GbizLogin", asdict(request), binding, epoch(now), epoch(now + LOGIN_FORM_LIFETIME),
+                          **extra)
     return _key(ctx).sign(claims)
 
 
 def unseal(ctx: IdpContext, sealed: str, binding: str) -> tuple[GbizAuthRequest, dict[str, Any]]:
     claims = _verify(_key(ctx), sealed) if sealed else None
-    if (claims is None or claims.get("typ") != "GbizLogin" or not binding
-            or not hmac.compare_digest(str(claims.get("bnd", "")), _binding(binding))
-            or claims["exp"] <= epoch(ctx.clock.now())):
+    if claims is None or not opens(claims, "GbizLogin", binding, epoch(ctx.clock.now())):
         raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
     return GbizAuthRequest(**claims["req"]), claims
 

@@ -1,18 +1,27 @@
 """HTTP plumbing shared by the two OAuth servers (e-Gov's /auth and GビズID's /gbizid/oauth): form
-parsing, JSON responses and the one renderer of OAuth error bodies (`{error, error_description}`)."""
+parsing, JSON responses, the one renderer of OAuth error bodies (`{error, error_description}`), and the
+login pages' headers and cookies."""
 
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .egov_tokens import OAuthError, invalid_request
 from .gbizid_op import UserinfoError
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+PAGE_HEADERS = {  # the login pages': never cached, never framed, no Referer
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               "frame-ancestors 'none'",  # no form-action: Chrome applies it to the redirect
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> Response:
@@ -55,3 +64,24 @@ def form_params() -> dict[str, str]:
     if repeated:
         raise invalid_request(f"Duplicated parameter: {repeated[0]}")
     return request.form.to_dict()
+
+
+# ---------------------------------------------------------------------------- login pages
+
+def html_page(template: str, status: int = 200, **context: Any) -> Response:
+    response = Response(render_template(template, **context), status=status, mimetype="text/html")
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def browser_binding(cookie: str, *, new: bool = False) -> str:
+    """The browser's login cookie value, which sealed login forms are bound to (`new`: a fresh one if none)."""
+    value = request.cookies.get(cookie, "")
+    if not value and new:
+        value = secrets.token_urlsafe(24)
+    return value
+
+
+def set_login_cookie(response: Response, name: str, value: str, path: str | None) -> None:
+    """A cookie of the browser login: HTTP only, Lax (the redirects back are top-level GETs), secure over HTTPS."""
+    response.set_cookie(name, value, path=path, httponly=True, samesite="Lax", secure=request.is_secure)

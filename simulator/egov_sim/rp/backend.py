@@ -10,8 +10,9 @@ every reviewer operation given a prefecture is scoped to it the same way.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,8 @@ from .models import (
     KkSession,
     KkUser,
 )
+
+SessionRow = TypeVar("SessionRow", KkSession, KkReviewerSession)
 
 DRAFT, RECEIVED, REVIEWING, REMARKED = "入力中", "受付済", "審査中", "申請内容に指摘あり"
 APPROVED, REJECTED, WITHDRAWN = "承認", "不承認", "取り下げ"
@@ -77,26 +80,44 @@ class KeieiBackend:
             raise RpError(str(exc)) from exc
 
     # ------------------------------------------------------------------ sessions
-    def new_session(self) -> KkSession:
+    def _new_session_row(self, model: type[SessionRow], **fields: Any) -> SessionRow:
+        """A new browser session of `model` (KkSession or KkReviewerSession): a random id and CSRF token,
+        expiring after the settings' session_minutes."""
         with self.svc.db.session() as s:
-            row = KkSession(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), sub=None, pending=None,
-                            expires_at=self.now() + timedelta(minutes=int(config.load(s)["session_minutes"])))
+            row = model(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32),
+                        expires_at=self.now() + timedelta(minutes=int(config.load(s)["session_minutes"])), **fields)
             s.add(row)
+            s.flush()
+            s.expunge(row)
             return row
 
-    def session(self, sid: str | None) -> KkSession | None:
-        """A live session (expired ones are deleted: the user goes back through GビズID)."""
+    def _live_session_row(self, model: type[SessionRow], sid: str | None,
+                          usable: Callable[[Session, SessionRow], bool] | None = None) -> SessionRow | None:
+        """The session `sid` of `model` if it is live (and `usable`); an expired or unusable one is deleted."""
         if not sid:
             return None
         with self.svc.db.session() as s:
-            row = s.get(KkSession, sid)
+            row = s.get(model, sid)
             if row is None:
                 return None
-            if row.expires_at <= self.now():
+            if row.expires_at <= self.now() or (usable is not None and not usable(s, row)):
                 s.delete(row)
                 return None
             s.expunge(row)
             return row
+
+    def _end_session_row(self, model: type[SessionRow], sid: str) -> None:
+        with self.svc.db.session() as s:
+            row = s.get(model, sid)
+            if row is not None:
+                s.delete(row)
+
+    def new_session(self) -> KkSession:
+        return self._new_session_row(KkSession, sub=None, pending=None)
+
+    def session(self, sid: str | None) -> KkSession | None:
+        """A live session (expired ones are deleted: the user goes back through GビズID)."""
+        return self._live_session_row(KkSession, sid)
 
     def set_pending(self, sid: str, pending: dict[str, Any] | None) -> None:
         with self.svc.db.session() as s:
@@ -130,10 +151,7 @@ class KeieiBackend:
             return user
 
     def logout(self, sid: str) -> None:
-        with self.svc.db.session() as s:
-            row = s.get(KkSession, sid)
-            if row is not None:
-                s.delete(row)
+        self._end_session_row(KkSession, sid)
 
     # ------------------------------------------------------------------ users
     def user(self, sub: str) -> KkUser:
@@ -346,27 +364,12 @@ class KeieiBackend:
 
     # ------------------------------------------------------------------ reviewer accounts and pages
     def new_reviewer_session(self, login_id: str | None = None) -> KkReviewerSession:
-        with self.svc.db.session() as s:
-            row = KkReviewerSession(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), login_id=login_id,
-                                    expires_at=self.now() + timedelta(minutes=int(config.load(s)["session_minutes"])))
-            s.add(row)
-            s.flush()
-            s.expunge(row)
-            return row
+        return self._new_session_row(KkReviewerSession, login_id=login_id)
 
     def reviewer_session(self, sid: str | None) -> KkReviewerSession | None:
         """A live reviewer session whose account still exists (expired ones are deleted)."""
-        if not sid:
-            return None
-        with self.svc.db.session() as s:
-            row = s.get(KkReviewerSession, sid)
-            if row is None:
-                return None
-            if row.expires_at <= self.now() or (row.login_id and row.login_id not in config.load(s)["reviewers"]):
-                s.delete(row)
-                return None
-            s.expunge(row)
-            return row
+        return self._live_session_row(KkReviewerSession, sid, lambda s, row: not row.login_id
+                                      or row.login_id in config.load(s)["reviewers"])
 
     def reviewer_login(self, sid: str, login_id: str, password: str) -> KkReviewerSession:
         """Password login: a new session (new id and CSRF token) or RpError; locked after repeated failures."""
@@ -398,10 +401,7 @@ class KeieiBackend:
         return self.new_reviewer_session(login_id)
 
     def reviewer_logout(self, sid: str) -> None:
-        with self.svc.db.session() as s:
-            row = s.get(KkReviewerSession, sid)
-            if row is not None:
-                s.delete(row)
+        self._end_session_row(KkReviewerSession, sid)
 
     def reviewer(self, login_id: str) -> dict[str, Any]:
         """The account without its password, with its 都道府県's name."""

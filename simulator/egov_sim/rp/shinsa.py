@@ -10,14 +10,11 @@ the same KeieiBackend methods as /__admin/keieikakushin: 形式確認, 指摘 (c
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, g, redirect, request, url_for
 from markupsafe import Markup
 
-from ..services import services
 from . import forms
 from .backend import (
     APPROVED,
@@ -30,62 +27,41 @@ from .backend import (
     KeieiBackend,
     RpError,
 )
+from .sessions import PageSession, backend, file_response, guarded, html
 
 PATH = "/keieikakushin/shinsa"
 COOKIE = "kk_shinsa_session"
 STATUSES = (RECEIVED, REVIEWING, REMARKED, APPROVED, REJECTED, WITHDRAWN)
 bp = Blueprint("keieikakushin_shinsa", __name__, url_prefix=PATH, template_folder="templates")
+SESSION = PageSession(COOKIE, PATH, "Strict", "kk_reviewer_session", KeieiBackend.reviewer_session,
+                      KeieiBackend.new_reviewer_session)
 
 
-def backend() -> KeieiBackend:
-    return KeieiBackend(services())
-
-
-@bp.before_request
-def _session() -> Response | None:
-    b = backend()
-    sess = b.reviewer_session(request.cookies.get(COOKIE))
-    g.kk_new_cookie = sess is None
-    g.kk_reviewer_session = sess or b.new_reviewer_session()
-    if request.method == "POST" and request.form.get("csrf_token") != g.kk_reviewer_session.csrf:
-        if g.kk_new_cookie:  # the session expired meanwhile: log in again
-            return redirect(url_for(".login"))
-        return _page("message.html", 400, title="エラー",
-                     message="画面の有効期限が切れたか、不正な送信です。もう一度操作してください。")
-    return None
-
-
-@bp.after_request
-def _cookie(response: Response) -> Response:
-    if getattr(g, "kk_new_cookie", False):
-        response.set_cookie(COOKIE, g.kk_reviewer_session.id, httponly=True, samesite="Strict", path=request.script_root + PATH)
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-@bp.app_template_global()
-def shinsa_csrf() -> Markup:
-    return Markup(f'<input type="hidden" name="csrf_token" value="{g.kk_reviewer_session.csrf}">')
+def _login_url() -> str:
+    return url_for(".login")
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
     login_id = g.kk_reviewer_session.login_id if g.get("kk_reviewer_session") is not None else None
     reviewer = backend().reviewer(login_id) if login_id else None
-    return Response(render_template(template, reviewer=reviewer, user=None, shinsa=True, pages=forms.PAGES,
-                                    **context), status=status, mimetype="text/html")
+    return html(template, status, reviewer=reviewer, user=None, shinsa=True, pages=forms.PAGES, **context)
 
 
-def reviewer_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not g.kk_reviewer_session.login_id:
-            return redirect(url_for(".login"))
-        g.kk_reviewer = backend().reviewer(g.kk_reviewer_session.login_id)
-        try:
-            return view(*args, **kwargs)
-        except RpError as exc:
-            return _page("message.html", exc.status, title="エラー", message=exc.message)
-    return wrapped
+def _signed_in() -> bool:
+    """Whether a reviewer is logged in; if so, their account is `g.kk_reviewer`."""
+    login_id = g.kk_reviewer_session.login_id
+    if login_id:
+        g.kk_reviewer = backend().reviewer(login_id)
+    return bool(login_id)
+
+
+SESSION.install(bp, _login_url, _page)
+reviewer_required = guarded(_signed_in, _login_url, _page)
+
+
+@bp.app_template_global()
+def shinsa_csrf() -> Markup:
+    return SESSION.csrf_field()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -98,17 +74,15 @@ def login() -> Response:
     except RpError as exc:
         return _page("shinsa_login.html", exc.status, title="審査担当者ログイン", error=exc.message, login_id=login_id)
     response = redirect(url_for(".applications"))
-    response.set_cookie(COOKIE, sess.id, httponly=True, samesite="Strict", path=request.script_root + PATH)
-    g.kk_new_cookie = False
+    SESSION.set_cookie(response, sess.id)
     return response
 
 
 @bp.post("/logout")
 def logout() -> Response:
     backend().reviewer_logout(g.kk_reviewer_session.id)
-    g.kk_new_cookie = False
     response = redirect(url_for(".login"))
-    response.delete_cookie(COOKIE, path=request.script_root + PATH)
+    SESSION.delete_cookie(response)
     return response
 
 
@@ -145,8 +119,7 @@ def application(number: str) -> Response:
 @reviewer_required
 def download(number: str, file_id: int) -> Response:
     row = backend().reviewer_file(g.kk_reviewer["prefecture"], number, file_id)
-    return Response(row.data, mimetype=row.content_type,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name)}"})
+    return file_response(row.data, row.content_type, row.name)
 
 
 def _act(number: str, action: Callable[[str], Any], done: str, comments: dict[str, str] | None = None) -> Response:

@@ -9,59 +9,31 @@ cookie path and the GビズID redirect URI carry it, so each world's RP is a sit
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, request, url_for
+from markupsafe import Markup
 
 from ..idp import gbizid_op
 from ..services import services
 from . import config, forms, oidc
 from .backend import DONE, EDITABLE, INQUIRY_CATEGORIES, REMARKED, WITHDRAWN, KeieiBackend, RpError
 from .oidc import AuthError
+from .sessions import PageSession, backend, file_response, guarded, html
 
 PATH = "/keieikakushin"
 COOKIE = "kk_session"
 bp = Blueprint("keieikakushin", __name__, url_prefix=PATH, template_folder="templates")
-
-
-def backend() -> KeieiBackend:
-    return KeieiBackend(services())
+SESSION = PageSession(COOKIE, PATH, "Lax", "kk", KeieiBackend.session, KeieiBackend.new_session)
 
 
 def _site() -> str:
     return gbizid_op.origin(services().settings, request.host_url)
 
 
-@bp.before_request
-def _session() -> Response | None:
-    b = backend()
-    sess = b.session(request.cookies.get(COOKIE))
-    g.kk_new_cookie = sess is None
-    g.kk = sess or b.new_session()
-    if request.method == "POST" and request.form.get("csrf_token") != g.kk.csrf:
-        if g.kk_new_cookie:  # the session expired meanwhile: log in again
-            return redirect(url_for(".login", next=request.path))
-        return _page("message.html", 400, title="エラー",
-                     message="画面の有効期限が切れたか、不正な送信です。もう一度操作してください。")
-    return None
-
-
-@bp.after_request
-def _cookie(response: Response) -> Response:
-    if getattr(g, "kk_new_cookie", False):
-        response.set_cookie(COOKIE, g.kk.id, httponly=True, samesite="Lax", path=request.script_root + PATH)
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-@bp.app_template_global()
-def csrf() -> Any:
-    from markupsafe import Markup
-
-    return Markup(f'<input type="hidden" name="csrf_token" value="{g.kk.csrf}">')
+def _login_url() -> str:
+    return url_for(".login", next=request.path)
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
@@ -71,20 +43,16 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
             user = backend().user(g.kk.sub)
         except RpError:
             user = None
-    return Response(render_template(template, user=user, pages=forms.PAGES, **context), status=status,
-                    mimetype="text/html")
+    return html(template, status, user=user, pages=forms.PAGES, **context)
 
 
-def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not g.kk.sub:
-            return redirect(url_for(".login", next=request.path))
-        try:
-            return view(*args, **kwargs)
-        except RpError as exc:
-            return _page("message.html", exc.status, title="エラー", message=exc.message)
-    return wrapped
+SESSION.install(bp, _login_url, _page)
+login_required = guarded(lambda: bool(g.kk.sub), _login_url, _page)
+
+
+@bp.app_template_global()
+def csrf() -> Markup:
+    return SESSION.csrf_field()
 
 
 # ---------------------------------------------------------------------------- login
@@ -171,7 +139,7 @@ def register() -> Response:
 def logout() -> Response:
     backend().logout(g.kk.id)
     response = redirect(url_for(".top"))
-    response.delete_cookie(COOKIE, path=request.script_root + PATH)
+    SESSION.delete_cookie(response)
     return response
 
 
@@ -287,14 +255,7 @@ def upload(app_id: int) -> Response:
 @login_required
 def download(app_id: int, file_id: int) -> Response:
     row = backend().file(g.kk.sub, app_id, file_id)
-    return Response(row.data, mimetype=row.content_type,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(row.name)}"})
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name)
+    return file_response(row.data, row.content_type, row.name)
 
 
 def _overview_context(app: Any) -> dict[str, Any]:
@@ -370,8 +331,7 @@ def pdf(app_id: int, kind: str) -> Response:
     if kind not in ("application", "certificate"):
         abort(404)
     name, data = backend().pdf(g.kk.sub, app_id, kind)
-    return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f"inline; filename*=UTF-8''{_quote(name)}"})
+    return file_response(data, "application/pdf", name, "inline")
 
 
 def site_link() -> str:
