@@ -1,0 +1,131 @@
+"""Cold start (issue 14): what start-up no longer does eagerly is still right when first needed.
+
+A freshly spawned `egov-sim serve` answers its very first poll, token refresh and submission
+correctly (no readiness probe before them), checked against the official OpenAPI document and, for
+the token, PyJWT verifying it with the server's published JWKS. The URL builders compiled on first
+use (egov_sim/lazyrules.py) build exactly what werkzeug's own rules build, for every route.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from egov_format.signing import load_pkcs12
+from egov_sim import Settings, create_app
+from egov_sim.idp.egov_tokens import issue_tokens_for
+from egov_sim.store.models import Account
+from egov_sim.world.demo import certificate_for, load_world
+from egov_sim.world.packages import sample_package
+from flask import Flask
+from load_support import free_port, serving
+from openapi_schemas import validate_response
+from sqlalchemy import select
+from werkzeug.routing import Map, Rule
+
+PROC_ID = "950A010700005000"
+FIRST_ANSWER_S = 20.0  # generous for a shared 2-core machine; a lazy path that hangs or loops fails
+
+
+def _prepare(data_dir: Path, template_db: Path, base: str) -> dict[str, Any]:
+    """The served world's token, refresh token, one application to poll and a signed body to send."""
+    data_dir.mkdir(parents=True)
+    shutil.copy(template_db, data_dir / "egov-sim.sqlite")
+    app = create_app(Settings(database_url=f"sqlite:///{data_dir / 'egov-sim.sqlite'}", data_dir=data_dir,
+                              public_url=base))
+    svc = app.extensions["egov_sim"]
+    world = load_world(svc)
+    assert world is not None
+    with svc.db.session() as s:
+        account_id = s.scalars(select(Account.id).where(Account.username == world.account("demo")["username"])).one()
+    tokens = issue_tokens_for(svc, account_id, world.client_id, f"{base}/auth")
+    p12, password, _ = certificate_for(svc, "valid")
+    signer = load_pkcs12(p12, password)
+    bodies = [json.dumps({"proc_id": PROC_ID, "send_file": {"file_name": f"cold{i}.zip", "file_data": base64.b64encode(
+        sample_package(svc.catalogue, PROC_ID, signer, corporation_name=f"株式会社コールド{i}").to_zip()).decode()}})
+        for i in range(2)]
+    auth = {"Authorization": f"Bearer {tokens['access_token']}", "Content-Type": "application/json"}
+    sent = app.test_client().post("/shinsei/v2/apply", data=bodies[0], headers=auth)
+    assert sent.status_code == 200, sent.get_data(as_text=True)
+    svc.db.dispose()
+    return {"auth": auth, "refresh": tokens["refresh_token"], "arrive_id": sent.get_json()["results"]["arrive_id"],
+            "body": bodies[1], "basic": base64.b64encode(f"{world.client_id}:{world.client_secret}".encode()).decode()}
+
+
+def _first(send: Any) -> tuple[httpx.Response, float]:
+    """The first HTTP answer: retried only while nothing listens yet (connection refused)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            started = time.monotonic()
+            return send(), time.monotonic() - started
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+SERVERS = [pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"needs {name}"))
+           for name in ("granian", "gunicorn")]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_fresh_server_answers_its_first_poll_refresh_and_submission(server: str, template_db: Path,
+                                                                      tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    world = _prepare(tmp_path / "d", template_db, base)
+    with serving(tmp_path / "d", "--server", server, "--workers", "2", port=port, wait=False), \
+            httpx.Client(base_url=base, timeout=FIRST_ANSWER_S) as http:
+        poll, _ = _first(lambda: http.get(f"/shinsei/v2/apply/{world['arrive_id']}", headers=world["auth"]))
+        assert poll.status_code == 200, poll.text
+        validate_response(f"/shinsei/v2/apply/{world['arrive_id']}", "get", 200, poll.json())
+        assert poll.json()["results"]["arrive_id"] == world["arrive_id"]
+
+        started = time.monotonic()
+        refreshed = http.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": world["refresh"]},
+                              headers={"Authorization": f"Basic {world['basic']}"})
+        assert refreshed.status_code == 200, refreshed.text
+        validate_response("/token", "post", 200, refreshed.json())
+        jwks = http.get("/auth/certs").json()
+        access = refreshed.json()["access_token"]
+        key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(access)["kid"]]
+        claims = jwt.decode(access, key.key, algorithms=["RS256"], options={"verify_aud": False})
+        assert claims["iss"] == f"{base}/auth"  # signed by the key the server loaded at its first request
+
+        sent = http.post("/shinsei/v2/apply", content=world["body"], headers=world["auth"])
+        assert sent.status_code == 200, sent.text
+        validate_response("/shinsei/v2/apply", "post", 200, sent.json())
+        assert time.monotonic() - started < 2 * FIRST_ANSWER_S
+        again = http.get(f"/shinsei/v2/apply/{sent.json()['results']['arrive_id']}",
+                         headers={"Authorization": f"Bearer {access}"})  # the refreshed token works too
+        assert again.status_code == 200, again.text
+
+
+def test_url_builders_compiled_on_first_use_build_what_werkzeug_builds(sim: Flask) -> None:
+    """Every route of the app, built with and without extra query arguments, against werkzeug's Rule."""
+    rules = list(sim.url_map.iter_rules())
+    assert len(rules) > 100
+    plain = Map([Rule(r.rule, endpoint=r.endpoint, defaults=r.defaults, methods=r.methods,
+                      strict_slashes=r.strict_slashes, merge_slashes=r.merge_slashes) for r in rules],
+                converters=sim.url_map.converters)
+    lazy = sim.url_map.bind("sim.test", script_name="/w")
+    eager = plain.bind("sim.test", script_name="/w")
+    built = 0
+    for rule in rules:
+        values = {arg: 7 if type(rule._converters[arg]).__name__ == "IntegerConverter" else f"v {arg}/é"
+                  for arg in rule.arguments if arg not in (rule.defaults or {})}
+        for extra in ({}, {"q": "a b", "n": ["1", "2"]}):
+            method = sorted(rule.methods or {"GET"})[0]
+            assert lazy.build(rule.endpoint, {**values, **extra}, method=method) == \
+                eager.build(rule.endpoint, {**values, **extra}, method=method), rule.rule
+            built += 1
+    assert built == 2 * len(rules)
