@@ -129,3 +129,37 @@ def test_url_builders_compiled_on_first_use_build_what_werkzeug_builds(sim: Flas
                 eager.build(rule.endpoint, {**values, **extra}, method=method), rule.rule
             built += 1
     assert built == 2 * len(rules)
+
+
+def test_a_worker_skips_the_checks_its_main_process_did_and_only_those(template_db: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from egov_sim import startup
+    from egov_sim.store import Database
+
+    db_file = tmp_path / "egov-sim.sqlite"
+    shutil.copy(template_db, db_file)
+    settings = Settings(database_url=f"sqlite:///{db_file}", data_dir=tmp_path)
+    monkeypatch.delenv(startup.ENV, raising=False)
+    main = create_app(settings)  # serve's main process: the full start, then the mark for its workers
+    startup.mark_initialised(main.extensions["egov_sim"].db)
+    main.extensions["egov_sim"].db.dispose()
+    checks: list[str] = []
+    real = Database.create_schema
+    monkeypatch.setattr(Database, "create_schema", lambda self: (checks.append(self.url), real(self))[1])
+
+    worker = create_app(settings)
+    assert checks == []
+    assert worker.test_client().get("/__admin/clock").status_code == 200
+    worker.extensions["egov_sim"].db.dispose()
+
+    db_file.unlink()  # the mark names this database, but it is gone: the worker makes it again
+    for extra in ("-wal", "-shm"):
+        Path(f"{db_file}{extra}").unlink(missing_ok=True)
+    again = create_app(settings)
+    assert checks == [settings.resolved_database_url]
+    assert load_world(again.extensions["egov_sim"]) is not None
+    again.extensions["egov_sim"].db.dispose()
+
+    other = Settings(database_url=f"sqlite:///{tmp_path / 'other.sqlite'}", data_dir=tmp_path)
+    create_app(other).extensions["egov_sim"].db.dispose()  # another database: not covered by the mark
+    assert checks[-1] == other.resolved_database_url

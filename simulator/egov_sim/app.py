@@ -34,6 +34,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .world import ensure_world
 
     def start() -> Services:
+        from .startup import initialised_by_main
+
+        if initialised_by_main(db):  # a worker of `serve`: its main process did the checks below (startup.py)
+            return Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),
+                            catalogue=catalogue)
         with db.init_lock():  # several workers/replicas may start on one empty database at once
             db.create_schema()
             services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),

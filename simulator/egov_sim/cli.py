@@ -132,6 +132,9 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     world = load_world(svc)
     base_url = public_url
     remember_url(svc, base_url)
+    from .startup import mark_initialised
+
+    mark_initialised(svc.db)  # the workers skip the schema and world checks just done (startup.py)
     if world and not quiet:
         print_world(world.as_dict(), base_url)
     if is_new:  # said even with --quiet: a mistyped --data-dir would otherwise look like a lost world
