@@ -163,3 +163,34 @@ def test_a_worker_skips_the_checks_its_main_process_did_and_only_those(template_
     other = Settings(database_url=f"sqlite:///{tmp_path / 'other.sqlite'}", data_dir=tmp_path)
     create_app(other).extensions["egov_sim"].db.dispose()  # another database: not covered by the mark
     assert checks[-1] == other.resolved_database_url
+
+
+CHILD = """
+import sys
+from egov_sim import serving
+serving.run = lambda *a, **k: None
+from egov_sim.cli import main
+main(sys.argv[1:], standalone_mode=False)
+from egov_sim.store.outage import OUTAGE_ERRORS
+print("loaded" if "psycopg" in sys.modules else "absent", *sorted({e.__module__.split(".")[0] for e in OUTAGE_ERRORS}))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is None, reason="needs psycopg (pg extra)")
+def test_serve_on_sqlite_does_not_import_psycopg_and_other_imports_still_know_its_errors(
+        template_db: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from load_support import env
+
+    shutil.copy(template_db, tmp_path / "egov-sim.sqlite")
+    out = subprocess.run([sys.executable, "-c", CHILD, "serve", "--quiet", "--port", str(free_port()), "--data-dir",
+                          str(tmp_path), "--server", "granian"], env=env(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["absent", "sqlalchemy", "sqlite3"]
+    imported = subprocess.run([sys.executable, "-c", "import sys; from egov_sim.store.outage import OUTAGE_ERRORS; "
+                               "import psycopg; print(psycopg.OperationalError in OUTAGE_ERRORS, "
+                               "'EGOV_SIM_SQLITE_ONLY' in __import__('os').environ)"],
+                              env=env(), capture_output=True, text=True, timeout=60)
+    assert imported.stdout.split() == ["True", "False"], imported.stderr[-2000:]

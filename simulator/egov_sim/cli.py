@@ -97,8 +97,15 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
           sandbox_mode: bool, staff_scale: float | None) -> None:
     """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
     from . import serving
-    from .app import create_app
-    from .world.demo import load_world
+
+    # On SQLite the app is imported without psycopg (store/outage.py); forked workers inherit the modules.
+    sqlite = _settings(database, clock_speed, data_dir).resolved_database_url.startswith("sqlite")
+    os.environ["EGOV_SIM_SQLITE_ONLY"] = "1" if sqlite else "0"
+    try:
+        from .app import create_app
+        from .world.demo import load_world
+    finally:
+        del os.environ["EGOV_SIM_SQLITE_ONLY"]
 
     server = server or serving.default_server()
     try:
