@@ -43,7 +43,7 @@ PHASES = ("interpreter", "import egov_sim.cli", "import app, world, serving", "s
 
 
 def child(data_dir: Path, port: int, token: str, poll_path: str, basic: str, refresh: str, body: str,
-          started: float) -> dict[str, float]:
+          server: str, workers: int, started: float) -> dict[str, float]:
     """In a fresh interpreter: the serve path with timers, then a worker's app and its first answers."""
     marks: dict[str, float] = {"interpreter": time.perf_counter() - started}
     t = time.perf_counter()
@@ -83,7 +83,7 @@ def child(data_dir: Path, port: int, token: str, poll_path: str, basic: str, ref
     t = time.perf_counter()
     with contextlib.suppress(Stop):
         cli.main(["serve", "--quiet", "--port", str(port), "--data-dir", str(data_dir), "--database",
-                  f"sqlite:///{data_dir / 'egov-sim.sqlite'}", "--server", "granian", "--workers", "2"],
+                  f"sqlite:///{data_dir / 'egov-sim.sqlite'}", "--server", server, "--workers", str(workers)],
                  standalone_mode=False)
     marks["parent total (to server start)"] = (marks["import egov_sim.cli"] + marks["import app, world, serving"]
                                               + time.perf_counter() - t)
@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         phases: dict[str, list[float]] = {name: [] for name in PHASES}
         for i in range(runs):
             spec = {"data_dir": str(tmp), "port": port, "token": prep.token, "poll_path": prep.poll_path,
-                    "basic": prep.basic, "refresh": refresh[i], "body": bodies[i]}
+                    "basic": prep.basic, "refresh": refresh[i], "body": bodies[i],
+                    "server": opts.server, "workers": opts.workers}
             (tmp / "spec.json").write_text(json.dumps(spec))
             env["COLD_START_T0"] = repr(time.perf_counter())  # perf_counter is CLOCK_MONOTONIC: comparable
             out = subprocess.run([sys.executable, __file__, "--child", str(tmp / "spec.json")], env=env,
