@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[sim,dev,load]'
+	$(BIN)/python -m compileall -q client simulator  # bytecode even under PYTHONDONTWRITEBYTECODE (cold start)
 	touch $(STAMP)
 
 setup: $(STAMP)

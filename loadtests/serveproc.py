@@ -46,15 +46,16 @@ def wait_ready(base: str, timeout: float = 60, proc: subprocess.Popen[bytes] | N
                log: Path | None = None) -> None:
     """Until `base` answers the admin clock with 200; raises if `proc` exits first or on timeout."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{base} exited with {proc.returncode}: " + (log.read_text()[-3000:] if log else ""))
-        try:
-            if httpx.get(f"{base}{READY}", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(timeout=2) as client:  # one client: httpx.get costs ~45 ms of CPU per call
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{base} exited with {proc.returncode}: " + (log.read_text()[-3000:] if log else ""))
+            try:
+                if client.get(f"{base}{READY}").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
     raise TimeoutError(f"simulator at {base} did not start within {timeout:.0f}s")
 
 

@@ -9,6 +9,7 @@ from .catalogue import Catalogue
 from .clock import Clock
 from .idp.keys import KeyRing
 from .jsonlimits import LimitedJSONProvider
+from .lazyrules import LazyBuilderRule
 from .rp import models as _rp_tables  # noqa: F401  (its tables exist before create_schema)
 from .services import Services
 from .settings import Settings
@@ -19,6 +20,7 @@ from .store.outage import wait_for_database
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.url_rule_class = LazyBuilderRule  # URL builders compiled on first url_for, not at start (lazyrules.py)
     app.request_class = BodyLimitedRequest  # 413 over the limit, chunked bodies too (bodylimits.py)
     app.json = LimitedJSONProvider(app)  # nesting limit on every JSON body (jsonlimits.py)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -28,10 +30,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .filing.legacy import tables as _legacy_tables  # noqa: F401  (created with the schema)
 
     db = Database(settings.resolved_database_url)
-    catalogue = Catalogue.load()
+    catalogue = Catalogue.shared()  # parsed once per process; forked workers inherit it
     from .world import ensure_world
 
     def start() -> Services:
+        from .startup import initialised_by_main
+
+        if initialised_by_main(db):  # a worker of `serve`: its main process did the checks below (startup.py)
+            return Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),
+                            catalogue=catalogue)
         with db.init_lock():  # several workers/replicas may start on one empty database at once
             db.create_schema()
             services = Services(settings=settings, db=db, clock=Clock(db, settings.clock_speed), keys=KeyRing(db),

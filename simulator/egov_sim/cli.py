@@ -97,8 +97,15 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
           sandbox_mode: bool, staff_scale: float | None) -> None:
     """Serve /shinsei/v2, /auth, /gbizid/oauth and /__admin on one port and print the demo world."""
     from . import serving
-    from .app import create_app
-    from .world.demo import load_world
+
+    # On SQLite the app is imported without psycopg (store/outage.py); forked workers inherit the modules.
+    sqlite = _settings(database, clock_speed, data_dir).resolved_database_url.startswith("sqlite")
+    os.environ["EGOV_SIM_SQLITE_ONLY"] = "1" if sqlite else "0"
+    try:
+        from .app import create_app
+        from .world.demo import load_world
+    finally:
+        del os.environ["EGOV_SIM_SQLITE_ONLY"]
 
     server = server or serving.default_server()
     try:
@@ -132,6 +139,9 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     world = load_world(svc)
     base_url = public_url
     remember_url(svc, base_url)
+    from .startup import mark_initialised
+
+    mark_initialised(svc.db)  # the workers skip the schema and world checks just done (startup.py)
     if world and not quiet:
         print_world(world.as_dict(), base_url)
     if is_new:  # said even with --quiet: a mistyped --data-dir would otherwise look like a lost world

@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 import click
-import httpx
 
 URL_ENV, TOKEN_ENV = "EGOV_SIM_URL", "EGOV_SIM_ADMIN_TOKEN"
 
@@ -21,6 +20,8 @@ def _server(fn: Any) -> Any:
 
 
 def _call(method: str, url: str, token: str, path: str) -> Any:
+    import httpx  # here, not at import: `egov-sim serve` loads this module and never calls a server
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = httpx.request(method, f"{url.rstrip('/')}/__admin/{path}", headers=headers, timeout=30)

@@ -298,6 +298,19 @@ def scenario_sets() -> dict[str, dict[str, Scenario]]:
             for e in root.iterdir() if e.name.endswith(".toml")}
 
 
+def _files_key() -> tuple[tuple[str, int, int], ...]:
+    """The catalogue files as (name, mtime, size): a changed file means a new parse."""
+    key = []
+    for folder in ("procedures", "scenarios"):
+        for entry in (resources.files(__package__) / folder).iterdir():
+            st = entry.stat() if hasattr(entry, "stat") else None  # a zipped package: by name only
+            key.append((f"{folder}/{entry.name}", st.st_mtime_ns if st else 0, st.st_size if st else 0))
+    return tuple(sorted(key))
+
+
+_shared: tuple[tuple[tuple[str, int, int], ...], Catalogue] | None = None
+
+
 class Catalogue:
     """All procedures the simulator knows, loaded from the package's TOML files."""
 
@@ -314,6 +327,16 @@ class Catalogue:
                 raise CatalogueError(f"procedures/{entry.name}: proc_id {proc.proc_id} is defined twice")
             procs[proc.proc_id] = proc
         return cls(procs)
+
+    @classmethod
+    def shared(cls) -> Catalogue:
+        """The catalogue parsed once per process (its dataclasses are frozen): every app of the process
+        and the workers forked from it share it instead of parsing the TOML files again."""
+        global _shared
+        key = _files_key()
+        if _shared is None or _shared[0] != key:
+            _shared = (key, cls.load())
+        return _shared[1]
 
     def get(self, proc_id: str) -> Procedure | None:
         return self.procedures.get(proc_id)

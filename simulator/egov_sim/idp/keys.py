@@ -90,7 +90,10 @@ class KeyRing:
             if row is None:
                 row = self._new_key(purpose)
                 s.add(row)
-            key = serialization.load_pem_private_key(row.private_pem.encode(), password=None)
+            # our own key from our own database: skip OpenSSL's RSA consistency check (~0.1 s per
+            # process, paid by each worker's first request); the key is the one _new_key made
+            key = serialization.load_pem_private_key(row.private_pem.encode(), password=None,
+                                                     unsafe_skip_rsa_key_validation=True)
             assert isinstance(key, rsa.RSAPrivateKey)
             return SigningKey(row.kid, key)
 

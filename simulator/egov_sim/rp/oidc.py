@@ -11,14 +11,25 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
-
-import httpx
-from egov_client.gbizid import AuthError, GbizIdAuthorization, GbizIdClient, GbizIdProvider
+from typing import TYPE_CHECKING, Any
 
 from ..clock import JST
 from ..store.models import GbizRelyingParty
 from .config import CALLBACK_PATH, RP_CLIENT_ID, RP_NAME, SYSTEM_CD
+
+if TYPE_CHECKING:
+    from egov_client.gbizid import AuthError, GbizIdAuthorization, GbizIdClient
+
+# httpx and the client are imported on the RP's first login, not at start: ~0.1 s of every server's
+# cold start for pages most runs never open
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AuthError":  # the client's error, raised by its calls (see views.py)
+        from egov_client.gbizid import AuthError
+
+        return AuthError
+    raise AttributeError(name)
 
 SCOPE = "openid profile user email"
 
@@ -71,6 +82,9 @@ def client(op_host: str, site: str, now: Callable[[], datetime], *, this_app: An
     through the OP's HTTP endpoints and the whole WSGI stack — but over httpx's WSGI transport rather
     than a socket, so a server with one worker thread cannot deadlock on calling itself. Setting
     `gbizid_base` sends it over sockets instead (to another host, or here with several threads)."""
+    import httpx
+    from egov_client.gbizid import GbizIdClient, GbizIdProvider
+
     rp = registration()
     provider = GbizIdProvider("keieikakushin", op_host).with_credentials(
         rp.client_id, rp.client_secret, site + callback_path(), SCOPE)
@@ -85,5 +99,7 @@ def to_dict(a: GbizIdAuthorization) -> dict[str, Any]:
 
 
 def from_dict(d: dict[str, Any]) -> GbizIdAuthorization:
+    from egov_client.gbizid import GbizIdAuthorization
+
     return GbizIdAuthorization(d["url"], d["state"], d["nonce"], d["redirect_uri"], d.get("code_verifier"))
 __all__ = ["AuthError", "NotRegistered", "client", "from_dict", "registration", "to_dict"]

@@ -19,7 +19,6 @@ from ..idp import gbizid_op
 from ..services import services
 from . import config, forms, oidc
 from .backend import DONE, EDITABLE, INQUIRY_CATEGORIES, REMARKED, WITHDRAWN, KeieiBackend, RpError
-from .oidc import AuthError
 from .sessions import PageSession, backend, file_response, guarded, html
 
 PATH = "/keieikakushin"
@@ -85,7 +84,7 @@ def login_gbizid() -> Response:
     with rp as c:
         try:
             authorization = c.authorization(prompt="login")
-        except (AuthError, OSError) as exc:
+        except (oidc.AuthError, OSError) as exc:
             return _page("message.html", 502, title="ログインできません", message=f"GビズIDに接続できません：{exc}")
     b.set_pending(g.kk.id, {**oidc.to_dict(authorization), "next": nxt if nxt.startswith(PATH) else ""})
     return redirect(authorization.url)
@@ -102,8 +101,8 @@ def callback() -> Response:
             tokens = c.callback(request.args.to_dict(), oidc.from_dict(pending))
             info = c.userinfo(tokens.access_token)
             if info.get("sub") != tokens.sub:
-                raise AuthError(0, "invalid_userinfo", "UserInfo の sub が ID トークンと一致しません")
-        except (AuthError, OSError) as exc:
+                raise oidc.AuthError(0, "invalid_userinfo", "UserInfo の sub が ID トークンと一致しません")
+        except (oidc.AuthError, OSError) as exc:
             b.set_pending(g.kk.id, None)
             return _page("message.html", 401, title="ログインできませんでした",
                          message=f"GビズIDでのログインに失敗しました。もう一度お試しください。（{exc}）")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from faker import Faker
-
 # JIS X 0401 prefecture codes.
 PREFECTURES = {
     "北海道": "01", "青森県": "02", "岩手県": "03", "宮城県": "04", "秋田県": "05", "山形県": "06",
@@ -83,6 +81,8 @@ class PeopleFactory:
     """Deterministic (seeded) Japanese people and companies."""
 
     def __init__(self, seed: int) -> None:
+        from faker import Faker  # here, not at import: only making a world needs it (~0.1 s to import)
+
         self.faker = Faker("ja_JP")
         self.faker.seed_instance(seed)
         self.rng = random.Random(seed)

@@ -55,10 +55,18 @@ def _key_purposes() -> tuple[str, ...]:
     return egov_tokens.KEY_PURPOSE, gbizid_op.KEY_PURPOSE
 
 
+_fingerprints: dict[tuple[tuple[str, int], ...], str] = {}
+
+
 def fingerprint() -> str:
-    """What the snapshot's layout depends on: every table and column with its type."""
-    parts = sorted(f"{t.name}.{c.name}:{c.type!r}" for t in Base.metadata.tables.values() for c in t.columns)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    """What the snapshot's layout depends on: every table and column with its type (computed once per
+    set of tables and column counts in a process: the types' reprs are the cost)."""
+    tables = Base.metadata.tables.values()
+    key = tuple((t.name, len(t.columns)) for t in tables)
+    if key not in _fingerprints:
+        parts = sorted(f"{t.name}.{c.name}:{c.type!r}" for t in tables for c in t.columns)
+        _fingerprints[key] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return _fingerprints[key]
 
 
 def _encode(column: SchemaColumn[Any], value: Any) -> Any:
