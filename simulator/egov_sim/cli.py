@@ -108,6 +108,8 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
                                    f"egov-sim serve --port {port + 1} (make serve PORT={port + 1}).") from None
     # the main process and every worker wait for an unreachable database instead of failing
     os.environ.setdefault("EGOV_SIM_DATABASE_START_WAIT", "inf")
+    if workers > 1:  # one journal for all the worker processes (ops/journal_store.py)
+        os.environ.setdefault("EGOV_SIM_JOURNAL_STORE", "database")
     public_url = (public_url or default_public_url(host, port)).rstrip("/")
     settings = _settings(database, clock_speed, data_dir).with_(public_url=public_url)
     if sandbox_mode:

@@ -108,15 +108,26 @@ class World:
         if self._ops is None:
             import random
 
-            from .ops.journal import Journal
+            from .ops.journal_store import new_journal
             from .ops.middleware import OpsState
 
-            self._ops = OpsState(Journal(self.services.settings.journal_size),
+            self._ops = OpsState(new_journal(current_app, self.services, self._alive, self.path is not None),
                                  random.Random(self.services.settings.seed), dict(default.trees))
         return self._ops
 
     def close(self) -> None:
+        if self._ops is not None:
+            self._ops.journal.close()
         self.services.db.dispose()
+
+    def _alive(self) -> bool:
+        """Still there? Asked by a journal kept in the database before it writes (worlds_pg.py drops the
+        schema, worlds.py removes the file)."""
+        if self.path is not None:
+            return self.path.exists()
+        with self.services.db.engine.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"),
+                                {"s": _schema(self.id)}).first() is not None
 
 
 class Worlds:
