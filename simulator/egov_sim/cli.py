@@ -139,6 +139,9 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     if is_new:  # said even with --quiet: a mistyped --data-dir would otherwise look like a lost world
         click.echo(f"  新しいデモ環境を作成しました (a new world was made): {fresh}\n"
                    "  既存の環境を使うつもりなら --data-dir / EGOV_SIM_DATA_DIR を確認してください。", err=True)
+    from .worlds import EXTENSION as WORLDS
+
+    app.extensions[WORLDS].warm()  # PostgreSQL: spare world schemas made now, not by the first worlds
     if server == "werkzeug" and workers == 1:
         from werkzeug.serving import run_simple
 

@@ -238,6 +238,18 @@ class Worlds:
         else:
             _remove_files(self.dir / f"{world_id}.sqlite")
 
+    def warm(self) -> int:
+        """On PostgreSQL: the spare pool filled now (`egov-sim serve`, before its workers start), so the
+        first worlds are claimed too; how many spares were made. Nothing elsewhere."""
+        if not self.postgresql:
+            return 0
+        from . import worlds_pg
+
+        snap = worlds_pg.demo_snapshot(self.default.db.engine)
+        if snap is None or snap.fingerprint != self._fingerprint:
+            return 0
+        return int(self._spares().fill())
+
     def close(self) -> None:
         if self._spare_pool is not None:
             self._spare_pool.closed = True
@@ -315,7 +327,7 @@ class Worlds:
 
         if self._spare_pool is None:
             self._spare_pool = worlds_pg.Spares(self.default.db.engine, self._fingerprint,
-                                                self.default.settings.clock_speed)
+                                                self.default.settings.clock_speed, self.default.settings.world_spares)
         return self._spare_pool
 
     def _allocate(self, table: str) -> int:

@@ -6,7 +6,8 @@ restored, exactly as a reset makes them) and a new world claims one: renamed to 
 world's identity (the rows `_identity` changes, fresh HMAC keys, its clock at the snapshot's virtual
 time, as after a reset), with its registry rows, in one transaction. Any process may claim a spare
 (`FOR UPDATE SKIP LOCKED`: never twice); after a claim this process makes the pool whole again in a
-background thread. With no spare (the first world, or a burst) the world is built in place.
+background thread (`world_spares` of them; `egov-sim serve` fills the pool before its workers start, so
+the first worlds claim too). With no spare (a burst beyond the pool) the world is built in place.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from .store.models import Base, ClockRow, Setting
 from .world import snapshot
 
-SPARES_KEPT = 2  # spare schemas this process keeps ready (per fingerprint)
+SPARES_KEPT = 4  # spare schemas kept ready (per fingerprint) unless the `world_spares` setting says otherwise
 
 _meta = MetaData()
 SPARES = Table("egov_world_spares", _meta,
@@ -85,11 +86,13 @@ def claim(conn: Connection, schema: str, fingerprint: str, changes: list[Any], o
 
 
 class Spares:
-    """This process's upkeep of the spare pool: one refilling thread at a time, bounded by SPARES_KEPT."""
+    """This process's upkeep of the spare pool: one refilling thread at a time, up to `kept` spares."""
 
-    def __init__(self, engine: Engine, fingerprint: str, clock_speed: float | None) -> None:
+    def __init__(self, engine: Engine, fingerprint: str, clock_speed: float | None, kept: int = SPARES_KEPT) -> None:
         self.engine, self.fingerprint, self.clock_speed = engine, fingerprint, clock_speed
+        self.kept = max(kept, 0)
         self._busy = threading.Lock()
+        self._again = False  # a claim while the thread was at work: it looks once more before it ends
         self.closed = False
 
     def ready(self) -> int:
@@ -97,8 +100,11 @@ class Spares:
             return len(conn.execute(select(SPARES.c.schema).where(SPARES.c.fingerprint == self.fingerprint)).all())
 
     def refill_soon(self, on_error: Callable[[BaseException], None]) -> threading.Thread | None:
-        """Make spares up to SPARES_KEPT in a daemon thread (none if one is at work already)."""
-        if self.closed or not self._busy.acquire(blocking=False):
+        """Make spares up to `kept` in a daemon thread (none if one is at work already: it goes on)."""
+        if self.closed or self.kept == 0:
+            return None
+        if not self._busy.acquire(blocking=False):
+            self._again = True
             return None
         thread = threading.Thread(target=self._refill, args=(on_error,), name="egov-world-spares", daemon=True)
         thread.start()
@@ -106,18 +112,29 @@ class Spares:
 
     def _refill(self, on_error: Callable[[BaseException], None]) -> None:
         try:
-            self.drop_stale()
-            for _ in range(SPARES_KEPT):  # bounded: at most SPARES_KEPT schemas per round
-                if self.closed or self.ready() >= SPARES_KEPT:
+            while True:
+                self._again = False
+                self.fill()
+                if not self._again or self.closed:
                     return
-                snap = demo_snapshot(self.engine)
-                if snap is None or snap.fingerprint != self.fingerprint:
-                    return
-                self.make(snap)
         except BaseException as exc:  # the pool stays short; creation builds in place meanwhile
             on_error(exc)
         finally:
             self._busy.release()
+
+    def fill(self) -> int:
+        """Make spares until `kept` are ready (bounded: at most `kept` per call); how many were made."""
+        self.drop_stale()
+        made = 0
+        for _ in range(self.kept):
+            if self.closed or self.ready() >= self.kept:
+                break
+            snap = demo_snapshot(self.engine)
+            if snap is None or snap.fingerprint != self.fingerprint:
+                break
+            self.make(snap)
+            made += 1
+        return made
 
     def drop_stale(self) -> None:
         """Spares of another layout (made by an older version) are of no use: dropped."""

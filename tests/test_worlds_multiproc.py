@@ -1,0 +1,100 @@
+"""The feature suite with `-n 4 --egov-isolation world` against two `egov-sim serve` processes on one
+throw-away PostgreSQL cluster, behind a round-robin TCP proxy (loadtests/rrproxy.py: a new connection
+goes to the next process, as a load balancer without affinity does), so a world made through one
+process is used through the other.
+
+The oracles: the Gherkin scenarios themselves (their journal and status assertions now see requests
+answered by either process), the proxy's count of connections per process, and PostgreSQL's catalogue
+(no world schema is left once every test deleted its world).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from pg_cluster import throwaway_cluster
+from served import OPT_IN, ROOT, clean_env
+from sqlalchemy import create_engine, text
+from test_worlds import CLASHING
+
+sys.path.insert(0, str(ROOT / "loadtests"))
+from rrproxy import round_robin
+from serveproc import free_port, serving
+
+
+@pytest.mark.skipif(not os.environ.get(OPT_IN), reason=f"serves two simulators on PostgreSQL and runs feature "
+                                                       f"files with -n 4: set {OPT_IN}=1 (`make test-served`)")
+def test_the_feature_suite_runs_with_four_workers_in_worlds_across_two_processes_on_postgresql(
+        tmp_path: Path) -> None:
+    with throwaway_cluster() as cluster:
+        front = free_port()
+        url = f"http://127.0.0.1:{front}"
+        ports = [free_port(), free_port()]
+        for name in ("one", "two"):
+            (tmp_path / name).mkdir()
+        with serving(tmp_path / "one", "--public-url", url, database=cluster.url, port=ports[0]), \
+                serving(tmp_path / "two", "--public-url", url, database=cluster.url, port=ports[1]), \
+                round_robin(front, [("127.0.0.1", p) for p in ports]) as proxy:
+            started = time.monotonic()
+            done = subprocess.run(
+                [str(ROOT / ".venv/bin/pytest"), "features", "-q", "-p", "no:cacheprovider", "-n", "4",
+                 "--egov-target", url, "--egov-isolation", "world", "--egov-no-report", "-k", CLASHING],
+                cwd=ROOT, env=clean_env(PATH=f"{ROOT / '.venv/bin'}:{os.environ['PATH']}"), capture_output=True,
+                text=True, timeout=1200)
+            took = time.monotonic() - started
+            assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+            passed = re.search(r"\b(\d+) passed\b", done.stdout)
+            assert passed and int(passed.group(1)) >= 20, done.stdout[-500:]
+            print(f"\n-n 4 on PostgreSQL across two processes: {passed.group(0)} in {took:.0f}s; "
+                  f"connections per process {proxy.taken}")
+            assert min(proxy.taken) >= sum(proxy.taken) // 4, proxy.taken  # both processes did real work
+            assert httpx.get(f"{url}/__admin/worlds", timeout=10).json()["worlds"] == []  # every world deleted
+        engine = create_engine(cluster.url)
+        try:
+            with engine.connect() as conn:
+                left = conn.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'w\\_%'")).scalars()
+                assert list(left) == []
+        finally:
+            engine.dispose()
+
+
+def test_the_proxy_hands_each_new_connection_to_the_next_backend_and_closes_what_is_left_open() -> None:
+    import http.server
+    import threading
+
+    def backend(tag: bytes) -> http.server.ThreadingHTTPServer:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(tag)))
+                self.end_headers()
+                self.wfile.write(tag)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    servers = [backend(b"one"), backend(b"two")]
+    port = free_port()
+    try:
+        with round_robin(port, [("127.0.0.1", s.server_port) for s in servers]) as proxy:
+            answers = [httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text for _ in range(4)]
+            kept = httpx.Client(timeout=5)  # one connection, two requests: one backend
+            assert {kept.get(f"http://127.0.0.1:{port}/").text for _ in range(2)} in ({"one"}, {"two"})
+        assert answers == ["one", "two", "one", "two"] and proxy.taken == [3, 2]
+        kept.close()
+    finally:
+        for s in servers:
+            s.shutdown()
