@@ -73,7 +73,7 @@ def test_the_proxy_hands_each_new_connection_to_the_next_backend_and_closes_what
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(tag)))
                 self.end_headers()
@@ -98,3 +98,35 @@ def test_the_proxy_hands_each_new_connection_to_the_next_backend_and_closes_what
     finally:
         for s in servers:
             s.shutdown()
+
+
+def test_serve_makes_the_spare_schemas_before_it_serves_and_a_child_refills_them_after_claims(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`world_spares` schemas are ready when `egov-sim serve` answers; claimed ones are remade in the
+    background (a child process). The oracle: PostgreSQL's catalogue (pg_namespace)."""
+    monkeypatch.setenv("EGOV_SIM_WORLD_SPARES", "3")
+    with throwaway_cluster() as cluster:
+        engine = create_engine(cluster.url)
+
+        def schemas(prefix: str) -> set[str]:
+            with engine.connect() as conn:
+                return set(conn.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+                                        {"p": prefix + "\\_%"}).scalars())
+
+        try:
+            (tmp_path / "data").mkdir()
+            with serving(tmp_path / "data", database=cluster.url, timeout=120) as (url, _proc):
+                ready = schemas("s")
+                assert len(ready) == 3  # made before the first request was answered
+                made = [httpx.post(f"{url}/__admin/worlds", timeout=60).json()["id"] for _ in range(3)]
+                assert not ready & schemas("s")  # all three claimed (renamed), none built in place
+                assert schemas("w") == {f"w_{m}" for m in made}
+                deadline = time.monotonic() + 90
+                while len(schemas("s")) < 3 and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                assert len(schemas("s")) == 3  # the pool is whole again
+                for m in made:
+                    assert httpx.delete(f"{url}/__admin/worlds/{m}", timeout=60).status_code == 204
+                assert schemas("w") == set()
+        finally:
+            engine.dispose()

@@ -57,7 +57,7 @@ class Settings:
     # (`egov-sim serve --workers N` with N > 1 sets database)
     journal_store: str = ""
     # worlds on PostgreSQL: spare schemas kept made ahead (worlds_pg.py), so a burst of creations stays fast
-    world_spares: int = 4
+    world_spares: int = 6
     gbizid_refresh_format: str = "unsigned-jwt"  # observed: alg none JWT {exp, jti}; or "opaque"
     gbizid_refresh_lifetime: str = "P30D"  # inferred, about 30 days
     gbizid_omitted_scope: str = "all"  # no scope parameter: "all" base + approved scopes (deprecated), or "error"
