@@ -161,6 +161,9 @@ class Flusher:
     def _run(self) -> None:
         acked, seen = -1, 0.0
         while not self.closed:
+            if not self._journals:  # the app is gone (journals are weakly held): so is this thread
+                self.close()
+                return
             if self._wake.wait(POLL_SECONDS):
                 time.sleep(FLUSH_SECONDS)  # an entry came: gather what follows it into one transaction
             self._wake.clear()
