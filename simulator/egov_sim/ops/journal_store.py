@@ -5,7 +5,8 @@ Entries go to the table `egov_journal` of their world's database (the default wo
 world's SQLite file, a world's PostgreSQL schema: the same schema_translate_map as the models' tables),
 made on first use. The hot path only appends to a buffer in memory: a background thread per app
 ("flusher") writes every buffered entry of a world in one transaction every FLUSH_SECONDS and trims the
-table to `journal_size` rows (the newest kept; bodies truncated as in memory). Ids come from the
+table to `journal_size` rows (the newest kept, trimmed after every TRIM_EVERY × size rows written, so it
+holds at most 1.05 × size; reads answer the newest `size`; bodies truncated as in memory). Ids come from the
 database (autoincrement, never reused): unique and increasing per world across processes.
 
 Reads see everything answered before the read started, in any process:
@@ -49,6 +50,7 @@ POLL_SECONDS = 0.02  # how often an idle flusher looks at the read-round counter
 HEARTBEAT_SECONDS = 1.0  # how often an idle flusher says it is alive
 LIVE_SECONDS = 5.0  # a flusher silent for longer is taken for dead (not waited for)
 WAIT_SECONDS = 3.0  # the longest a read waits for the other processes' flushers
+TRIM_EVERY = 0.05  # trim after this share of the size was written: the table holds at most 1.05 × size rows
 
 _entries_meta = MetaData()  # in every world's database
 ENTRIES = Table("egov_journal", _entries_meta,
@@ -159,7 +161,7 @@ class Flusher:
             atexit.register(self.close)
 
     def _run(self) -> None:
-        acked, seen = -1, 0.0
+        acked, seen, polled = -1, 0.0, 0.0
         while not self.closed:
             if not self._journals:  # the app is gone (journals are weakly held): so is this thread
                 self.close()
@@ -168,8 +170,11 @@ class Flusher:
                 time.sleep(FLUSH_SECONDS)  # an entry came: gather what follows it into one transaction
             self._wake.clear()
             try:
-                with self.engine.connect() as conn:
-                    wanted = conn.execute(select(ROUNDS.c.value).where(ROUNDS.c.id == 1)).scalar_one()
+                wanted = acked
+                if time.monotonic() - polled >= POLL_SECONDS:  # not on every flush round under load
+                    polled = time.monotonic()
+                    with self.engine.connect() as conn:
+                        wanted = conn.execute(select(ROUNDS.c.value).where(ROUNDS.c.id == 1)).scalar_one()
                 self.flush_all()  # after reading the round: it covers all answered before the round began
                 now = time.time()
                 if wanted != acked or now - seen > HEARTBEAT_SECONDS:
@@ -215,6 +220,7 @@ class DatabaseJournal(Journal):
         self._size = max(size, 1)
         self._flush_lock = threading.Lock()
         self._ready = False
+        self._since_trim = 0  # rows written since the last trim: trimmed every TRIM_EVERY of the size
         self.closed = False
         flusher.register(self)
 
@@ -262,8 +268,11 @@ class DatabaseJournal(Journal):
                          "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))})
         with self.engine.begin() as conn:
             conn.execute(insert(ENTRIES), rows)
-            oldest_kept = select(ENTRIES.c.id).order_by(ENTRIES.c.id.desc()).offset(self._size - 1).limit(1)
-            conn.execute(delete(ENTRIES).where(ENTRIES.c.id < oldest_kept.scalar_subquery()))
+            self._since_trim += len(rows)
+            if self._since_trim >= max(1, int(self._size * TRIM_EVERY)):
+                oldest_kept = select(ENTRIES.c.id).order_by(ENTRIES.c.id.desc()).offset(self._size - 1).limit(1)
+                conn.execute(delete(ENTRIES).where(ENTRIES.c.id < oldest_kept.scalar_subquery()))
+                self._since_trim = 0
         written = {id(e) for e in entries}
         while self._buffer and id(self._buffer[0]) in written:  # only what was written (more may follow)
             self._buffer.popleft()
@@ -298,7 +307,7 @@ class DatabaseJournal(Journal):
         self._settled()
         with self.engine.connect() as conn:
             summary = conn.execute(select(ENTRIES.c.id, ENTRIES.c.method, ENTRIES.c.path, ENTRIES.c.account,
-                                          ENTRIES.c.status).order_by(ENTRIES.c.id.desc())).all()
+                                          ENTRIES.c.status).order_by(ENTRIES.c.id.desc()).limit(self._size)).all()
             chosen = [r.id for r in summary if self.matches(r, path=path, account=account, status=status,
                                                             method=method)][:max(limit, 0)]
             data = dict(conn.execute(select(ENTRIES.c.id, ENTRIES.c.data).where(ENTRIES.c.id.in_(chosen))).all()) \
