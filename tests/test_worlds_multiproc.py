@@ -29,8 +29,11 @@ from rrproxy import round_robin
 from serveproc import free_port, serving
 
 
-@pytest.mark.skipif(not os.environ.get(OPT_IN), reason=f"serves two simulators on PostgreSQL and runs feature "
-                                                       f"files with -n 4: set {OPT_IN}=1 (`make test-served`)")
+SERVED = pytest.mark.skipif(not os.environ.get(OPT_IN), reason=f"serves simulators on a throw-away PostgreSQL: "
+                                                              f"set {OPT_IN}=1 (`make test-served`)")
+
+
+@SERVED
 def test_the_feature_suite_runs_with_four_workers_in_worlds_across_two_processes_on_postgresql(
         tmp_path: Path) -> None:
     with throwaway_cluster() as cluster:
@@ -100,6 +103,7 @@ def test_the_proxy_hands_each_new_connection_to_the_next_backend_and_closes_what
             s.shutdown()
 
 
+@SERVED
 def test_serve_makes_the_spare_schemas_before_it_serves_and_a_child_refills_them_after_claims(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`world_spares` schemas are ready when `egov-sim serve` answers; claimed ones are remade in the
@@ -130,3 +134,41 @@ def test_serve_makes_the_spare_schemas_before_it_serves_and_a_child_refills_them
                 assert schemas("w") == set()
         finally:
             engine.dispose()
+
+
+@SERVED
+def test_a_worlds_journal_on_postgresql_holds_the_requests_either_process_answered(tmp_path: Path) -> None:
+    """Each request on a connection of its own through the proxy (so they alternate between the two
+    processes); the world's journal (a table in its schema), read through either, holds all of them.
+    The proxy's count shows both processes answered; PostgreSQL's own count of the table is the oracle."""
+    with throwaway_cluster() as cluster:
+        front = free_port()
+        url = f"http://127.0.0.1:{front}"
+        ports = [free_port(), free_port()]
+        for name in ("one", "two"):
+            (tmp_path / name).mkdir()
+        with serving(tmp_path / "one", "--public-url", url, database=cluster.url, port=ports[0]), \
+                serving(tmp_path / "two", "--public-url", url, database=cluster.url, port=ports[1]), \
+                round_robin(front, [("127.0.0.1", p) for p in ports]) as proxy:
+            world = httpx.post(f"{url}/__admin/worlds", timeout=60).json()
+            before = sum(proxy.taken)
+            for i in range(6):  # a wrong secret: 401 from the world's auth server, journaled in the world
+                r = httpx.post(f"{url}/auth/token", data={"grant_type": "client_credentials", "n": str(i)},
+                               auth=(world["client_id"], "wrong"), timeout=30)
+                assert r.status_code in (400, 401), r.text
+            assert sum(proxy.taken) - before == 6 and proxy.taken[0] >= 3 and proxy.taken[1] >= 3
+            for _ in range(2):  # read through each process in turn
+                found = httpx.get(f"{url}/__admin/worlds/{world['id']}/requests", params={"path": "/auth/token"},
+                                  timeout=30).json()["requests"]
+                assert len(found) == 6 and len({e["id"] for e in found}) == 6
+            default = httpx.get(f"{url}/__admin/requests", params={"path": "/auth/token"}, timeout=30).json()
+            assert default["requests"] == []  # the default world's journal has none of them
+            engine = create_engine(cluster.url)
+            try:
+                with engine.connect() as conn:
+                    stored = conn.execute(text(f'SELECT count(*) FROM "w_{world["id"]}".egov_journal '
+                                               "WHERE path = '/auth/token'")).scalar()
+            finally:
+                engine.dispose()
+            assert stored == 6
+            assert httpx.delete(f"{url}/__admin/worlds/{world['id']}", timeout=60).status_code == 204
