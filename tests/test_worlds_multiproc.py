@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT / "loadtests"))
 from rrproxy import round_robin
 from serveproc import free_port, serving
 
-
 SERVED = pytest.mark.skipif(not os.environ.get(OPT_IN), reason=f"serves simulators on a throw-away PostgreSQL: "
                                                               f"set {OPT_IN}=1 (`make test-served`)")
 
