@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from egov_sim.rp.backend import SUBJECT_REMARK
 from rp_flow import RP, Applicant, world_rp
 from test_rp_keieikakushin import complete_application, logged_in
 
@@ -95,6 +96,11 @@ def test_a_worlds_rp_logs_in_with_its_own_client_and_keeps_its_applications_mail
     default_mails = httpx.get(f"{sim.url}/__admin/outbox").json()["mails"]
     assert {m["application_number"] for m in world_mails} == {number}
     assert number not in {m["application_number"] for m in default_mails}
+    # the remark mail links to the world's RP (not the configured site, where this application is not)
+    link = next(m for m in world_mails if m["subject"] == SUBJECT_REMARK)["body"]
+    assert f"{sim.url}{rp}/" in link and "keieikakushin-test.go.jp" not in link
+    followed = a.get(f"{rp}/")  # the applicant following it sees the application there
+    assert followed.status_code == 200 and number in followed.text
     assert "申請内容に指摘あり" in a.get(f"{rp}/").text and "申請内容に指摘あり" not in d.get(f"{RP}/").text
 
 
