@@ -28,7 +28,9 @@ test: $(STAMP)
 
 test-served: $(STAMP)
 	EGOV_SERVED_TESTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_installed.py tests/test_readme.py \
-		"tests/test_worlds.py::test_the_feature_suite_runs_with_four_workers_in_worlds_of_one_served_simulator"
+		"tests/test_worlds.py::test_the_feature_suite_runs_with_four_workers_in_worlds_of_one_served_simulator" \
+		tests/test_worlds_multiproc.py \
+		"tests/test_journal_store.py::test_served_with_two_workers_one_journal_holds_every_request"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

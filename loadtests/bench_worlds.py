@@ -10,8 +10,11 @@ Target: creation < 50 ms.
 It serves `egov-sim serve` (gunicorn, one worker) in a temporary data directory on a free loopback
 port, makes one world first (the template is made then, once per data directory: reported apart),
 then times N creations, N default-world resets and N deletions one after another, and stops the server.
-On PostgreSQL a world claims a schema made ahead (worlds_pg.py, two kept ready) or is built in place:
-back-to-back creations soon outrun the refill, so up to 10 more are timed PACE seconds apart.
+On PostgreSQL a world claims a schema made ahead (worlds_pg.py: `world_spares`, 6 kept ready, made by
+`egov-sim serve` before it serves and refilled in the background) or is built in place: back-to-back
+creations soon outrun the refill. So first a burst paced like a test suite is timed (BURST creations:
+WORKERS at once, as xdist workers start, the rest SUITE_PACE seconds apart), then the N back-to-back,
+then up to 10 more PACE seconds apart.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 EGOV_SIM = Path(sys.executable).parent / "egov-sim"
 PACE = 2.0  # seconds between paced creations on PostgreSQL: time for its spare schema to be remade
+BURST, WORKERS, SUITE_PACE = 10, 4, 1.0  # the -n 4 feature run makes about one world a second
 
 
 def _free_port() -> int:
@@ -91,8 +95,16 @@ def _bench(n: int, database: str) -> None:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise SystemExit("egov-sim serve did not come up: " + (Path(data) / "serve.log").read_text())
                     time.sleep(0.2)
+                burst: list[float] = []
+                ids: list[str] = []
+                for i in range(BURST if database else 0):  # the pool as `egov-sim serve` left it
+                    if i >= WORKERS:
+                        time.sleep(SUITE_PACE)
+                    elapsed, made = _timed(http, "POST", f"{url}/__admin/worlds", 201)
+                    burst.append(elapsed)
+                    ids.append(made.json()["id"])
                 first, made = _timed(http, "POST", f"{url}/__admin/worlds", 201)
-                ids = [made.json()["id"]]
+                ids.append(made.json()["id"])
                 creations, paced, resets, deletions = [], [], [], []
                 for _ in range(n):
                     elapsed, made = _timed(http, "POST", f"{url}/__admin/worlds", 201)
@@ -114,6 +126,8 @@ def _bench(n: int, database: str) -> None:
     print(f"worlds on {backend}, served by egov-sim serve (gunicorn, 1 worker) at {url}; milliseconds, over HTTP")
     print(f"{'operation':<34} {'n':>5} {'p50':>9} {'p99':>9} {'max':>9}")
     first_name = "first world" if database else "first world (makes the template)"
+    if burst:
+        print(_row(f"burst: {WORKERS} at once, {SUITE_PACE:.0f} s apart", burst))
     print(f"{first_name:<34} {1:>5} {first:>9.1f}")
     print(_row("POST /__admin/worlds", creations))
     if paced:
@@ -122,6 +136,8 @@ def _bench(n: int, database: str) -> None:
     print(_row("DELETE /__admin/worlds/{id}", deletions))
     p50 = statistics.median(paced or creations)
     print(f"creation p50 {p50:.1f} ms: {'within' if p50 < 50 else 'OVER'} the 50 ms target")
+    if burst:
+        print(f"burst max {max(burst):.1f} ms: {'within' if max(burst) < 50 else 'OVER'} the 50 ms target")
 
 
 if __name__ == "__main__":

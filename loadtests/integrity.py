@@ -27,8 +27,6 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serveproc
-from bench import prepare
-from pgcluster import throwaway_cluster
 from serveproc import free_port, wait_ready
 
 UNKNOWN = "送信結果を確認できませんでした"  # egov_sim/filing/landed.py: the commit's outcome unknown
@@ -36,8 +34,7 @@ UNKNOWN_KIND = "500 outcome unknown (commit unacknowledged)"
 
 
 def spawn(data_dir: Path, port: int, url: str, workers: int, log: Path, public_url: str) -> subprocess.Popen[bytes]:
-    return serveproc.spawn(data_dir, port, "--workers", str(workers), "--server", "granian", "--public-url", public_url,
-                           database=url, log=log)
+    return serveproc.spawn_granian(data_dir, port, workers, url, log, "--public-url", public_url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="egov-integrity-"))
     procs: dict[int, subprocess.Popen[bytes]] = {}
     try:
-        with throwaway_cluster() as pg:
-            ports = [free_port() for _ in range(opts.processes)]
-            prep = prepare(tmp, ports[0], bodies=64, refresh_tokens=0, database_url=pg.url)
+        ports = [free_port() for _ in range(opts.processes)]
+        with serveproc.prepared_postgresql(tmp, ports[0], bodies=64) as (pg, prep):
             bodies = prep.bodies_file.read_text().splitlines()
             for port in ports:
                 # one deployment, one public URL (the token's issuer) for every process

@@ -23,8 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serveproc
-from bench import prepare, run_wrk
-from pgcluster import throwaway_cluster
+from bench import run_wrk
 
 
 def rss_mb(pid: int) -> float:
@@ -60,12 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="egov-memory-"))
     rows: list[tuple[str, int, float, str]] = []
     try:
-        with throwaway_cluster() as pg:
-            port = serveproc.free_port()
-            prep = prepare(tmp, port, bodies=1, refresh_tokens=0, database_url=pg.url)
+        port = serveproc.free_port()
+        with serveproc.prepared_postgresql(tmp, port, bodies=1) as (pg, prep):
             log = tmp / "serve.log"
-            proc = serveproc.spawn(tmp, port, "--workers", str(opts.workers), "--server", "granian", database=pg.url,
-                                   log=log)
+            proc = serveproc.spawn_granian(tmp, port, opts.workers, pg.url, log)
             base = f"http://127.0.0.1:{port}"
             try:
                 serveproc.wait_ready(base, 90, proc, log)

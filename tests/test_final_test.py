@@ -11,7 +11,6 @@ import csv
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import httpx
 import pytest
 from egov_client.final_test import load_items
 from egov_client.final_test.runner import ITEMS
+from load_support import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONPATH = os.pathsep.join(str(ROOT / d) for d in ("client", "simulator"))
@@ -35,39 +35,10 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(tmp_path: Path, *args: str) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "egov_sim.cli", "serve", "--port", str(port), "--quiet",
-                             "--data-dir", str(tmp_path / "data"), *args], env=_env(), stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/maintenance.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the simulator did not start within 60 s"
-            time.sleep(0.2)
+    with serving(tmp_path / "data", *args, log=tmp_path / "serve.log", environ=_env(),
+                 ready="/maintenance.json") as (url, _proc):  # sandbox mode: no admin API to wait on
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _egov(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:

@@ -4,10 +4,8 @@ against a separately started simulator process and against a real endpoint witho
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from egov_client.admin import AdminError, SimulatorAdmin
 from egov_client.evidence import EvidenceRecorder, mask
 from egov_format.signing import load_pkcs12
 from egov_harness.steps.common import iso_duration
+from load_support import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("client", "simulator"))
@@ -105,39 +104,10 @@ def test_evidence_masks_secrets(tmp_path: Path) -> None:
 
 # --- the features against other targets ---------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def simulator_process(tmp_path: Path):
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "egov_sim.cli", "serve", "--port", str(port), "--data-dir",
-                             str(tmp_path / "data")], env=_env(), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/__admin/clock", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the simulator did not start within 60 s"
-            time.sleep(0.2)
+    with serving(tmp_path / "data", log=tmp_path / "serve.log", environ=_env()) as (url, _proc):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _junit(path: Path) -> dict[str, int]:

@@ -17,6 +17,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import rp_flow
+from egov_sim.rp.backend import SUBJECT_REMARK
 from rp_flow import RP, TOKYO, applied, gbizid_accounts, logged_in, reviewer_login, world_rp
 
 sim = rp_flow.sim  # the RP tests' fixture
@@ -72,6 +73,11 @@ def test_a_worlds_rp_logs_in_with_its_own_client_and_keeps_its_applications_mail
     default_mails = httpx.get(f"{sim.url}/__admin/outbox").json()["mails"]
     assert {m["application_number"] for m in world_mails} == {number}
     assert number not in {m["application_number"] for m in default_mails}
+    # the remark mail links to the world's RP (not the configured site, where this application is not)
+    link = next(m for m in world_mails if m["subject"] == SUBJECT_REMARK)["body"]
+    assert f"{sim.url}{rp}/" in link and "keieikakushin-test.go.jp" not in link
+    followed = a.get(f"{rp}/")  # the applicant following it sees the application there
+    assert followed.status_code == 200 and number in followed.text
     assert "申請内容に指摘あり" in a.get(f"{rp}/").text and "申請内容に指摘あり" not in d.get(f"{RP}/").text
 
 

@@ -115,6 +115,8 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
                                    f"egov-sim serve --port {port + 1} (make serve PORT={port + 1}).") from None
     # the main process and every worker wait for an unreachable database instead of failing
     os.environ.setdefault("EGOV_SIM_DATABASE_START_WAIT", "inf")
+    if workers > 1:  # one journal for all the worker processes (ops/journal_store.py)
+        os.environ.setdefault("EGOV_SIM_JOURNAL_STORE", "database")
     public_url = (public_url or default_public_url(host, port)).rstrip("/")
     settings = _settings(database, clock_speed, data_dir).with_(public_url=public_url)
     if sandbox_mode:
@@ -147,6 +149,9 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     if is_new:  # said even with --quiet: a mistyped --data-dir would otherwise look like a lost world
         click.echo(f"  新しいデモ環境を作成しました (a new world was made): {fresh}\n"
                    "  既存の環境を使うつもりなら --data-dir / EGOV_SIM_DATA_DIR を確認してください。", err=True)
+    from .worlds import EXTENSION as WORLDS
+
+    app.extensions[WORLDS].warm()  # PostgreSQL: spare world schemas made now, not by the first worlds
     if server == "werkzeug" and workers == 1:
         from werkzeug.serving import run_simple
 

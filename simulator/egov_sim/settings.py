@@ -52,6 +52,12 @@ class Settings:
     latency_profile: str = "off"
     latency_scale: float = 1.0
     journal_size: int = 1000
+    # where the journal lives: "memory" (one process's) or "database" (shared by every process of the
+    # deployment, ops/journal_store.py); empty: database on PostgreSQL, memory otherwise
+    # (`egov-sim serve --workers N` with N > 1 sets database)
+    journal_store: str = ""
+    # worlds on PostgreSQL: spare schemas kept made ahead (worlds_pg.py), so a burst of creations stays fast
+    world_spares: int = 6
     gbizid_refresh_format: str = "unsigned-jwt"  # observed: alg none JWT {exp, jti}; or "opaque"
     gbizid_refresh_lifetime: str = "P30D"  # inferred, about 30 days
     gbizid_omitted_scope: str = "all"  # no scope parameter: "all" base + approved scopes (deprecated), or "error"
@@ -109,6 +115,10 @@ class Settings:
             values["server"] = env["EGOV_SIM_SERVER"]
         if "EGOV_SIM_JOURNAL_SIZE" in env:
             values["journal_size"] = int(env["EGOV_SIM_JOURNAL_SIZE"])
+        if "EGOV_SIM_WORLD_SPARES" in env:
+            values["world_spares"] = int(env["EGOV_SIM_WORLD_SPARES"])
+        if "EGOV_SIM_JOURNAL_STORE" in env:
+            values["journal_store"] = env["EGOV_SIM_JOURNAL_STORE"]
         if env.get("EGOV_SIM_DEMO_WORLD", "1") in ("0", "false", "no"):
             values["demo_world"] = False
         names = {f.name for f in fields(cls)}

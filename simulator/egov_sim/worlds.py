@@ -108,15 +108,26 @@ class World:
         if self._ops is None:
             import random
 
-            from .ops.journal import Journal
+            from .ops.journal_store import new_journal
             from .ops.middleware import OpsState
 
-            self._ops = OpsState(Journal(self.services.settings.journal_size),
+            self._ops = OpsState(new_journal(current_app, self.services, self._alive, self.path is not None),
                                  random.Random(self.services.settings.seed), dict(default.trees))
         return self._ops
 
     def close(self) -> None:
+        if self._ops is not None:
+            self._ops.journal.close()
         self.services.db.dispose()
+
+    def _alive(self) -> bool:
+        """Still there? Asked by a journal kept in the database before it writes (worlds_pg.py drops the
+        schema, worlds.py removes the file)."""
+        if self.path is not None:
+            return self.path.exists()
+        with self.services.db.engine.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"),
+                                {"s": _schema(self.id)}).first() is not None
 
 
 class Worlds:
@@ -227,6 +238,18 @@ class Worlds:
         else:
             _remove_files(self.dir / f"{world_id}.sqlite")
 
+    def warm(self) -> int:
+        """On PostgreSQL: the spare pool filled now (`egov-sim serve`, before its workers start), so the
+        first worlds are claimed too; how many spares were made. Nothing elsewhere."""
+        if not self.postgresql:
+            return 0
+        from . import worlds_pg
+
+        snap = worlds_pg.demo_snapshot(self.default.db.engine)
+        if snap is None or snap.fingerprint != self._fingerprint:
+            return 0
+        return int(self._spares().fill())
+
     def close(self) -> None:
         if self._spare_pool is not None:
             self._spare_pool.closed = True
@@ -304,7 +327,7 @@ class Worlds:
 
         if self._spare_pool is None:
             self._spare_pool = worlds_pg.Spares(self.default.db.engine, self._fingerprint,
-                                                self.default.settings.clock_speed)
+                                                self.default.settings.clock_speed, self.default.settings.world_spares)
         return self._spare_pool
 
     def _allocate(self, table: str) -> int:

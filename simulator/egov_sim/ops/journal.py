@@ -1,7 +1,7 @@
 """The request journal (WireMock's /__admin/requests): recent requests and responses, bounded.
 
 Kept in memory per server process (a deque with a fixed length; bodies truncated), so a busy
-load test cannot make it grow.
+load test cannot make it grow. Several processes share one in the database instead: journal_store.py.
 """
 
 from __future__ import annotations
@@ -77,18 +77,27 @@ class Journal:
             entries = list(self._entries)
         out = []
         for e in reversed(entries):
-            if path and not (fnmatch.fnmatchcase(e.path, path) or path in e.path):
-                continue
-            if account and (e.account or "").lower() != account.lower():
-                continue
-            if method and e.method != method.upper():
-                continue
-            if status and not _status_matches(status, e.status):
+            if not self.matches(e, path=path, account=account, status=status, method=method):
                 continue
             out.append(e)
             if len(out) >= limit:
                 break
         return out
+
+    @staticmethod
+    def matches(e: Any, *, path: str | None = None, account: str | None = None, status: str | None = None,
+                method: str | None = None) -> bool:
+        """Does entry `e` (anything with path, account, method, status) pass `find`'s filters?"""
+        if path and not (fnmatch.fnmatchcase(e.path, path) or path in e.path):
+            return False
+        if account and (e.account or "").lower() != account.lower():
+            return False
+        if method and e.method != method.upper():
+            return False
+        return not (status and not _status_matches(status, e.status))
+
+    def close(self) -> None:
+        """The world is gone (nothing to release in memory)."""
 
 
 def _status_matches(spec: str, status: int) -> bool:

@@ -32,6 +32,7 @@ from .faults import RequestInfo as FaultRequest
 from .faults import Rule, load_rules, select_firing
 from .filing_hooks import FaultAnswer, RuleHooks
 from .journal import Entry, Journal, truncate
+from .journal_store import new_journal
 from .maintenance import DETAIL, Calendar, Occurrence, retry_after_seconds, settle
 
 OPS_KEY = "egov_sim_ops"
@@ -160,7 +161,7 @@ def install(app: Flask, faultable: dict[str | None, str],
     answers in a format of its own (the legacy XML) converts the injected answers (URL prefix -> converter)."""
     settings = app.extensions["egov_sim"].settings
     trees = {prefix: kind for prefix, kind in faultable.items() if prefix}
-    app.extensions[OPS_KEY] = OpsState(Journal(settings.journal_size), random.Random(settings.seed), trees,
+    app.extensions[OPS_KEY] = OpsState(new_journal(app, app.extensions["egov_sim"]), random.Random(settings.seed), trees,
                                        dict(answers or {}))
     app.before_request(_before)
     app.after_request(_after)

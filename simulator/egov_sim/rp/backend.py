@@ -503,7 +503,7 @@ class KeieiBackend:
             body = (f"{self._addressee(s, app)} 様\n※このメールは申請の担当者とGビズIDのメールアドレスに送信しています。\n"
                     "上記2つのアドレスが同様の場合、2通送信されますがご了承ください。\n\n"
                     f"お世話になります。{pref.get('name', '')}です。\n\n経営革新計画の申請内容に不備があります。\n"
-                    f"以下のURLよりログインの上、修正お願い致します。\n{config.site_url(self.settings())}\n\n{FOOTER}")
+                    f"以下のURLよりログインの上、修正お願い致します。\n{self._site_url()}\n\n{FOOTER}")
             self._mail(s, self._applicant_addresses(s, app), SUBJECT_REMARK, body, app.number or "")
             return self.describe(app)
 
@@ -564,6 +564,18 @@ class KeieiBackend:
         user = s.get(KkUser, app.owner_sub)
         contact = app.pages.get(forms.COVER, {}).get("values", {}).get("contact_email", "")
         return [a for a in (contact, user.gbizid_email if user else "") if a]
+
+    def _site_url(self) -> str:
+        """Where a mail sends the applicant: the configured site (the seed's host pair); in a world, that
+        world's RP on this simulator (`/worlds/<id>/keieikakushin/`), where its applications live."""
+        from ..worlds import DEFAULT, current_world_id
+
+        world_id = current_world_id()
+        if world_id == DEFAULT:
+            return config.site_url(self.settings())
+        from ..ops.world_routing import rp_entry
+
+        return f"{self.svc.settings.base_url}{rp_entry(world_id)}/keieikakushin/"
 
     def _mail(self, s: Session, to: list[str], subject: str, body: str, number: str) -> None:
         for address in to:
