@@ -386,19 +386,20 @@ def peer_wiremock(tmp: Path, prep: Prepared, opts: argparse.Namespace,
         wm.stop()
 
 
-def warm_up_jit(url: str, opts: argparse.Namespace, env: dict[str, str], *, rounds: int = 12,
-                settle: float = 0.05) -> None:
-    """Run the JVM until its JIT has settled: 5-second rounds until one gains less than `settle` over the
-    one before (at most `rounds`). One 15-second warm-up measured WireMock at a third of its speed: on this
-    2-core machine its first 15 s ran at ~500 req/s, later rounds at ~5,000."""
-    last = 0.0
+def warm_up_jit(url: str, opts: argparse.Namespace, env: dict[str, str], *, rounds: int = 30,
+                settle: float = 0.03) -> None:
+    """Run the JVM until its JIT has settled: 5-second rounds until two in a row each gain less than
+    `settle` (at most `rounds`). WireMock's JIT takes long on this 2-core machine: its first 15 s ran at
+    ~500-2,000 req/s, a plateau at ~2,500 came and went, and it settled near 19,000 after about a minute."""
+    best, flat = 0.0, 0
     for i in range(rounds):
         rps = run_wrk("warm-up (JIT)", url, duration=5, connections=opts.connections, threads=1, script="poll.lua",
                       env=env).rps
         print(f"  WireMock warm-up round {i + 1}: {rps:,.0f} req/s", flush=True)
-        if last and rps < last * (1 + settle):
+        flat = flat + 1 if rps < best * (1 + settle) else 0
+        best = max(best, rps)
+        if flat >= 2:
             return
-        last = rps
 
 
 def soak_memory(sim: Server, prep: Prepared, opts: argparse.Namespace) -> dict[str, Any]:
