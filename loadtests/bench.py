@@ -386,11 +386,12 @@ def peer_wiremock(tmp: Path, prep: Prepared, opts: argparse.Namespace,
         wm.stop()
 
 
-def warm_up_jit(url: str, opts: argparse.Namespace, env: dict[str, str], *, rounds: int = 30,
+def warm_up_jit(url: str, opts: argparse.Namespace, env: dict[str, str], *, rounds: int = 36, least: int = 14,
                 settle: float = 0.03) -> None:
-    """Run the JVM until its JIT has settled: 5-second rounds until two in a row each gain less than
-    `settle` (at most `rounds`). WireMock's JIT takes long on this 2-core machine: its first 15 s ran at
-    ~500-2,000 req/s, a plateau at ~2,500 came and went, and it settled near 19,000 after about a minute."""
+    """Run the JVM until its JIT has settled: 5-second rounds, at least `least` of them, then until two in a
+    row each gain less than `settle` (at most `rounds`). WireMock's JIT takes long on this 2-core machine:
+    its first 15 s ran at ~500-2,000 req/s, plateaus at ~2,500 and ~6,000 came and went, and it settled
+    near 19,000 after about a minute; a warm-up that stopped at the first plateau measured 1,655."""
     best, flat = 0.0, 0
     for i in range(rounds):
         rps = run_wrk("warm-up (JIT)", url, duration=5, connections=opts.connections, threads=1, script="poll.lua",
@@ -398,7 +399,7 @@ def warm_up_jit(url: str, opts: argparse.Namespace, env: dict[str, str], *, roun
         print(f"  WireMock warm-up round {i + 1}: {rps:,.0f} req/s", flush=True)
         flat = flat + 1 if rps < best * (1 + settle) else 0
         best = max(best, rps)
-        if flat >= 2:
+        if flat >= 2 and i + 1 >= least:
             return
 
 
