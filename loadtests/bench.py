@@ -338,11 +338,13 @@ def main(argv: list[str] | None = None) -> int:
             soak = soak_memory(sim, prep, opts)
         sim.stop()
         servers.remove(sim)
-        cold = [start_server(simulator_cmd(tmp, port, opts), port, prep.poll_path, tmp / f"cold{i}.log",
-                             headers=auth) for i in range(1)]
-        cold_start = cold[0].cold_start
-        for s in cold:
-            s.stop()
+        starts = []
+        for i in range(3):  # the median of three: one start alone swings by ±30 % on a 2-core machine
+            cold = start_server(simulator_cmd(tmp, port, opts), port, prep.poll_path, tmp / f"cold{i}.log",
+                                headers=auth)
+            starts.append(cold.cold_start)
+            cold.stop()
+        cold_start = sorted(starts)[1]
 
         signs = rs256_signs_per_second()
         report(results, ceiling, poll, half, apply, refresh, check, refresh_check, soak, cold_start, opts, pace_ms,
@@ -476,7 +478,7 @@ def report(results: list[Result], ceiling: Result, poll: Result, half: Result, a
     rows += [
         ("poll p99 ≤ 20 ms at ½ max rate", f"{half.p99_ms:.2f} ms at {half.rps:,.0f}/s (pace {pace_ms} ms)",
          half.p99_ms <= TARGETS["p99_half_ms"]),
-        ("cold start ≤ 1 s", f"{cold_start:.2f} s", cold_start <= TARGETS["cold_start_s"]),
+        ("cold start ≤ 1 s (median of 3)", f"{cold_start:.2f} s", cold_start <= TARGETS["cold_start_s"]),
     ]
     if soak:
         rows.append((f"RSS flat ±10 % over {soak['requests']:,} requests",
