@@ -26,3 +26,37 @@ def test_a_burst_of_prepared_reads_leaves_half_the_pool_to_sessions(tmp_path: Pa
                 assert sessions.enter_context(db.session()).execute(text("SELECT 1")).scalar() == 1
     finally:
         db.dispose()
+
+
+def test_postgresql_reads_run_in_autocommit_and_connections_go_back_to_the_pool_transactional() -> None:
+    """PostgreSQL: a kept read connection reads in autocommit (one round trip, no transaction left open,
+    as pg_stat_activity sees it); one given back to the pool leaves autocommit, so a session on it still
+    rolls back (an INSERT undone is absent when psql-level SQL counts it)."""
+    from pg_cluster import throwaway_cluster
+
+    with throwaway_cluster() as cluster:
+        db = Database(cluster.url)
+        try:
+            with db.reads.connection() as conn:
+                assert conn.autocommit
+                cur = conn.execute("SELECT pg_backend_pid()")
+                pid = cur.fetchone()[0]
+            with db.engine.connect() as other:  # the kept connection is idle, not "idle in transaction"
+                state = other.execute(text("SELECT state FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).scalar()
+            assert state == "idle", state
+            db.reads.close()  # every kept connection given back to the pool
+            with db.engine.connect() as c:
+                c.execute(text("CREATE TABLE t (x int)"))
+                c.commit()
+            for _ in range(db.engine.pool.size()):  # whichever pooled connection a session gets
+                try:
+                    with db.session() as s:
+                        assert not s.connection().connection.dbapi_connection.autocommit
+                        s.execute(text("INSERT INTO t VALUES (1)"))
+                        raise RuntimeError("roll back")
+                except RuntimeError:
+                    pass
+            with db.engine.connect() as c:
+                assert c.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        finally:
+            db.dispose()

@@ -44,7 +44,10 @@ class ReadConnections:
         self._keep = keep_for(engine)
         # SQLite (the sqlite3 module's default mode) runs a lone SELECT outside any transaction; a
         # rollback there could end someone else's transaction on a shared in-memory connection.
-        self._end_reads = engine.dialect.name != "sqlite"
+        # PostgreSQL: the kept connections read in autocommit (one round trip a read, not a BEGIN'd
+        # SELECT and a ROLLBACK); one given back to the pool leaves autocommit first.
+        self._autocommit = engine.dialect.name == "postgresql"
+        self._end_reads = engine.dialect.name not in ("sqlite", "postgresql")
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -52,6 +55,8 @@ class ReadConnections:
             proxy = self._free.pop()
         except IndexError:
             proxy = self._engine.raw_connection()
+            if self._autocommit:
+                proxy.dbapi_connection.autocommit = True  # fresh from the pool: no transaction open
         ok = False
         try:
             yield proxy.dbapi_connection
@@ -70,13 +75,23 @@ class ReadConnections:
         elif not self._closed and len(self._free) < self._keep:
             self._free.append(proxy)
         else:
-            proxy.close()
+            self._give_back(proxy)
+
+    def _give_back(self, proxy: Any) -> None:
+        """Return a kept connection to the pool as the pool handed it out (not in autocommit)."""
+        if self._autocommit:
+            try:
+                proxy.dbapi_connection.autocommit = False
+            except Exception:  # broken: the pool must not hand it out again
+                proxy.invalidate()
+                return
+        proxy.close()
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             while self._free:
-                self._free.pop().close()
+                self._give_back(self._free.pop())
 
 
 class PreparedRead:
