@@ -13,6 +13,8 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -239,3 +241,38 @@ def test_the_plugin_takes_world_isolation_per_test_or_worker_and_only_against_a_
     assert choose_target("http://127.0.0.1:9", "reset").world == ""
     with pytest.raises(pytest.UsageError, match="--egov-target URL"):
         choose_target("inprocess", "world")
+
+
+def test_a_worlds_first_request_in_a_process_can_be_its_poll(sim: Flask, http: httpx.Client, tmp_path: Path) -> None:
+    """Two processes on one data directory (two apps): a world made, logged in and submitted to through A is
+    polled first through B, where nothing of it is open yet — B's WSGI poll step opens the world and its ops
+    room outside any Flask context (it used to raise there) and answers as A's general path does."""
+    from egov_sim import create_app
+    from egov_sim.filing.v2.fast_poll import FAST_POLL_KEY
+
+    world = _create(http)["id"]
+    egov = _login(http, world)
+    arrive_id = _submit(egov, sim, http, world)
+    b = create_app(sim.extensions["egov_sim"].settings.with_(journal_store="database"))  # as under --workers 2
+    try:
+        headers = {"Authorization": f"Bearer {egov.tokens.access_token}"}
+        first = b.test_client().get(f"/shinsei/v2/apply/{arrive_id}", headers=headers)
+        assert first.status_code == 200, first.data
+        assert b.extensions[FAST_POLL_KEY].hits == 1  # answered at the WSGI step
+        with monkeypatch_fast_poll_off(sim):
+            general = http.get(f"/shinsei/v2/apply/{arrive_id}", headers=headers)
+        assert (first.status_code, first.data) == (general.status_code, general.content)
+    finally:
+        b.extensions["egov_sim"].db.dispose()
+
+
+@contextmanager
+def monkeypatch_fast_poll_off(app: Flask) -> Iterator[None]:
+    from egov_sim.filing.v2.fast_poll import FAST_POLL_KEY
+
+    step = app.extensions[FAST_POLL_KEY]
+    step.enabled = False
+    try:
+        yield
+    finally:
+        step.enabled = True

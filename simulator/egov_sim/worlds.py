@@ -103,15 +103,16 @@ class World:
     services: Services
     _ops: OpsState | None = field(default=None, repr=False)
 
-    def ops(self, default: OpsState) -> OpsState:
-        """This world's ops state: its own journal and cache, the default's fault trees and seed."""
+    def ops(self, default: OpsState, app: Any = None) -> OpsState:
+        """This world's ops state: its own journal and cache, the default's fault trees and seed. `app`: the
+        Flask app, when called outside its context (the WSGI poll step, fast_poll.py)."""
         if self._ops is None:
             import random
 
             from .ops.journal_store import new_journal
             from .ops.middleware import OpsState
 
-            self._ops = OpsState(new_journal(current_app, self.services, self._alive, self.path is not None),
+            self._ops = OpsState(new_journal(app or current_app, self.services, self._alive, self.path is not None),
                                  random.Random(self.services.settings.seed), dict(default.trees))
         return self._ops
 
