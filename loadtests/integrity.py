@@ -107,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             events.append(f"PostgreSQL stopped and started ({time.monotonic() - t0:.1f}s)")
             for t in driver:
                 t.join(opts.duration + 60)
-            for base in bases:
-                wait_ready(base)
+            for port, base in zip(ports, bases, strict=True):
+                try:
+                    wait_ready(base, proc=procs[port], log=tmp / f"sim{port}.log")
+                except (TimeoutError, RuntimeError):
+                    print(f"--- {base} did not come back; its log:\n{(tmp / f'sim{port}.log').read_text()[-6000:]}",
+                          file=sys.stderr)
+                    raise
             # the check
             missing: dict[str, int] = {}
             for base in bases:

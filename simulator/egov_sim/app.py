@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from . import worlds
     from .ops import world_routing
 
-    worlds.install(app, app.extensions["egov_sim"])  # worlds: their registry (worlds.py) and routing step
+    # worlds: their registry (worlds.py) and routing step; like start(), it meets the database and waits for it
+    wait_for_database(lambda: worlds.install(app, app.extensions["egov_sim"]), wait=settings.database_start_wait)
 
     from .filing import legacy as filing_legacy
     from .filing import v2 as filing_v2
@@ -65,7 +66,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(admin.bp, url_prefix="/__admin/worlds/<in_world>", name="admin_in_world")  # a world's
     app.register_blueprint(admin_ops.public)
     faultable = {filing_v2.bp.url_prefix: "api", filing_legacy.PREFIX: "api", egov_auth.bp.url_prefix: "auth"}
-    middleware.install(app, faultable=faultable, answers={filing_legacy.PREFIX: filing_legacy.ops_answer})
+    wait_for_database(lambda: middleware.install(app, faultable=faultable,  # the journal may live in the database
+                                                 answers={filing_legacy.PREFIX: filing_legacy.ops_answer}),
+                      wait=settings.database_start_wait)
     outage_http.install(app, faultable)
     app.register_blueprint(gbizid_http.bp)
     app.register_blueprint(egov_broker.bp)

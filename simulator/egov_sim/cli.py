@@ -138,12 +138,17 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
     # Initialise the database (schema, clock, demo world, keys) once before the workers start.
     app = create_app(settings)
     svc = app.extensions["egov_sim"]
-    world = load_world(svc)
     base_url = public_url
-    remember_url(svc, base_url)
     from .startup import mark_initialised
+    from .store.outage import wait_for_database
 
-    mark_initialised(svc.db)  # the workers skip the schema and world checks just done (startup.py)
+    def remembered() -> Any:  # a start that meets a database outage waits for it (as create_app does)
+        found = load_world(svc)
+        remember_url(svc, base_url)
+        mark_initialised(svc.db)  # the workers skip the schema and world checks just done (startup.py)
+        return found
+
+    world = wait_for_database(remembered, wait=settings.database_start_wait)
     if world and not quiet:
         print_world(world.as_dict(), base_url)
     if is_new:  # said even with --quiet: a mistyped --data-dir would otherwise look like a lost world
@@ -151,7 +156,8 @@ def serve(host: str, port: int, database: str | None, clock_speed: float | None,
                    "  既存の環境を使うつもりなら --data-dir / EGOV_SIM_DATA_DIR を確認してください。", err=True)
     from .worlds import EXTENSION as WORLDS
 
-    app.extensions[WORLDS].warm()  # PostgreSQL: spare world schemas made now, not by the first worlds
+    # PostgreSQL: spare world schemas made now, not by the first worlds
+    wait_for_database(app.extensions[WORLDS].warm, wait=settings.database_start_wait)
     if server == "werkzeug" and workers == 1:
         from werkzeug.serving import run_simple
 
