@@ -15,7 +15,10 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,13 +31,11 @@ sys.path.insert(0, str(ROOT / "loadtests"))
 from rrproxy import round_robin
 from serveproc import free_port, serving
 
-SERVED = pytest.mark.skipif(not os.environ.get(OPT_IN), reason=f"serves simulators on a throw-away PostgreSQL: "
-                                                              f"set {OPT_IN}=1 (`make test-served`)")
 
-
-@SERVED
-def test_the_feature_suite_runs_with_four_workers_in_worlds_across_two_processes_on_postgresql(
-        tmp_path: Path) -> None:
+@contextmanager
+def two_processes(tmp_path: Path) -> Iterator[tuple[Any, str, Any]]:
+    """A throw-away cluster, two `egov-sim serve` on it sharing one public URL, and the round-robin proxy
+    at that URL in front of them: (cluster, url, proxy)."""
     with throwaway_cluster() as cluster:
         front = free_port()
         url = f"http://127.0.0.1:{front}"
@@ -44,20 +45,31 @@ def test_the_feature_suite_runs_with_four_workers_in_worlds_across_two_processes
         with serving(tmp_path / "one", "--public-url", url, database=cluster.url, port=ports[0]), \
                 serving(tmp_path / "two", "--public-url", url, database=cluster.url, port=ports[1]), \
                 round_robin(front, [("127.0.0.1", p) for p in ports]) as proxy:
-            started = time.monotonic()
-            done = subprocess.run(
-                [str(ROOT / ".venv/bin/pytest"), "features", "-q", "-p", "no:cacheprovider", "-n", "4",
-                 "--egov-target", url, "--egov-isolation", "world", "--egov-no-report", "-k", CLASHING],
-                cwd=ROOT, env=clean_env(PATH=f"{ROOT / '.venv/bin'}:{os.environ['PATH']}"), capture_output=True,
-                text=True, timeout=1200)
-            took = time.monotonic() - started
-            assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-            passed = re.search(r"\b(\d+) passed\b", done.stdout)
-            assert passed and int(passed.group(1)) >= 20, done.stdout[-500:]
-            print(f"\n-n 4 on PostgreSQL across two processes: {passed.group(0)} in {took:.0f}s; "
-                  f"connections per process {proxy.taken}")
-            assert min(proxy.taken) >= sum(proxy.taken) // 4, proxy.taken  # both processes did real work
-            assert httpx.get(f"{url}/__admin/worlds", timeout=10).json()["worlds"] == []  # every world deleted
+            yield cluster, url, proxy
+
+
+SERVED = pytest.mark.skipif(not os.environ.get(OPT_IN), reason=f"serves simulators on a throw-away PostgreSQL: "
+                                                              f"set {OPT_IN}=1 (`make test-served`)")
+
+
+@SERVED
+def test_the_feature_suite_runs_with_four_workers_in_worlds_across_two_processes_on_postgresql(
+        tmp_path: Path) -> None:
+    with two_processes(tmp_path) as (cluster, url, proxy):
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(ROOT / ".venv/bin/pytest"), "features", "-q", "-p", "no:cacheprovider", "-n", "4",
+             "--egov-target", url, "--egov-isolation", "world", "--egov-no-report", "-k", CLASHING],
+            cwd=ROOT, env=clean_env(PATH=f"{ROOT / '.venv/bin'}:{os.environ['PATH']}"), capture_output=True,
+            text=True, timeout=1200)
+        took = time.monotonic() - started
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        passed = re.search(r"\b(\d+) passed\b", done.stdout)
+        assert passed and int(passed.group(1)) >= 20, done.stdout[-500:]
+        print(f"\n-n 4 on PostgreSQL across two processes: {passed.group(0)} in {took:.0f}s; "
+              f"connections per process {proxy.taken}")
+        assert min(proxy.taken) >= sum(proxy.taken) // 4, proxy.taken  # both processes did real work
+        assert httpx.get(f"{url}/__admin/worlds", timeout=10).json()["worlds"] == []  # every world deleted
         engine = create_engine(cluster.url)
         try:
             with engine.connect() as conn:
@@ -140,34 +152,26 @@ def test_a_worlds_journal_on_postgresql_holds_the_requests_either_process_answer
     """Each request on a connection of its own through the proxy (so they alternate between the two
     processes); the world's journal (a table in its schema), read through either, holds all of them.
     The proxy's count shows both processes answered; PostgreSQL's own count of the table is the oracle."""
-    with throwaway_cluster() as cluster:
-        front = free_port()
-        url = f"http://127.0.0.1:{front}"
-        ports = [free_port(), free_port()]
-        for name in ("one", "two"):
-            (tmp_path / name).mkdir()
-        with serving(tmp_path / "one", "--public-url", url, database=cluster.url, port=ports[0]), \
-                serving(tmp_path / "two", "--public-url", url, database=cluster.url, port=ports[1]), \
-                round_robin(front, [("127.0.0.1", p) for p in ports]) as proxy:
-            world = httpx.post(f"{url}/__admin/worlds", timeout=60).json()
-            before = sum(proxy.taken)
-            for i in range(6):  # a wrong secret: 401 from the world's auth server, journaled in the world
-                r = httpx.post(f"{url}/auth/token", data={"grant_type": "client_credentials", "n": str(i)},
-                               auth=(world["client_id"], "wrong"), timeout=30)
-                assert r.status_code in (400, 401), r.text
-            assert sum(proxy.taken) - before == 6 and proxy.taken[0] >= 3 and proxy.taken[1] >= 3
-            for _ in range(2):  # read through each process in turn
-                found = httpx.get(f"{url}/__admin/worlds/{world['id']}/requests", params={"path": "/auth/token"},
-                                  timeout=30).json()["requests"]
-                assert len(found) == 6 and len({e["id"] for e in found}) == 6
-            default = httpx.get(f"{url}/__admin/requests", params={"path": "/auth/token"}, timeout=30).json()
-            assert default["requests"] == []  # the default world's journal has none of them
-            engine = create_engine(cluster.url)
-            try:
-                with engine.connect() as conn:
-                    stored = conn.execute(text(f'SELECT count(*) FROM "w_{world["id"]}".egov_journal '
-                                               "WHERE path = '/auth/token'")).scalar()
-            finally:
-                engine.dispose()
-            assert stored == 6
-            assert httpx.delete(f"{url}/__admin/worlds/{world['id']}", timeout=60).status_code == 204
+    with two_processes(tmp_path) as (cluster, url, proxy):
+        world = httpx.post(f"{url}/__admin/worlds", timeout=60).json()
+        before = sum(proxy.taken)
+        for i in range(6):  # a wrong secret: 401 from the world's auth server, journaled in the world
+            r = httpx.post(f"{url}/auth/token", data={"grant_type": "client_credentials", "n": str(i)},
+                           auth=(world["client_id"], "wrong"), timeout=30)
+            assert r.status_code in (400, 401), r.text
+        assert sum(proxy.taken) - before == 6 and proxy.taken[0] >= 3 and proxy.taken[1] >= 3
+        for _ in range(2):  # read through each process in turn
+            found = httpx.get(f"{url}/__admin/worlds/{world['id']}/requests", params={"path": "/auth/token"},
+                              timeout=30).json()["requests"]
+            assert len(found) == 6 and len({e["id"] for e in found}) == 6
+        default = httpx.get(f"{url}/__admin/requests", params={"path": "/auth/token"}, timeout=30).json()
+        assert default["requests"] == []  # the default world's journal has none of them
+        engine = create_engine(cluster.url)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(text(f'SELECT count(*) FROM "w_{world["id"]}".egov_journal '
+                                           "WHERE path = '/auth/token'")).scalar()
+        finally:
+            engine.dispose()
+        assert stored == 6
+        assert httpx.delete(f"{url}/__admin/worlds/{world['id']}", timeout=60).status_code == 204
