@@ -23,14 +23,22 @@ def bearer_token() -> str | None:
     return token if token and scheme.lower() == "bearer" else None
 
 
-def is_trial() -> bool:
-    """`X-eGovAPI-Trial: true|false` (absent: false); any other value is refused with 400."""
-    value = request.headers.get("X-eGovAPI-Trial")
+TRIAL_HEADER = "X-eGovAPI-Trial"
+
+
+def trial_of(value: str | None) -> bool | None:
+    """The value of `X-eGovAPI-Trial: true|false` (absent: false); None for any other value."""
     if value is None or value.strip().lower() == "false":
         return False
-    if value.strip().lower() == "true":
-        return True
-    raise bad_request("X-eGovAPI-Trialはtrueまたはfalseで指定してください。")
+    return True if value.strip().lower() == "true" else None
+
+
+def is_trial() -> bool:
+    """The request's X-eGovAPI-Trial; any value but true or false is refused with 400."""
+    trial = trial_of(request.headers.get(TRIAL_HEADER))
+    if trial is None:
+        raise bad_request("X-eGovAPI-Trialはtrueまたはfalseで指定してください。")
+    return trial
 
 
 def sign_in(ctx: AccessContext) -> Caller:

@@ -28,13 +28,13 @@ from ...worlds import EXTENSION, Worlds
 from .. import poll
 from ..backend import FilingBackend
 from ..cases import Caller
+from .auth import trial_of
 from .parse import ARRIVE_ID
-from .render import API_PREFIX
+from .render import API_PREFIX, envelope
 
 log = logging.getLogger("egov_sim.fast_poll")
 FAST_POLL_KEY = "egov_sim.fast_poll"  # app.extensions: the FastPoll step (`enabled`, `hits`)
 PREFIX = API_PREFIX + "/apply/"
-TRIAL = {None: False, "false": False, "true": True}  # X-eGovAPI-Trial (any other value: the view's 400)
 
 StartResponse = Callable[..., Any]
 STATEMENT = poll.with_columns(GENERATION_COLUMN)  # the case and the ops generation in one round trip
@@ -75,10 +75,9 @@ class FastPoll:
         arrive_id = path[len(PREFIX):]
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         token = token.strip()
-        trial = environ.get("HTTP_X_EGOVAPI_TRIAL")
-        trial = trial.strip().lower() if trial is not None else None
-        if scheme.lower() != "bearer" or not token or not ARRIVE_ID.match(arrive_id) or trial not in TRIAL:
-            return None
+        trial = trial_of(environ.get("HTTP_X_EGOVAPI_TRIAL"))
+        if scheme.lower() != "bearer" or not token or not ARRIVE_ID.match(arrive_id) or trial is None:
+            return None  # the view answers (a refused X-eGovAPI-Trial: its 400)
         claims = peek_claims(token)
         if claims is None:
             return None
@@ -89,7 +88,7 @@ class FastPoll:
                 room = ops.room(svc)
             if _acts(room):
                 return None  # the ops room acts on this request: the general path
-            own = poll.read_own_case(svc.db, bearer_claims(svc, token), arrive_id, TRIAL[trial],
+            own = poll.read_own_case(svc.db, bearer_claims(svc, token), arrive_id, trial,
                                      statement=STATEMENT, extra=1)
             if own.extra[0] != ops.generation and _acts(ops.room(svc, own.extra[0])):
                 return None  # the ops room changed since the copy in hand, and acts now
@@ -99,12 +98,10 @@ class FastPoll:
             return None  # shared with the caller, or nobody's: the view
         access = own.access
         assert access.now is not None
-        caller = Caller(account_id=access.account_id, username=access.username, trial=TRIAL[trial], idp=access.idp)
+        caller = Caller(account_id=access.account_id, username=access.username, trial=trial, idp=access.idp)
         results = FilingBackend(None, svc.catalogue, access.now).present_own_case(caller, own.case, own.actions)
-        envelope = {"metadata": {"title": "申請案件取得", "detail": "正常に終了しました。",
-                                 "type": f"{svc.settings.base_url}{API_PREFIX}/openapi.json", "instance": path},
-                    "results": results}
-        body = (self.app.json.dumps(envelope, separators=(",", ":")) + "\n").encode()
+        answer = envelope("申請案件取得", results, path, svc.settings.base_url)
+        body = (self.app.json.dumps(answer, separators=(",", ":")) + "\n").encode()  # as jsonify writes it
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         ops.journal.add(journal_entry(
             ops.journal, at=format_datetime(access.now), method="GET", path=path, query="", account=access.username,

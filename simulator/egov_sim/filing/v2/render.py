@@ -16,16 +16,23 @@ def api_url(path: str) -> str:
     return f"{services().settings.base_url}{API_PREFIX}{path}"
 
 
-def ok(title: str, results: Any, *, status: int = 200, resultset: dict[str, int] | None = None,
-       links: dict[str, str] | None = None) -> tuple[Response, int]:
+def envelope(title: str, results: Any, instance: str, base_url: str, *, resultset: dict[str, int] | None = None,
+             links: dict[str, str] | None = None) -> dict[str, Any]:
+    """A success answer's body: `metadata`, `resultset`, `results`, `_links`, in the spec's order."""
     body: dict[str, Any] = {"metadata": {"title": title, "detail": "正常に終了しました。",
-                                         "type": api_url("/openapi.json"), "instance": request.path}}
+                                         "type": f"{base_url}{API_PREFIX}/openapi.json", "instance": instance}}
     if resultset is not None:
         body["resultset"] = resultset
     body["results"] = results
     if links is not None:
         body["_links"] = links
-    return jsonify(body), status
+    return body
+
+
+def ok(title: str, results: Any, *, status: int = 200, resultset: dict[str, int] | None = None,
+       links: dict[str, str] | None = None) -> tuple[Response, int]:
+    return jsonify(envelope(title, results, request.path, services().settings.base_url, resultset=resultset,
+                            links=links)), status
 
 
 def listing(title: str, key: str, items: list[Any]) -> tuple[Response, int]:
