@@ -6,7 +6,6 @@ test certificates (e-GovEE01…), which 検証環境 clients sign with.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -52,30 +51,22 @@ def _certificate(pem: str) -> x509.Certificate:
 
 @dataclass
 class TrustStore:
-    authorities: list[x509.Certificate]
-    trusted_leaves: set[bytes]  # SHA-256 fingerprints
+    authorities: tuple[x509.Certificate, ...]
+    trusted_leaves: frozenset[bytes]  # SHA-256 fingerprints
 
     @classmethod
     def load(cls, session: Session) -> TrustStore:
         pems = [row[0] for row in session_rows(session, _CA_PEMS, {})]
-        cas = [_certificate(pem) for pem in pems if pem]
-        return cls(cas, set(_bundled_fingerprints()))
+        return cls(tuple(_certificate(pem) for pem in pems if pem), _bundled_fingerprints())
 
     def is_trusted(self, cert: x509.Certificate) -> bool:
-        if self.trusted_leaves == _bundled_fingerprints():  # as loaded: the verdict is a function of the inputs
-            return _trusted(cert, tuple(self.authorities))
-        return _leaf_or_issued(cert, self.authorities, self.trusted_leaves)
+        return _trusted(cert, self.authorities, self.trusted_leaves)
 
 
 @lru_cache(maxsize=1024)
-def _trusted(cert: x509.Certificate, authorities: tuple[x509.Certificate, ...]) -> bool:
-    """Once per signer certificate and set of CAs (certificates and CAs are immutable; the CA set is
-    read per submission, so a new or removed CA is a new key)."""
-    return _leaf_or_issued(cert, authorities, _bundled_fingerprints())
-
-
-def _leaf_or_issued(cert: x509.Certificate, authorities: Iterable[x509.Certificate], leaves: set[bytes] | frozenset[bytes]
-                    ) -> bool:
+def _trusted(cert: x509.Certificate, authorities: tuple[x509.Certificate, ...], leaves: frozenset[bytes]) -> bool:
+    """Once per signer certificate and trust store (certificates are immutable; the CAs are read per
+    submission, so a new or removed CA is a new key)."""
     if cert.fingerprint(hashes.SHA256()) in leaves:
         return True
     for ca in authorities:
