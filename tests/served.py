@@ -30,6 +30,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def server_errors(folder: Path, limit: int = 3000) -> str:
+    """The tracebacks the servers under `folder` logged (*.log), for a failing test's message: what a
+    500 was is in the server's log, not in the client's output."""
+    found = []
+    for log in sorted(folder.rglob("*.log")):
+        text = log.read_text(errors="replace")
+        if "Traceback" in text:
+            found.append(f"--- {log.name}\n{text[text.index('Traceback'):][-limit:]}")
+    return "\n".join(found)[-limit:] or "(no traceback in the server logs)"
+
+
 @contextmanager
 def served(egov_sim: str | Path, data_dir: Path, *, cwd: Path, port: int | None = None,
            env: dict[str, str] | None = None) -> Iterator[str]:

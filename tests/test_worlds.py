@@ -25,7 +25,7 @@ from egov_client.admin import SimulatorAdmin
 from egov_client.config import simulator
 from egov_sim.world.packages import sample_package
 from flask import Flask
-from served import OPT_IN, ROOT, clean_env, served
+from served import OPT_IN, ROOT, clean_env, served, server_errors
 
 PROC = "950A010700005000"
 ARRIVE_ID = re.compile(r"^\d{3}\d{4}\d{9}$")  # e-Gov's 到達番号: 3-digit prefix, year, 9-digit number (18 digits)
@@ -184,6 +184,32 @@ def test_in_world_makes_services_answer_that_world(sim: Flask, http: httpx.Clien
             pass
 
 
+def test_admin_writes_made_at_once_on_a_fresh_server_all_succeed(live_server: str, tmp_path: Path) -> None:
+    """The first admin writes of a server each record a new ops generation and the latency profile:
+    made at once, none may fail on the other's insert (the CI run where two POST /__admin/worlds
+    answered 500). The rows are counted with sqlite3, not through the simulator."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    start = Barrier(12)
+
+    def write(i: int) -> int:
+        start.wait()
+        if i % 4 == 3:
+            return httpx.post(f"{live_server}/__admin/worlds", timeout=60).status_code
+        return httpx.put(f"{live_server}/__admin/latency", json={"profile": "off"}, timeout=60).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(write, range(12)))
+    assert codes == [200, 200, 200, 201] * 3
+    with sqlite3.connect(tmp_path / "sim.sqlite") as db:
+        keys = dict(db.execute("SELECT key, count(*) FROM settings_kv WHERE key IN ('ops.generation', "
+                               "'ops.latency') GROUP BY key").fetchall())
+    assert keys == {"ops.generation": 1, "ops.latency": 1}
+    assert len(httpx.get(f"{live_server}/__admin/worlds").json()["worlds"]) == 3
+
+
 def test_the_world_commands_create_list_and_delete_on_a_running_server(live_server: str) -> None:
     from click.testing import CliRunner
     from egov_sim.cli import main
@@ -215,7 +241,7 @@ def test_the_feature_suite_runs_with_four_workers_in_worlds_of_one_served_simula
              "--egov-target", url, "--egov-isolation", "world", "--egov-no-report", "-k", CLASHING],
             cwd=ROOT, env=clean_env(PATH=f"{ROOT / '.venv/bin'}:{os.environ['PATH']}"), capture_output=True,
             text=True, timeout=900)
-        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:] + server_errors(tmp_path)
         assert re.search(r"\b(2\d|[3-9]\d) passed\b", done.stdout), done.stdout[-500:]
         assert httpx.get(f"{url}/__admin/worlds").json()["worlds"] == []  # every test's world was deleted
 

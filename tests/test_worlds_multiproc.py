@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from pg_cluster import throwaway_cluster
-from served import OPT_IN, ROOT, clean_env
+from served import OPT_IN, ROOT, clean_env, server_errors
 from sqlalchemy import create_engine, text
 from test_worlds import CLASHING
 
@@ -63,7 +63,7 @@ def test_the_feature_suite_runs_with_four_workers_in_worlds_across_two_processes
             cwd=ROOT, env=clean_env(PATH=f"{ROOT / '.venv/bin'}:{os.environ['PATH']}"), capture_output=True,
             text=True, timeout=1200)
         took = time.monotonic() - started
-        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:] + server_errors(tmp_path)
         passed = re.search(r"\b(\d+) passed\b", done.stdout)
         assert passed and int(passed.group(1)) >= 20, done.stdout[-500:]
         print(f"\n-n 4 on PostgreSQL across two processes: {passed.group(0)} in {took:.0f}s; "

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..catalogue import Procedure
 from ..clock import format_datetime
+from ..store.kv import put_setting
 from ..store.models import Application, ApplicationAction, Setting
 from ..store.prepared import session_rows
 from . import timeline
@@ -33,11 +34,7 @@ def set_override(session: Session, rule: dict[str, Any]) -> list[dict[str, Any]]
              if (r.get("account_id"), r.get("proc_id")) != (rule.get("account_id"), rule.get("proc_id"))]
     if rule.get("scenario"):
         rules.insert(0, rule)
-    row = session.get(Setting, OVERRIDES_KEY)
-    if row is None:
-        session.add(Setting(key=OVERRIDES_KEY, value={"rules": rules}))
-    else:
-        row.value = {"rules": rules}
+    put_setting(session, OVERRIDES_KEY, {"rules": rules})
     return rules
 
 

@@ -21,7 +21,8 @@ from ..idp import gbizid_accounts as accounts
 from ..idp import gbizid_op
 from ..idp.gbizid_accounts import AccountError
 from ..services import Services, services
-from ..store.models import Account, Application, GbizAccount, GbizPrimeApplication, GbizRelyingParty, Setting
+from ..store.kv import put_setting
+from ..store.models import Account, Application, GbizAccount, GbizPrimeApplication, GbizRelyingParty
 from ..store.ops_tables import ApplicationHold, FaultRule, MaintenanceWindow
 from ..world import reset_world
 from ..world import world_id as current_world_id
@@ -265,7 +266,7 @@ class OpsBackend:
         except ValueError as exc:
             raise OpsError(str(exc)) from None
         with self.svc.db.session() as s:
-            s.merge(Setting(key=LATENCY_KEY, value={"profile": config.profile, "scale": config.scale}))
+            put_setting(s, LATENCY_KEY, {"profile": config.profile, "scale": config.scale})
         return config.as_dict()
 
     # --- request journal -------------------------------------------------------------------------------

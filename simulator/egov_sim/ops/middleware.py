@@ -25,6 +25,7 @@ from ..clock import format_datetime, real_now_jst
 from ..filing.v2.problems import not_found, problem, unauthorized
 from ..idp.egov_tokens import from_epoch
 from ..services import WORLD, services
+from ..store.kv import put_setting
 from ..store.models import Setting
 from ..store.outage import OUTAGE_ERRORS
 from . import connection, latency
@@ -81,7 +82,7 @@ class OpsState:
             return
         try:
             with services().db.session() as s:
-                s.merge(Setting(key=GENERATION_KEY, value={"token": uuid.uuid4().hex}))
+                put_setting(s, GENERATION_KEY, {"token": uuid.uuid4().hex})
         except OUTAGE_ERRORS:  # the database is down: the change did not happen either
             pass
 
