@@ -180,7 +180,7 @@ def _receipt(arrive_id: str, case: dict[str, Any], new_arrive_id: str, apply_typ
 def withdraw() -> Any:
     with authorized() as (caller, b):
         root = parse.body()
-        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        arrive_id = parse.arrive_id_in(root)
         _proc_id, package = _upload(root)
         done = b.withdraw_by_application(caller, arrive_id, package)  # 取下げ申請 (9990000000000008) only
     forms = [{"form_name": name} for name in done["form_names"]]
@@ -190,7 +190,7 @@ def withdraw() -> Any:
 def _resubmit(*, finished_is_system_error: bool) -> Any:
     with authorized() as (caller, b):
         root = parse.body()
-        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        arrive_id = parse.arrive_id_in(root)
         proc_id, package = _upload(root)
         if finished_is_system_error and _status(b.get_application(caller, arrive_id)["status"]) == "手続終了":
             raise LegacyError(SYSTEM_ERROR, 500)  # as recorded: amendapply on a case in 手続終了
@@ -215,7 +215,7 @@ def amendapply() -> Any:
 def partamend() -> Any:
     with authorized() as (caller, b):
         root = parse.body()
-        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        arrive_id = parse.arrive_id_in(root)
         if not (parse.flag(root, "Target/BasicFormFlag") | parse.flag(root, "Target/AttachedFlag")):
             raise LegacyError("補正対象（BasicFormFlag, AttachedFlag）のいずれかに1を指定してください。")
         proc_id, package = _upload(root)
@@ -314,8 +314,7 @@ def _done_shape(done: dict[str, Any], title: str, date: str, files: list[str]) -
 def done_officialdocument() -> Any:
     with authorized() as (caller, b):
         root = parse.body()
-        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-        sub = parse.notice_sub_id(parse.text(root, "NoticeSubID"))
+        arrive_id, sub = parse.notice_in(root)
         names = [f["file_name"] for f in b.get_official_document(caller, arrive_id, sub)["file_name_list"]]
         done = b.complete_official_document(caller, arrive_id, sub)
         doc = next(d for d in b.get_application(caller, arrive_id).get("official_list", [])
@@ -328,7 +327,7 @@ def done_officialdocument() -> Any:
 def verify_officialdocument() -> Any:
     with authorized() as (caller, b):
         root = parse.body()
-        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
+        arrive_id = parse.arrive_id_in(root)
         raw = parse.b64(parse.text(root, "Upload/FileData"))
         xml_name = parse.text(root, "Upload/SigVerificationXMLFileName")
         b.get_application(caller, arrive_id)  # the caller's own case
@@ -363,8 +362,7 @@ def comment(arrive_id: str, sub: str) -> Any:
 def done_comment() -> Any:
     with authorized() as (caller, b):
         root = parse.body()
-        arrive_id = parse.arrive_id(parse.text(root, "ArriveID"))
-        sub = parse.notice_sub_id(parse.text(root, "NoticeSubID"))
+        arrive_id, sub = parse.notice_in(root)
         done = b.complete_notice(caller, arrive_id, sub)
         n = b.get_notice(caller, arrive_id, sub)["notice"]
     return _done_shape(done, n["notice_title"], done["read_date"], ["comment.xml"])

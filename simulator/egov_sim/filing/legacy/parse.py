@@ -67,6 +67,16 @@ def arrive_id(value: str) -> str:
     return value
 
 
+def arrive_id_in(root: etree._Element) -> str:
+    """The body's ApplData/ArriveID, checked."""
+    return arrive_id(text(root, "ArriveID"))
+
+
+def notice_in(root: etree._Element) -> tuple[str, int]:
+    """The body's ApplData/ArriveID and ApplData/NoticeSubID, checked."""
+    return arrive_id_in(root), notice_sub_id(text(root, "NoticeSubID"))
+
+
 def send_number(value: str) -> str:
     if not SEND_NUMBER.fullmatch(value or ""):
         raise LegacyError("送信番号は半角数字18桁で指定してください。")
