@@ -167,3 +167,38 @@ def test_the_integrity_soak_loses_and_duplicates_nothing_across_a_kill_and_a_res
                          text=True, timeout=240)
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert "duplicated arrive_ids among 200s  0" in run.stdout and "result" in run.stdout
+
+
+def test_a_setting_written_by_many_threads_at_once_is_one_row_with_one_of_their_values(
+        pg_app: Flask, cluster: Cluster) -> None:
+    """Writers of a key that is not there yet (the ops generation on a fresh database): none fails on
+    the other's insert. The row is counted on a connection of its own."""
+    import uuid
+    from threading import Barrier
+
+    from egov_sim.store.kv import put_setting
+    from sqlalchemy import create_engine, text
+
+    db, key, start, failed = pg_app.extensions["egov_sim"].db, f"test.{uuid.uuid4().hex}", Barrier(8), []
+
+    def write(n: int) -> None:
+        start.wait()
+        try:
+            with db.session() as s:
+                put_setting(s, key, {"n": n})
+        except Exception as exc:  # collected for the assertion
+            failed.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failed == []
+    engine = create_engine(cluster.url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT value FROM settings_kv WHERE key = :k"), {"k": key}).all()
+    finally:
+        engine.dispose()
+    assert len(rows) == 1 and rows[0][0]["n"] in range(8)
