@@ -202,3 +202,30 @@ def test_a_setting_written_by_many_threads_at_once_is_one_row_with_one_of_their_
     finally:
         engine.dispose()
     assert len(rows) == 1 and rows[0][0]["n"] in range(8)
+
+
+def test_the_first_ids_of_a_table_taken_by_many_threads_at_once_are_all_different(pg_app: Flask) -> None:
+    """Worlds' rows take their ids from one counter per table in the registry (worlds.py): the first
+    allocations of a table, made at once (four test workers' first submissions, each in its world),
+    each get an id of their own, none a 500."""
+    import uuid
+    from threading import Barrier
+
+    from egov_sim.worlds import EXTENSION, WORLD_ID_BASE
+
+    worlds, table, start, got, failed = pg_app.extensions[EXTENSION], f"t{uuid.uuid4().hex[:12]}", Barrier(8), [], []
+
+    def take() -> None:
+        start.wait()
+        try:
+            got.append(worlds._allocate(table))
+        except Exception as exc:  # collected for the assertion
+            failed.append(exc)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failed == []
+    assert sorted(got) == list(range(WORLD_ID_BASE + 1, WORLD_ID_BASE + 9))
