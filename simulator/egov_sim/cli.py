@@ -208,14 +208,10 @@ SERVED_URL_KEY = "served_url"
 
 def remember_url(svc: Any, url: str) -> None:
     """Where this world was last served, for `egov-sim world`."""
-    from .store.models import Setting
+    from .store.kv import put_setting
 
-    with svc.db.session() as s:
-        row = s.get(Setting, SERVED_URL_KEY)
-        if row is None:
-            s.add(Setting(key=SERVED_URL_KEY, value={"url": url}))
-        else:
-            row.value = {"url": url}
+    with svc.db.session() as s:  # two processes of one deployment start at once: one upsert each
+        put_setting(s, SERVED_URL_KEY, {"url": url})
 
 
 def served_url(svc: Any) -> str:
