@@ -14,13 +14,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import format_datetime
 from ..filing.pdf import text_pdf
 from ..services import Services
 from ..store import ids
+from ..store.kv import upsert
 from . import config, forms
 from .models import (
     KkApplication,
@@ -383,13 +384,9 @@ class KeieiBackend:
                               f"{format_datetime(lock.locked_until)}以降に再度ログインしてください。", 403)
             if account is None or not secrets.compare_digest(password.encode(), str(account["password"]).encode()):
                 refused = RpError("ログインIDまたはパスワードが正しくありません。", 401)
-                if account is not None:
-                    if lock is None:
-                        lock = KkReviewerLock(login_id=login_id, failures=0)
-                        s.add(lock)
-                    lock.failures = (lock.failures or 0) + 1
-                    if lock.failures >= int(cfg["reviewer_max_failures"]):
-                        lock.failures, lock.locked_until = 0, now + timedelta(minutes=int(cfg["reviewer_lock_minutes"]))
+                if account is not None and _count_failure(s, login_id) >= int(cfg["reviewer_max_failures"]):
+                    s.execute(update(KkReviewerLock).where(KkReviewerLock.login_id == login_id).values(
+                        failures=0, locked_until=now + timedelta(minutes=int(cfg["reviewer_lock_minutes"]))))
             else:
                 if lock is not None:
                     s.delete(lock)
@@ -605,3 +602,12 @@ def outbox(db: Any, address: str | None, limit: int) -> list[dict[str, Any]]:
         return [{"id": m.id, "to": m.to, "subject": m.subject, "body": m.body, "application_number": m.application_number,
                  "sent_at": format_datetime(m.sent_at)}
                 for m in s.scalars(query.order_by(KkMail.id.desc()).limit(limit))]
+
+
+def _count_failure(s: Session, login_id: str) -> int:
+    """One more failed login of `login_id`, counted in one statement (failed logins sent in parallel
+    each count: a read and then a write would let some through uncounted). Returns the count."""
+    locks = KkReviewerLock.__table__
+    first = upsert(s.get_bind().dialect.name)(locks).values(login_id=login_id, failures=1)
+    return int(s.execute(first.on_conflict_do_update(index_elements=[locks.c.login_id], set_={
+        "failures": func.coalesce(locks.c.failures, 0) + 1}).returning(locks.c.failures)).scalar_one())
