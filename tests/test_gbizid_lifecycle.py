@@ -310,3 +310,65 @@ def test_authenticator_codes_are_accepted_once(rp: GbizIdClient, world: DemoWorl
     assert http.get(f"{ADMIN}/accounts/{sole['account_id']}/app/code").status_code == 409
     advance(services, "PT30S")
     log_in(rp, sole["account_id"], sole["password"])
+
+
+def _at_once(n: int, job: Any) -> list[Any]:
+    """`job()` in `n` threads released together: what each returned, or the exception it raised."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    start = Barrier(n)
+
+    def run(_: int) -> Any:
+        start.wait()
+        try:
+            return job()
+        except Exception as exc:  # kept for the assertions
+            return exc
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def _account_ref(services: Services, account_id: str) -> int:
+    from egov_sim.store.models import GbizAccount
+    from sqlalchemy import select
+
+    with services.db.session() as s:
+        return s.scalars(select(GbizAccount.id).where(GbizAccount.account_id == account_id)).one()
+
+
+def test_an_authenticator_code_sent_by_logins_in_parallel_is_accepted_once(world: DemoWorld,
+                                                                         services: Services) -> None:
+    import pyotp
+    from egov_sim.idp import gbizid_op
+
+    sole = account(world, "sole")
+    services.clock.update(frozen=True)
+    code = pyotp.TOTP(sole["totp_secret"]).at(services.clock.now().replace(tzinfo=JST).timestamp())
+    ref = _account_ref(services, sole["account_id"])
+    outcomes = _at_once(4, lambda: gbizid_op.verify_app_code(services, ref, code))
+    assert outcomes.count(None) == 1, outcomes
+    assert all(isinstance(o, gbizid_op.LoginError) for o in outcomes if o is not None)
+
+
+def test_wrong_sms_codes_sent_in_parallel_each_count_and_lock_the_second_factor(world: DemoWorld,
+                                                                              services: Services) -> None:
+    """MAX_OTP_ATTEMPTS wrong codes at once count as that many in a row: the second factor is locked, so
+    the right code is refused afterwards and the message stays unused."""
+    from egov_sim.idp import gbizid_op
+    from egov_sim.store.models import GbizSmsMessage
+
+    ref = _account_ref(services, account(world, "prime")["account_id"])
+    message_id, _ = gbizid_op.send_sms_code(services, ref)
+    with services.db.session() as s:
+        right = s.get(GbizSmsMessage, message_id).code
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    outcomes = _at_once(gbizid_op.MAX_OTP_ATTEMPTS, lambda: gbizid_op.verify_sms_code(services, ref, message_id,
+                                                                                    wrong))
+    assert all(isinstance(o, gbizid_op.LoginError) for o in outcomes), outcomes
+    with pytest.raises(gbizid_op.LoginError) as caught:
+        gbizid_op.verify_sms_code(services, ref, message_id, right)
+    assert caught.value.args[0] == gbizid_op.MSG_OTP_LOCKED
+    with services.db.session() as s:
+        assert s.get(GbizSmsMessage, message_id).used_at is None

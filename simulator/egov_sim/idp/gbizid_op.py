@@ -27,10 +27,11 @@ from urllib.parse import unquote_plus
 
 import jwt
 import pyotp
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import parse_duration, real_now_jst
+from ..store.kv import upsert
 from ..store.models import (
     GbizAccount,
     GbizCode,
@@ -284,15 +285,21 @@ def verify_sms_code(ctx: IdpContext, account_ref: int, message_id: int, code: st
         if message is None or message.account_ref != account_ref or message.used_at is not None:
             raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
         _refuse_if_locked(s, account_ref, now)
-        if message.attempts >= MAX_OTP_ATTEMPTS:
+        sms = GbizSmsMessage.__table__
+        # the attempt is taken before the code is compared, in one statement: codes sent in parallel
+        # are each counted, so no more than MAX_OTP_ATTEMPTS are ever compared
+        attempt = s.execute(update(sms).where(sms.c.id == message_id).values(attempts=sms.c.attempts + 1)
+                            .returning(sms.c.attempts)).scalar_one()
+        if attempt > MAX_OTP_ATTEMPTS:
             raise LoginError(MSG_OTP_LOCKED, restart=True)
         if message.expires_at <= now:
             raise LoginError(MSG_OTP_EXPIRED)
         if not hmac.compare_digest(message.code, code.strip()):
-            message.attempts += 1
             error: LoginError | None = _wrong_code(ctx, s, account_ref, now)
+        elif s.execute(update(sms).where(sms.c.id == message_id, sms.c.used_at.is_(None))
+                       .values(used_at=now)).rowcount != 1:  # the same code used by a login in parallel
+            raise LoginError(MSG_LOGIN_EXPIRED, restart=True)
         else:
-            message.used_at = now
             _right_code(s, account_ref)
             error = None
     if error is not None:
@@ -308,12 +315,15 @@ def _refuse_if_locked(s: Any, account_ref: int, now: datetime) -> None:
 def _wrong_code(ctx: IdpContext, s: Any, account_ref: int, now: datetime) -> LoginError:
     """Count a wrong code (any factor); the MAX_OTP_ATTEMPTS-th in a row locks the second factor for
     settings.gbizid_otp_lockout and the login starts over."""
-    lock = s.get(GbizSecondFactorLock, account_ref) or GbizSecondFactorLock(account_ref=account_ref, failures=0)
-    s.add(lock)
-    lock.failures = (lock.failures or 0) + 1
-    if lock.failures < MAX_OTP_ATTEMPTS:
+    locks = GbizSecondFactorLock.__table__
+    first = upsert(s.get_bind().dialect.name)(locks).values(account_ref=account_ref, failures=1)
+    failures = s.execute(first.on_conflict_do_update(  # one statement: wrong codes sent in parallel each count
+        index_elements=[locks.c.account_ref], set_={"failures": func.coalesce(locks.c.failures, 0) + 1})
+        .returning(locks.c.failures)).scalar_one()
+    if failures < MAX_OTP_ATTEMPTS:
         return LoginError(MSG_BAD_OTP)
-    lock.failures, lock.locked_until = 0, now + parse_duration(ctx.settings.gbizid_otp_lockout)
+    s.execute(update(locks).where(locks.c.account_ref == account_ref).values(
+        failures=0, locked_until=now + parse_duration(ctx.settings.gbizid_otp_lockout)))
     return LoginError(MSG_OTP_LOCKED, restart=True)
 
 
@@ -346,10 +356,13 @@ def verify_app_code(ctx: IdpContext, account_ref: int, code: str) -> None:
         step = _totp_step(totp, code, _as_local(now)) if re.fullmatch(r"\d{6}", code) else None
         if step is None and ctx.settings.gbizid_totp_real_time:
             step = _totp_step(totp, code, _as_local(real_now_jst()))
-        if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
+        accounts = GbizAccount.__table__
+        if step is None or s.execute(  # a code is used once, also by two logins in parallel
+                update(accounts).where(accounts.c.id == account_ref, or_(accounts.c.totp_last_step.is_(None),
+                                                                         accounts.c.totp_last_step < step))
+                .values(totp_last_step=step)).rowcount != 1:
             error: LoginError | None = _wrong_code(ctx, s, account_ref, now)
         else:
-            account.totp_last_step = step
             _right_code(s, account_ref)
             error = None
     if error is not None:
