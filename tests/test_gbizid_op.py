@@ -449,3 +449,32 @@ def test_client_reports_an_error_redirect(rp: GbizIdClient, world: DemoWorld, ht
 def test_token_endpoint_refuses_other_media_types(world: DemoWorld, http: httpx.Client) -> None:
     response = http.post("/gbizid/oauth/token", headers=basic(world), json={"grant_type": "authorization_code"})
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def test_a_rotating_refresh_token_sent_twice_at_once_is_used_once(rotating: Flask) -> None:
+    """With rotation, one refresh token gives one new pair even when two refreshes race (the second
+    is invalid_grant): a check and then a write gave both a pair."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from egov_sim.world.demo import load_world
+
+    world = load_world(rotating.extensions["egov_sim"])
+    assert world is not None
+    c = client_of(world, DEMO_RP)
+    endpoint = simulator(BASE).with_credentials(c["client_id"], c["client_secret"], c["redirect_uris"][0])
+    with httpx.Client(transport=httpx.WSGITransport(app=rotating), base_url=BASE) as http:
+        used = tokens_for(GbizIdClient(endpoint, http=http), world, "entry").refresh_token
+    start = Barrier(4)
+
+    def refresh(_: int) -> str:
+        with httpx.Client(transport=httpx.WSGITransport(app=rotating), base_url=BASE) as own:
+            start.wait()
+            try:
+                return GbizIdClient(endpoint, http=own).refresh(used).refresh_token
+            except AuthError as exc:
+                return exc.error
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(refresh, range(4)))
+    assert sorted(o == "invalid_grant" for o in outcomes) == [False, True, True, True], outcomes

@@ -601,8 +601,9 @@ def refresh(ctx: IdpContext, client_id: str, form: Mapping[str, str], iss: str) 
         requested = form.get("scope")
         if requested and not set(requested.split()) <= set(grant.scope.split()):
             raise OAuthError(400, "invalid_scope", "scope exceeds the original grant")
-        if rotate:
-            row.used_at = now
+        if rotate and s.execute(update(GbizToken).where(GbizToken.jti == jti, GbizToken.used_at.is_(None))
+                                .values(used_at=now)).rowcount != 1:  # used up by a refresh in parallel
+            raise invalid_grant("refresh token is no longer valid")
         return _mint(ctx, key, s, grant, account.sub, iss, now, None, with_refresh=rotate)
 
 
