@@ -229,3 +229,51 @@ def test_the_first_ids_of_a_table_taken_by_many_threads_at_once_are_all_differen
         t.join(30)
     assert failed == []
     assert sorted(got) == list(range(WORLD_ID_BASE + 1, WORLD_ID_BASE + 9))
+
+
+def test_a_withdrawal_sent_at_once_by_several_senders_on_postgresql_is_recorded_once(pg_app: Flask,
+                                                                                    cluster: Cluster) -> None:
+    """PostgreSQL runs the senders' transactions truly at once: the case row is locked (FOR UPDATE) before
+    the change is decided. Counted on a connection of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date, timedelta
+    from threading import Barrier
+
+    from egov_client import ApiError
+    from egov_format.package import build_withdrawal_package
+    from egov_format.signing import load_pkcs12
+    from egov_sim.world.demo import certificate_for
+    from egov_sim.world.packages import sample_package
+    from sqlalchemy import create_engine, text
+
+    services = pg_app.extensions["egov_sim"]
+    client, _http = _client(pg_app)
+    signer = load_pkcs12(*certificate_for(services, "valid")[:2])
+    arrive_id = client.submit("950A010700005000", sample_package(services.catalogue, "950A010700005000",
+                                                                  signer).to_zip()).arrive_id
+    services.clock.update(advance=timedelta(hours=3))
+    package = build_withdrawal_package(target_arrive_id=arrive_id, proc_name=client.get_application(arrive_id).proc_name,
+                                       applicant_name="山田　太郎", reason="誤って申請したため",
+                                       request_date=date(2026, 4, 1)).sign(signer).to_zip()
+    start = Barrier(4)
+
+    def withdraw(_: int) -> str:
+        start.wait()
+        try:
+            client.withdraw(arrive_id, package)
+            return "withdrawn"
+        except ApiError as exc:
+            return exc.detail
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(withdraw, range(4)))
+    assert outcomes.count("withdrawn") == 1 and all("取下げできません" in o for o in outcomes if o != "withdrawn")
+    engine = create_engine(cluster.url)
+    try:
+        with engine.connect() as conn:
+            count = conn.execute(text("SELECT count(*) FROM application_actions a JOIN applications p ON "
+                                      "p.id = a.application_id WHERE p.arrive_id = :a AND a.kind = 'withdraw'"),
+                                 {"a": arrive_id}).scalar_one()
+    finally:
+        engine.dispose()
+    assert count == 1

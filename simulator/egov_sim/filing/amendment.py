@@ -30,6 +30,10 @@ PAST_DEADLINE = "補正期限を過ぎているため、補正できません。
 def open_gate(f: FilingService, caller: Caller, arrive_id: str) -> tuple[Application, Notice]:
     """The case and its open 部分補正 request, or the reason it cannot be amended now."""
     app = find_case(f, caller, arrive_id)
+    return app, _gate(f, app)
+
+
+def _gate(f: FilingService, app: Application) -> Notice:
     state = f.view(app).state
     gate = state.open_gate if state else None
     if gate is None:
@@ -38,7 +42,7 @@ def open_gate(f: FilingService, caller: Caller, arrive_id: str) -> tuple[Applica
         raise bad_request(USE_APPLY)
     if gate.correct_expired is not None and f.now.date() > gate.correct_expired:
         raise bad_request(PAST_DEADLINE)
-    return app, gate
+    return gate
 
 
 def check_target(checked: CheckedPackage, arrive_id: str) -> None:
@@ -49,6 +53,9 @@ def check_target(checked: CheckedPackage, arrive_id: str) -> None:
 
 
 def record(f: FilingService, app: Application, gate: Notice, raw: bytes) -> dict[str, Any]:
+    f.lock(app)  # two amendments sent at once: the request is answered once, the other is refused
+    if _gate(f, app).step != gate.step:
+        raise bad_request(NO_AMENDMENT)
     f.session.add(ApplicationAction(application_id=app.id, kind="amend", at=f.now,
                                     data={"step": gate.step, "notice_sub_id": gate.sub_id,
                                           "package": base64.b64encode(raw).decode()}))

@@ -157,6 +157,23 @@ class FilingService:
             raise NotFound(arrive_id)
         return row
 
+    def lock(self, app: Application) -> None:
+        """One change of a case at a time: its row is locked until this unit of work ends (PostgreSQL:
+        SELECT … FOR UPDATE; SQLite: a write to the row, which takes the database's write lock), and
+        re-read, so a change decided next sees what a change made in parallel committed before it. It
+        is ordered after that change, so it happens no earlier: `now` moves up to the case's latest action
+        (each request read the clock when it began, and the other may have begun later)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(select(Application.id).where(Application.id == app.id).with_for_update())
+        else:
+            self.session.execute(update(Application).where(Application.id == app.id).values(id=Application.id)
+                                 .execution_options(synchronize_session=False))
+        self.session.refresh(app)
+        latest = self.session.scalar(select(func.max(ApplicationAction.at))
+                                     .where(ApplicationAction.application_id == app.id))
+        if latest is not None and latest > self.now:
+            self.now = latest
+
     def actions(self, app: Application | Row[Any]) -> list[ApplicationAction]:
         """The case's actions in order (read-only rows with ApplicationAction's attributes)."""
         return list(self._connection().execute(_ACTIONS, {"application_id": app.id}))  # type: ignore[arg-type]

@@ -48,6 +48,7 @@ def fetch(f: FilingService, caller: Caller, arrive_id: str, sub_id: int) -> tupl
 def complete(f: FilingService, caller: Caller, arrive_id: str, sub_id: int) -> dict[str, Any]:
     """取得完了: afterwards the document cannot be fetched; all completed → 手続完了."""
     app = find_case(f, caller, arrive_id)
+    f.lock(app)  # two 取得完了 at once: one completes, the other finds the document completed
     doc = _document(f, app, sub_id)
     _fetchable(f, doc)
     _zip, names = document_zip(f, app, doc)

@@ -91,7 +91,9 @@ def withdraw(f: FilingService, caller: Caller, arrive_id: str, raw: bytes, *, ma
 
 def record(f: FilingService, app: Application, raw: bytes) -> ApplicationAction:
     """The withdrawal of a case whose package passed its checks, allowed while its withdraw_flag is
-    true; what the agency does next is derived (timeline.py)."""
+    true; what the agency does next is derived (timeline.py). Two withdrawals sent at once: one is
+    recorded, the other finds the case withdrawn."""
+    f.lock(app)
     if not f.view(app).withdraw_flag:
         raise bad_request(NOT_WITHDRAWABLE)
     action = ApplicationAction(application_id=app.id, kind="withdraw", at=f.now,
