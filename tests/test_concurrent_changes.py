@@ -91,3 +91,16 @@ def test_a_completion_sent_at_once_by_several_senders_completes_the_document_onc
     assert egov.get_application(arrive_id).official_documents[0].notice_sub_id == 2
     _one_succeeded(_at_once(lambda: egov.complete_official_document(arrive_id, 2)), "取得完了済み")
     assert _actions(tmp_path, arrive_id, "complete") == 1
+
+
+def test_a_delivered_document_completed_at_once_by_several_senders_is_completed_once(egov: EgovClient, services,
+                                                                                     signer, tmp_path: Path) -> None:
+    post_proc = "900A020000001000"  # 電子送達 利用申込み
+    applied = egov.post_apply(post_proc, sample_package(services.catalogue, post_proc, signer).to_zip())
+    advance(services, "P2D")
+    today = services.clock.now().date()
+    [post] = egov.list_posts(date_from=today, date_to=today).items
+    post_id = post["notice_data_list"][0]["post_id"]
+    outcomes = _at_once(lambda: egov.complete_post(post_id))
+    assert len([o for o in outcomes if isinstance(o, ApiError)]) == SENDERS - 1, outcomes
+    assert _actions(tmp_path, applied.arrive_id, "post_complete") == 1

@@ -101,8 +101,10 @@ def bank_site(f: FilingService, caller: Caller, arrive_id: str, pay_number: str,
 
 
 def record_paid(f: FilingService, caller: Caller, arrive_id: str, pay_number: str | None) -> list[str]:
-    """The bank's side: mark waiting payments of the case (or one of them) as paid now."""
+    """The bank's side: mark waiting payments of the case (or one of them) as paid now (once, also when
+    the bank's notice comes twice at once)."""
     app = find_case(f, caller, arrive_id)
+    f.lock(app)
     state = f.view(app).state
     paid = []
     for p in state.payments if state else []:

@@ -97,6 +97,8 @@ def complete(f: FilingService, caller: Caller, post_id: str) -> dict[str, Any]:
     app, post = _post(f, caller, post_id, "DOWNLOAD")
     if app.account_id != caller.account_id:
         raise NotFound(post_id)
+    f.lock(app)  # two completions at once: one completes, the other finds it completed
+    app, post = _post(f, caller, post_id, "DOWNLOAD")
     _fetchable(f, post)
     f.session.add(ApplicationAction(application_id=app.id, kind="post_complete", at=f.now,
                                     data={"post_id": post_id}))
