@@ -48,10 +48,11 @@ def fetch(f: FilingService, caller: Caller, arrive_id: str, sub_id: int) -> tupl
 def complete(f: FilingService, caller: Caller, arrive_id: str, sub_id: int) -> dict[str, Any]:
     """取得完了: afterwards the document cannot be fetched; all completed → 手続完了."""
     app = find_case(f, caller, arrive_id)
-    f.lock(app)  # two 取得完了 at once: one completes, the other finds the document completed
     doc = _document(f, app, sub_id)
     _fetchable(f, doc)
-    _zip, names = document_zip(f, app, doc)
+    _zip, names = document_zip(f, app, doc)  # (signed: built before the case is locked)
+    f.lock(app)  # two 取得完了 at once: one completes, the other finds the document completed
+    _fetchable(f, _document(f, app, sub_id))
     f.session.add(ApplicationAction(application_id=app.id, kind="complete", at=f.now, data={"notice_sub_id": sub_id}))
     return {"arrive_id": app.arrive_id, "notice_sub_id": sub_id, "proc_name": app.proc_name,
             "doc_title": doc.title[:256], "download_date": format_datetime(f.now),
