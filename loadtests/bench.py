@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         bare.stop()
         servers.remove(bare)
 
-        wiremock, wiremock_skip = peer_wiremock(tmp, prep, opts, common)
+        wiremock, wiremock_skip = peer_wiremock(tmp, prep, opts, common, floor=ceiling.rps)
         if wiremock:
             results.append(wiremock)
 
@@ -385,9 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def peer_wiremock(tmp: Path, prep: Prepared, opts: argparse.Namespace,
-                  common: dict[str, Any]) -> tuple[Result | None, str]:
-    """WireMock's static stub serving the poll's body at the poll's path, or the reason it was skipped."""
+def peer_wiremock(tmp: Path, prep: Prepared, opts: argparse.Namespace, common: dict[str, Any],
+                  floor: float = 0.0) -> tuple[Result | None, str]:
+    """WireMock's static stub serving the poll's body at the poll's path, or the reason it was skipped.
+    `floor`: the bare Flask ceiling of this run (see warm_up_jit)."""
     from wiremock import WireMock, find_jar
 
     if opts.no_wiremock:
@@ -402,20 +403,27 @@ def peer_wiremock(tmp: Path, prep: Prepared, opts: argparse.Namespace,
             return None, reason
         env = {"BENCH_TOKEN": prep.token, "BENCH_PATH": prep.poll_path}
         url = f"{wm.base}{prep.poll_path}"
-        warm_up_jit(url, opts, env)
+        peak, settled = warm_up_jit(url, opts, env, floor=floor)
         result = run_wrk(f"WireMock {jar.stem.rsplit('-', 1)[-1]} static stub (same body)", url,
                          connections=opts.connections, script="poll.lua", env=env, **common)
+        # the peer at its best seen: a measured row far below its warm-up (a pause, a JIT that had not
+        # settled) must not let the poll pass against a slow peer
+        result.extra["peak_rps"] = max(peak, result.rps)
+        result.extra["settled"] = settled
         return result, ""
     finally:
         wm.stop()
 
 
 def warm_up_jit(url: str, opts: argparse.Namespace, env: dict[str, str], *, rounds: int = 36, least: int = 14,
-                settle: float = 0.03) -> None:
+                settle: float = 0.03, floor: float = 0.0) -> tuple[float, bool]:
     """Run the JVM until its JIT has settled: 5-second rounds, at least `least` of them, then until two in a
     row each gain less than `settle` (at most `rounds`). WireMock's JIT takes long on this 2-core machine:
     its first 15 s ran at ~500-2,000 req/s, plateaus at ~2,500 and ~6,000 came and went, and it settled
-    near 19,000 after about a minute; a warm-up that stopped at the first plateau measured 1,655."""
+    near 19,000 after about a minute; a warm-up that stopped at the first plateau measured 1,655.
+    A flat stretch below `floor` (the bare Flask ceiling: a settled JIT serves a static stub well above
+    it) is one of those plateaus, not the end: the warm-up goes on. Returns (the best round's req/s,
+    settled); not settled after `rounds` means the peer row is not compared."""
     best, flat = 0.0, 0
     for i in range(rounds):
         rps = run_wrk("warm-up (JIT)", url, duration=5, connections=opts.connections, threads=1, script="poll.lua",
@@ -423,8 +431,9 @@ def warm_up_jit(url: str, opts: argparse.Namespace, env: dict[str, str], *, roun
         print(f"  WireMock warm-up round {i + 1}: {rps:,.0f} req/s", flush=True)
         flat = flat + 1 if rps < best * (1 + settle) else 0
         best = max(best, rps)
-        if flat >= 2 and i + 1 >= least:
-            return
+        if flat >= 2 and i + 1 >= least and best >= floor:
+            return best, True
+    return best, False
 
 
 def soak_memory(sim: Server, prep: Prepared, opts: argparse.Namespace) -> dict[str, Any]:
@@ -486,9 +495,16 @@ def report(results: list[Result], ceiling: Result, poll: Result, half: Result, a
         ("poll ≥ 0.6 × ceiling", f"poll/ceiling {ratio:.2f} ×", ratio >= TARGETS["poll_ratio"]),
     ]
     if wiremock:
-        wm_ratio = poll.rps / wiremock.rps if wiremock.rps else 0.0
-        rows.append(("poll ≥ WireMock static stub", f"poll/WireMock {wm_ratio:.2f} × ({wiremock.rps:,.0f} req/s)",
-                     wm_ratio >= TARGETS["poll_wiremock"]))
+        peer = wiremock.extra.get("peak_rps", wiremock.rps)
+        wm_ratio = poll.rps / peer if peer else 0.0
+        seen = f", its best round {peer:,.0f}" if peer > wiremock.rps * 1.1 else ""
+        if wiremock.extra.get("settled", True):
+            rows.append(("poll ≥ WireMock static stub",
+                         f"poll/WireMock {wm_ratio:.2f} × ({wiremock.rps:,.0f} req/s{seen})",
+                         wm_ratio >= TARGETS["poll_wiremock"]))
+        else:  # never a pass against a peer that was still warming up
+            rows.append(("poll ≥ WireMock static stub", f"not compared: WireMock's JIT did not settle (best "
+                                                       f"{peer:,.0f} req/s, below the bare ceiling)", False))
     rows += [
         ("signed submissions ≥ 800/s", f"{apply.rps:,.0f}", apply.rps >= TARGETS["apply"]),
         ("token refreshes ≥ 1,500/s", f"{refresh.rps:,.0f}", refresh.rps >= TARGETS["refresh"]),
