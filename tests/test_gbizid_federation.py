@@ -169,3 +169,52 @@ def test_async_client_on_the_live_simulator(live_server: str, world: DemoWorld) 
     tokens, info, renewed = asyncio.run(run())
     assert tokens.id_claims["sub"] == info["sub"] == entry["sub"] == renewed.id_claims["sub"]
     assert info["email"] == entry["account_id"] and renewed.refresh_token == tokens.refresh_token
+
+
+def test_two_first_logins_of_one_gbizid_user_at_once_link_one_account(services) -> None:
+    """Two first logins of a new GビズID user through e-Gov, at once: one account, and both logins get it
+    (before, the second failed on the account's login ID with a 500). Counted with a query of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from egov_sim.idp.egov_federation import link_account
+    from egov_sim.store.models import Account
+    from sqlalchemy import func, select
+
+    info = {"sub": "gbiz-sub-parallel-0001", "email": "parallel.first@example.co.jp", "user_last_nm": "並行",
+            "user_first_nm": "太郎", "account_type": "2", "name": "株式会社並行"}
+    start = Barrier(4)
+
+    def link(_: int) -> int:
+        start.wait()
+        return link_account(services, info)
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = set(pool.map(link, range(4)))
+    with services.db.session() as s:
+        rows = s.scalar(select(func.count()).select_from(Account).where(Account.username == info["email"]))
+    assert len(ids) == 1 and rows == 1
+
+
+def test_two_first_logins_of_one_user_at_the_keieikakushin_rp_at_once_make_one_user(services) -> None:
+    """The RP's first logins of one GビズID user, at once: one user row, both logins get it (before,
+    one failed on the row's key). Counted with a query of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from egov_sim.rp.backend import KeieiBackend
+    from egov_sim.rp.models import KkUser
+    from sqlalchemy import func, select
+
+    backend, start = KeieiBackend(services), Barrier(4)
+    info = {"sub": "rp-parallel-sub-0001", "email": "rp.parallel@example.co.jp", "account_type": "2"}
+
+    def first_login(_: int) -> str:
+        start.wait()
+        return backend.logged_in("no-such-session", info).sub
+
+    with ThreadPoolExecutor(4) as pool:
+        subs = set(pool.map(first_login, range(4)))
+    with services.db.session() as s:
+        rows = s.scalar(select(func.count()).select_from(KkUser).where(KkUser.sub == info["sub"]))
+    assert subs == {info["sub"]} and rows == 1

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import jwt
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..store.models import Account, GbizRelyingParty, Setting
 from . import gbizid_op as op
@@ -126,7 +127,15 @@ def complete(ctx: IdpContext, sealed_state: str, params: Mapping[str, str],
 
 def link_account(ctx: IdpContext, info: dict[str, Any]) -> int:
     """The e-Gov account for a GビズID identity: found by its GビズID sub or login ID, else created;
-    its account type and names follow GビズID on every login."""
+    its account type and names follow GビズID on every login. Two first logins at once: one creates the
+    account, the other fails on its login ID and, looking again, finds it."""
+    try:
+        return _link_account(ctx, info)
+    except IntegrityError:
+        return _link_account(ctx, info)
+
+
+def _link_account(ctx: IdpContext, info: dict[str, Any]) -> int:
     email = str(info.get("email") or "").lower()
     user_name = f"{info.get('user_last_nm', '')}　{info.get('user_first_nm', '')}".strip("　")
     kana = f"{info.get('user_last_nm_kana', '')}　{info.get('user_first_nm_kana', '')}".strip("　")

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import format_datetime
@@ -136,6 +137,12 @@ class KeieiBackend:
             raise RpError(f"{names.get(kind, 'このアカウント')}のアカウントでは本システムをご利用いただけません。"
                           f"{allowed}のアカウントでログインしてください。", 403)
         now = self.now()
+        try:
+            return self._record_login(sid, userinfo, kind, now)
+        except IntegrityError:  # a first login of the same user in parallel made the user row: it is found now
+            return self._record_login(sid, userinfo, kind, now)
+
+    def _record_login(self, sid: str, userinfo: dict[str, Any], kind: str, now: datetime) -> KkUser:
         with self.svc.db.session() as s:
             user = s.get(KkUser, userinfo["sub"])
             if user is None:
