@@ -58,7 +58,7 @@ from .idp.egov_federation import EGOV_RP_CLIENT_ID, FEDERATION_CLIENT_KEY
 from .idp.keys import KeyRing
 from .services import WORLD, Services
 from .store import Database, ids
-from .store.kv import upsert
+from .store.kv import count_up
 from .store.models import GbizAccount, GbizDelegation, GbizRelyingParty, Setting, Software
 
 if TYPE_CHECKING:
@@ -333,12 +333,8 @@ class Worlds:
 
     def _allocate(self, table: str) -> int:
         """The next id of `table` in any world: one counter per table in the registry."""
-        engine = self.default.db.engine
-        first = upsert(engine.dialect.name)(COUNTERS).values(name=table, value=WORLD_ID_BASE + 1)
-        with engine.begin() as conn:  # one statement: two first allocations at once get two ids (store/kv.py)
-            return int(conn.execute(first.on_conflict_do_update(
-                index_elements=[COUNTERS.c.name], set_={"value": COUNTERS.c.value + 1}).returning(COUNTERS.c.value))
-                .scalar_one())
+        with self.default.db.engine.begin() as conn:  # two first allocations at once get two ids
+            return count_up(conn, COUNTERS, {"name": table}, "value", first=WORLD_ID_BASE + 1)
 
     def _template(self) -> Path:
         """The demo world as made (the default world's snapshot restored into a copy), made once."""

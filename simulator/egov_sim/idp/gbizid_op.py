@@ -31,7 +31,7 @@ from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import parse_duration, real_now_jst
-from ..store.kv import upsert
+from ..store.kv import count_up
 from ..store.models import (
     GbizAccount,
     GbizCode,
@@ -316,10 +316,7 @@ def _wrong_code(ctx: IdpContext, s: Any, account_ref: int, now: datetime) -> Log
     """Count a wrong code (any factor); the MAX_OTP_ATTEMPTS-th in a row locks the second factor for
     settings.gbizid_otp_lockout and the login starts over."""
     locks = GbizSecondFactorLock.__table__
-    first = upsert(s.get_bind().dialect.name)(locks).values(account_ref=account_ref, failures=1)
-    failures = s.execute(first.on_conflict_do_update(  # one statement: wrong codes sent in parallel each count
-        index_elements=[locks.c.account_ref], set_={"failures": func.coalesce(locks.c.failures, 0) + 1})
-        .returning(locks.c.failures)).scalar_one()
+    failures = count_up(s, locks, {"account_ref": account_ref}, "failures")  # wrong codes sent at once each count
     if failures < MAX_OTP_ATTEMPTS:
         return LoginError(MSG_BAD_OTP)
     s.execute(update(locks).where(locks.c.account_ref == account_ref).values(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from ..clock import format_datetime
 from ..filing.pdf import text_pdf
 from ..services import Services
 from ..store import ids
-from ..store.kv import upsert
+from ..store.kv import count_up
 from . import config, forms
 from .models import (
     KkApplication,
@@ -391,7 +391,10 @@ class KeieiBackend:
                               f"{format_datetime(lock.locked_until)}以降に再度ログインしてください。", 403)
             if account is None or not secrets.compare_digest(password.encode(), str(account["password"]).encode()):
                 refused = RpError("ログインIDまたはパスワードが正しくありません。", 401)
-                if account is not None and _count_failure(s, login_id) >= int(cfg["reviewer_max_failures"]):
+                # one statement per failure: failures sent at once each count
+                failures = count_up(s, KkReviewerLock.__table__, {"login_id": login_id}, "failures") \
+                    if account is not None else 0
+                if failures >= int(cfg["reviewer_max_failures"]):
                     s.execute(update(KkReviewerLock).where(KkReviewerLock.login_id == login_id).values(
                         failures=0, locked_until=now + timedelta(minutes=int(cfg["reviewer_lock_minutes"]))))
             else:
@@ -610,11 +613,3 @@ def outbox(db: Any, address: str | None, limit: int) -> list[dict[str, Any]]:
                  "sent_at": format_datetime(m.sent_at)}
                 for m in s.scalars(query.order_by(KkMail.id.desc()).limit(limit))]
 
-
-def _count_failure(s: Session, login_id: str) -> int:
-    """One more failed login of `login_id`, counted in one statement (failed logins sent in parallel
-    each count: a read and then a write would let some through uncounted). Returns the count."""
-    locks = KkReviewerLock.__table__
-    first = upsert(s.get_bind().dialect.name)(locks).values(login_id=login_id, failures=1)
-    return int(s.execute(first.on_conflict_do_update(index_elements=[locks.c.login_id], set_={
-        "failures": func.coalesce(locks.c.failures, 0) + 1}).returning(locks.c.failures)).scalar_one())
